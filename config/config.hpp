@@ -1,0 +1,133 @@
+// The validated, typed configuration every other part reads. Produced only by the loaders in
+// this folder; nothing starts on a config that did not validate.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace patroxy::config {
+
+using duration = std::chrono::milliseconds;
+
+/// host:port as written in the config (names are resolved by whoever connects or binds).
+struct endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+/// One PostgreSQL server / Patroni member.
+struct member {
+    std::string name;
+    std::string host;
+    std::uint16_t port = 5432;
+    std::string api; ///< Patroni REST base URL, e.g. "http://10.0.1.10:8008"; may be empty for static use
+};
+
+/// Which members a listener routes to when it follows Patroni (DESIGN.md "Listener roles").
+enum class listener_role { primary, replica, read_only, sync, async };
+
+enum class balance_mode { roundrobin, leastconn, first };
+
+/// What a listener does with a client's SSLRequest.
+enum class tls_mode {
+    passthrough, ///< pick the backend now, forward the request, relay TLS opaquely if it says 'S'
+    disable,     ///< answer 'N'; the client goes on in plaintext
+};
+
+struct listener {
+    std::string name;
+    endpoint bind;
+    /// Static routing: member names from cluster.members. Empty when `role` is set.
+    std::vector<std::string> servers;
+    std::optional<listener_role> role;
+    balance_mode balance = balance_mode::roundrobin;
+    tls_mode tls = tls_mode::passthrough;
+    std::uint32_t max_connections = 10000;
+    duration queue_timeout = std::chrono::seconds(30);
+    std::optional<std::uint64_t> max_lag; ///< bytes
+    bool fallback_to_primary = false;
+};
+
+struct health_settings {
+    duration interval = std::chrono::seconds(1);
+    duration fast_interval = std::chrono::milliseconds(100);
+    duration timeout = std::chrono::seconds(1);
+    unsigned fall = 3;
+    unsigned rise = 2;
+};
+
+struct stats_auth {
+    std::string user;
+    std::string password;
+};
+
+struct stats_settings {
+    endpoint bind;
+    duration refresh = std::chrono::seconds(10);
+    std::optional<stats_auth> auth;
+};
+
+struct timeouts {
+    duration connect = std::chrono::seconds(4);
+    duration startup = std::chrono::seconds(10);
+    duration client_idle = std::chrono::minutes(30);
+    duration server_idle = std::chrono::minutes(30);
+};
+
+struct limits {
+    /// Largest regular message accepted in either direction, length word included.
+    /// PostgreSQL's own limit for most messages is 1 GB.
+    std::uint32_t max_message = 1024u * 1024u * 1024u;
+};
+
+struct config {
+    std::string scope;
+    std::vector<member> members;
+    bool discover = false;
+    health_settings health;
+    std::vector<listener> listeners;
+    std::optional<stats_settings> stats;
+    timeouts timeouts;
+    limits limits;
+    unsigned workers = 0;  ///< event-loop threads; 0 = one per core
+    unsigned retries = 2;  ///< further members tried after a failed backend connect
+
+    /// The member with this name, or nullptr.
+    const member* find_member(std::string_view name) const noexcept;
+};
+
+/// One problem in a config file: where (JSON pointer such as "/listeners/1/bind") and what was
+/// expected there.
+struct config_error {
+    std::string path;
+    std::string message;
+};
+
+/// "<path>: <message>", or just the message for whole-file problems.
+std::string to_string(const config_error& e);
+
+struct load_result {
+    std::optional<config> value;      ///< set iff errors is empty
+    std::vector<config_error> errors; ///< all problems found, not just the first
+};
+
+/// Parses and validates native JSON config text.
+[[nodiscard]] load_result parse_config(std::string_view json_text);
+
+/// Reads a file and parses it; an unreadable file is one error with an empty path.
+[[nodiscard]] load_result load_config_file(const std::string& path);
+
+/// "250ms", "1s", "5m", "2h" -> duration; nullopt when malformed or negative.
+std::optional<duration> parse_duration(std::string_view text);
+
+/// "512B", "16kB", "1MB", "2GB" (1 kB = 1024 B, as PostgreSQL) -> bytes; nullopt when malformed.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+std::string_view to_string(listener_role r) noexcept;
+std::string_view to_string(balance_mode b) noexcept;
+std::string_view to_string(tls_mode t) noexcept;
+
+} // namespace patroxy::config

@@ -1,0 +1,65 @@
+// Incremental framing of regular messages (1-byte type + int32 length) for a relay: bytes pass
+// through untouched in chunks of any size; the scanner only follows the headers, skips bodies,
+// and copies out the small bodies of the message types its owner asked for. No allocation.
+#pragma once
+
+#include "protocol/bytes.hpp"
+
+#include <array>
+#include <bitset>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+namespace patroxy::protocol {
+
+/// Which message types a scanner reports, by their type byte.
+using message_type_set = std::bitset<256>;
+
+/// A message the scanner has seen completely.
+struct scanned_message {
+    char type = 0;
+    std::uint32_t body_length = 0; ///< declared length minus the 4 bytes of the length word
+    bytes_view body;               ///< the body, valid until the next scan(); empty if truncated
+    bool truncated = false;        ///< body longer than the capture limit, so not copied
+};
+
+struct scan_result {
+    std::size_t consumed = 0;      ///< bytes of the chunk the scanner went through
+    bool has_message = false;      ///< a reported type completed within `consumed`
+    scanned_message message;
+    std::error_code error;         ///< set => the stream is broken; stop relaying it
+};
+
+class message_scanner {
+public:
+    /// Largest body copied out for reporting; longer bodies are reported as truncated.
+    static constexpr std::size_t capture_limit = 1024;
+
+    /// `max_message_length` caps the declared length (length word included).
+    message_scanner(message_type_set reported, std::uint32_t max_message_length) noexcept;
+
+    /// Goes through `chunk` until it ends, a reported message completes, or an error occurs.
+    /// Call again with the rest of the chunk (`chunk.subspan(consumed)`) until it is empty.
+    [[nodiscard]] scan_result scan(bytes_view chunk) noexcept;
+
+    /// True between messages: everything scanned so far ends exactly at a message end.
+    bool at_message_boundary() const noexcept { return header_have_ == 0 && body_left_ == 0; }
+
+    /// Number of complete messages seen (all types).
+    std::uint64_t messages_seen() const noexcept { return messages_seen_; }
+
+private:
+    message_type_set reported_;
+    std::uint32_t max_length_;
+    std::array<std::byte, 5> header_{};
+    std::size_t header_have_ = 0;
+    std::uint32_t body_left_ = 0;   ///< bytes of the current body still to come
+    std::uint32_t body_length_ = 0; ///< declared body length of the current message
+    bool capturing_ = false;
+    std::array<std::byte, capture_limit> body_{};
+    std::size_t body_have_ = 0;
+    std::uint64_t messages_seen_ = 0;
+};
+
+} // namespace patroxy::protocol

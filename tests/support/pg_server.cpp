@@ -1,0 +1,157 @@
+// Starts and stops the real PostgreSQL 15 servers of the integration tier.
+#include "tests/support/pg_server.hpp"
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace patroxy::test {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string pg_binary(std::string_view name) { return std::string(pg_bin_dir) + "/" + std::string(name); }
+
+/// Runs a setup command as postgres (when root) with its output in `log`; throws with that output.
+void run_setup_step(std::vector<std::string> argv, const std::string& cwd, const std::string& log)
+{
+    const std::string what = argv.front();
+    process_options options(std::move(argv));
+    options.output_file = log;
+    options.working_dir = cwd;
+    options.as_postgres = true;
+    options.parent_death_signal = SIGKILL;
+    const int status = run_command(options, 60s);
+    if (status != 0)
+        throw std::runtime_error(what + " failed with status " + std::to_string(status) + ":\n" + read_file(log));
+}
+
+void chown_to_postgres(const std::string& path)
+{
+    if (::geteuid() != 0)
+        return;
+    const passwd* pw = ::getpwnam("postgres");
+    if (pw == nullptr)
+        throw std::runtime_error("running as root but there is no 'postgres' user");
+    if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+        throw std::system_error(errno, std::generic_category(), "chown " + path);
+}
+
+} // namespace
+
+std::string conninfo_for(std::uint16_t port, std::string_view extra)
+{
+    std::string s = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres connect_timeout=10";
+    if (!extra.empty())
+        s += " " + std::string(extra);
+    return s;
+}
+
+pg_server::pg_server(pg_server_options options) : dir_(make_temp_dir("patroxy-pg")), port_(free_port())
+{
+    try {
+        chown_to_postgres(dir_);
+        const std::string data = dir_ + "/data";
+        const std::string setup_log = dir_ + "/setup.log";
+        run_setup_step({pg_binary("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                        "--locale=C", "--no-sync", "--no-instructions"},
+                       dir_, setup_log);
+
+        // Fast and small: nothing here needs durability, and two servers share a small CI box.
+        std::ofstream conf(data + "/postgresql.conf", std::ios::app);
+        conf << "\n# patroxy integration test fixture\n"
+             << "listen_addresses = '127.0.0.1'\n"
+             << "port = " << port_ << "\n"
+             << "unix_socket_directories = '" << dir_ << "'\n"
+             << "max_connections = 100\n"
+             << "shared_buffers = 16MB\n"
+             << "fsync = off\n"
+             << "synchronous_commit = off\n"
+             << "full_page_writes = off\n"
+             << "max_parallel_workers_per_gather = 0\n"
+             << "logging_collector = off\n";
+        if (options.ssl) {
+            run_setup_step({"openssl", "req", "-new", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-keyout", "server.key", "-out", "server.crt", "-days",
+                            "7", "-subj", "/CN=127.0.0.1"},
+                           data, setup_log);
+            // PostgreSQL refuses a key that group or others can read.
+            if (::chmod((data + "/server.key").c_str(), 0600) != 0)
+                throw std::system_error(errno, std::generic_category(), "chmod server.key");
+            conf << "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
+        }
+        for (const auto& line : options.settings)
+            conf << line << "\n";
+        conf.close();
+        if (!conf)
+            throw std::runtime_error("cannot write " + data + "/postgresql.conf");
+
+        // postgres itself is forked directly (privileges dropped in the child) rather than under
+        // runuser, which keeps a watching parent: this way the PID held is the postmaster's, and
+        // SIGINT means fast shutdown.
+        process_options postgres({pg_binary("postgres"), "-D", data});
+        postgres.output_file = dir_ + "/postgres.log";
+        postgres.working_dir = dir_;
+        postgres.as_postgres = true;
+        postgres.parent_death_signal = SIGQUIT;
+        postmaster_ = subprocess(postgres);
+
+        const std::string ping = conninfo("sslmode=disable connect_timeout=2");
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (PQping(ping.c_str()) != PQPING_OK) {
+            if (!postmaster_.running())
+                throw std::runtime_error("postgres exited with status " +
+                                         std::to_string(postmaster_.exit_status().value_or(-1)) + ":\n" + log());
+            if (std::chrono::steady_clock::now() >= deadline)
+                throw std::runtime_error("postgres did not accept connections within 60 s:\n" + log());
+            std::this_thread::sleep_for(20ms);
+        }
+    } catch (...) {
+        stop();
+        throw;
+    }
+}
+
+pg_server::~pg_server() { stop(); }
+
+void pg_server::stop()
+{
+    if (postmaster_.running()) {
+        ::kill(postmaster_.pid(), SIGINT);
+        if (!postmaster_.wait_for(15s))
+            postmaster_.stop(SIGQUIT, 5s);
+    }
+    if (!keep_temp_dirs()) {
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+}
+
+std::string pg_server::conninfo(std::string_view extra) const { return conninfo_for(port_, extra); }
+
+std::string pg_server::log() const { return read_file(dir_ + "/postgres.log"); }
+
+pg_server& shared_pg_server(std::size_t index)
+{
+    static std::array<std::unique_ptr<pg_server>, 2> servers;
+    auto& s = servers.at(index);
+    if (!s) {
+        pg_server_options options;
+        options.ssl = true;
+        s = std::make_unique<pg_server>(options);
+    }
+    return *s;
+}
+
+} // namespace patroxy::test

@@ -1,0 +1,78 @@
+// A real PostgreSQL 15 server for the integration tier (PgBouncer's test-fixture idea): initdb into a
+// fresh temp dir, postgres on 127.0.0.1 with a free port and trust auth, removed again afterwards.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <libpq-fe.h>
+
+#include "tests/support/patroxy_process.hpp"
+
+namespace patroxy::test {
+
+/// Where the Debian postgresql-15 package puts its server binaries.
+inline constexpr std::string_view pg_bin_dir = "/usr/lib/postgresql/15/bin";
+
+struct pg_server_options {
+    /// ssl = on, with a self-signed certificate made by the `openssl` CLI in the data dir.
+    bool ssl = false;
+    /// Extra postgresql.conf lines ("name = value"); later lines win over the fixture's defaults.
+    std::vector<std::string> settings;
+};
+
+/// One postgres server. The constructor returns once it accepts connections (bounded PQping
+/// polling) and throws with the server log otherwise. As root (CI), initdb and postgres run as the
+/// `postgres` OS user and the temp dir is chowned to it. The destructor stops the postmaster by the
+/// PID it forked (SIGINT = fast shutdown, then SIGQUIT, then SIGKILL) and removes the temp dir.
+class pg_server {
+public:
+    explicit pg_server(pg_server_options options = {});
+    pg_server(const pg_server&) = delete;
+    pg_server& operator=(const pg_server&) = delete;
+    ~pg_server();
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
+    [[nodiscard]] pid_t pid() const noexcept { return postmaster_.pid(); }
+    /// libpq conninfo for this server as the superuser `postgres`; `extra` is appended.
+    [[nodiscard]] std::string conninfo(std::string_view extra = {}) const;
+    /// The server's log so far (its stderr).
+    [[nodiscard]] std::string log() const;
+
+private:
+    void stop();
+
+    std::string dir_;
+    std::uint16_t port_ = 0;
+    subprocess postmaster_;
+};
+
+/// libpq conninfo for 127.0.0.1:`port` (a server or a patroxy listener) as user `postgres`,
+/// database `postgres`; `extra` is appended ("sslmode=require", ...).
+[[nodiscard]] std::string conninfo_for(std::uint16_t port, std::string_view extra = {});
+
+/// One of two servers (index 0 or 1) shared by all tests of a binary, both with ssl = on, started
+/// on first use and stopped at exit, so the suite pays for initdb only twice.
+[[nodiscard]] pg_server& shared_pg_server(std::size_t index);
+
+struct pq_conn_deleter {
+    void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+struct pq_result_deleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using pq_conn = std::unique_ptr<PGconn, pq_conn_deleter>;
+using pq_result = std::unique_ptr<PGresult, pq_result_deleter>;
+
+/// PQconnectdb wrapped; check PQstatus() yourself, a failed connection is returned too.
+[[nodiscard]] inline pq_conn pq_connect(const std::string& conninfo) { return pq_conn(PQconnectdb(conninfo.c_str())); }
+
+/// PQexec wrapped.
+[[nodiscard]] inline pq_result pq_exec(PGconn* c, const std::string& sql) { return pq_result(PQexec(c, sql.c_str())); }
+
+} // namespace patroxy::test

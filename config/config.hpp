@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace patroxy::config {
@@ -90,8 +91,9 @@ struct config {
     health_settings health;
     std::vector<listener> listeners;
     std::optional<stats_settings> stats;
-    timeouts timeouts;
-    limits limits;
+    // Qualified: a member named like its type must not use the unqualified name (changes meaning).
+    patroxy::config::timeouts timeouts;
+    patroxy::config::limits limits;
     unsigned workers = 0;  ///< event-loop threads; 0 = one per core
     unsigned retries = 2;  ///< further members tried after a failed backend connect
 
@@ -120,12 +122,24 @@ struct load_result {
 /// Reads a file and parses it; an unreadable file is one error with an empty path.
 [[nodiscard]] load_result load_config_file(const std::string& path);
 
-/// "250ms", "1s", "5m", "2h" -> duration; nullopt when malformed or negative.
+/// "250ms", "1s", "5m", "2h" -> duration; nullopt when malformed or negative. A whole number and
+/// a unit, no space; a bare "0" is accepted. Values too large for std::chrono::nanoseconds are
+/// rejected too, so callers can convert to any clock's duration without overflow.
 std::optional<duration> parse_duration(std::string_view text);
 
 /// "512B", "16kB", "1MB", "2GB" (1 kB = 1024 B, as PostgreSQL) -> bytes; nullopt when malformed.
+/// Units are case-sensitive as in PostgreSQL, no space before the unit; a bare "0" is accepted.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
+/// Added: "host:port" or "[v6-address]:port" -> endpoint; nullopt unless the host is non-empty
+/// (brackets required around IPv6 addresses) and the port is 1..65535.
+std::optional<endpoint> parse_endpoint(std::string_view text);
+
+/// Added: the endpoint as it would be written in the config, "[::1]:5000" for IPv6.
+std::string to_string(const endpoint& e);
+
+/// Canonical names as accepted in the config ("read-only", not "read_only"); aliases such as
+/// "leader" map back to "primary".
 std::string_view to_string(listener_role r) noexcept;
 std::string_view to_string(balance_mode b) noexcept;
 std::string_view to_string(tls_mode t) noexcept;

@@ -1,0 +1,70 @@
+// How the config spells each enum value: one table per enum, shared by the parser (which accepts
+// every spelling) and to_string() (which gives the canonical one). Internal to config/.
+#pragma once
+
+#include "config/config.hpp"
+
+#include <array>
+#include <string_view>
+
+namespace patroxy::config::detail {
+
+/// One spelling the config may use for `value`. A non-empty `unsupported` marks a name the format
+/// defines but this build rejects; it is the error message to show.
+template <class E>
+struct name_entry {
+    std::string_view name;
+    E value;
+    std::string_view unsupported = {};
+};
+
+/// The first entry for each value is its canonical name; the others are aliases.
+inline constexpr std::array listener_role_names{
+    name_entry<listener_role>{"primary", listener_role::primary},
+    name_entry<listener_role>{"leader", listener_role::primary},
+    name_entry<listener_role>{"master", listener_role::primary},
+    name_entry<listener_role>{"replica", listener_role::replica},
+    name_entry<listener_role>{"read-only", listener_role::read_only},
+    name_entry<listener_role>{"sync", listener_role::sync},
+    name_entry<listener_role>{"async", listener_role::async},
+};
+
+inline constexpr std::array balance_mode_names{
+    name_entry<balance_mode>{"roundrobin", balance_mode::roundrobin},
+    name_entry<balance_mode>{"leastconn", balance_mode::leastconn},
+    name_entry<balance_mode>{"first", balance_mode::first},
+};
+
+inline constexpr std::array tls_mode_names{
+    name_entry<tls_mode>{"passthrough", tls_mode::passthrough},
+    name_entry<tls_mode>{"disable", tls_mode::disable},
+    // DESIGN.md lists it; the value is a placeholder since the entry is never accepted.
+    name_entry<tls_mode>{"terminate", tls_mode::passthrough,
+                         "TLS termination is not supported yet; use \"passthrough\" or \"disable\""},
+};
+
+/// The entry whose name is `name`, or nullptr.
+template <class Table>
+constexpr const typename Table::value_type* find_name(const Table& table, std::string_view name) noexcept
+{
+    for (const auto& entry : table) {
+        if (entry.name == name) {
+            return &entry;
+        }
+    }
+    return nullptr;
+}
+
+/// The canonical (first supported) name of `value`.
+template <class Table, class E>
+constexpr std::string_view canonical_name(const Table& table, E value) noexcept
+{
+    for (const auto& entry : table) {
+        if (entry.value == value && entry.unsupported.empty()) {
+            return entry.name;
+        }
+    }
+    return "?";
+}
+
+} // namespace patroxy::config::detail

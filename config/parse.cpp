@@ -1,0 +1,313 @@
+// Native JSON config -> config structs: one reader per JSON object of the format (DESIGN.md
+// "Configuration (native JSON)"), fields through the shared readers of json_reader.hpp, so every
+// error is collected with its path and nothing throws past parse_config().
+#include "config/config.hpp"
+#include "config/json_reader.hpp"
+#include "config/names.hpp"
+
+#include <algorithm>
+#include <exception>
+
+namespace patroxy::config {
+namespace {
+
+using detail::child_path;
+using detail::describe;
+using detail::diagnostics;
+using detail::integer_in;
+using detail::json;
+using detail::list_of;
+using detail::object_reader;
+using detail::one_of;
+using detail::read_bool;
+using detail::read_duration;
+using detail::read_endpoint;
+using detail::read_object;
+using detail::read_positive_duration;
+using detail::read_size;
+using detail::read_string;
+using detail::size_in;
+using detail::uniqueness;
+
+constexpr std::uint32_t max_message_limit = 1024u * 1024u * 1024u; // PostgreSQL's own 1 GB
+
+/// cluster.members[].api: the Patroni REST base URL.
+std::optional<std::string> read_api_url(const json& value, const std::string& path, diagnostics& d)
+{
+    auto url = read_string(value, path, d);
+    if (!url) {
+        return std::nullopt;
+    }
+    if (url->starts_with("https://")) {
+        d.error(path, "https is not supported yet for the Patroni API; use http://");
+        return std::nullopt;
+    }
+    if (!url->starts_with("http://") || url->size() == std::string_view("http://").size()) {
+        d.error(path, "expected a URL starting with http://, such as \"http://10.0.1.10:8008\", got " +
+                          describe(value));
+        return std::nullopt;
+    }
+    return url;
+}
+
+std::optional<member> read_member(const json& value, const std::string& path, diagnostics& d,
+                                  uniqueness& names)
+{
+    return read_object<member>(value, path, d, [&names](object_reader& obj, member& m) {
+        obj.require("name", m.name, read_string);
+        obj.require("host", m.host, read_string);
+        obj.get("port", m.port, integer_in<std::uint16_t>(1, 65535));
+        obj.get("api", m.api, read_api_url);
+        if (!m.name.empty()) {
+            names.check(m.name, obj.path_of("name"), obj.diag());
+        }
+    });
+}
+
+/// The "cluster" object, before its fields move into config.
+struct cluster_section {
+    std::string scope;
+    std::vector<member> members;
+    bool discover = false;
+};
+
+std::optional<cluster_section> read_cluster(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<cluster_section>(value, path, d, [](object_reader& obj, cluster_section& c) {
+        uniqueness names("member name");
+        obj.get("scope", c.scope, read_string);
+        obj.require("members", c.members,
+                    list_of("members", [&names](const json& v, const std::string& p, diagnostics& dd) {
+                        return read_member(v, p, dd, names);
+                    }));
+        obj.get("discover", c.discover, read_bool);
+    });
+}
+
+std::optional<health_settings> read_health(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<health_settings>(value, path, d, [](object_reader& obj, health_settings& h) {
+        obj.get("interval", h.interval, read_positive_duration);
+        obj.get("fast_interval", h.fast_interval, read_positive_duration);
+        obj.get("timeout", h.timeout, read_positive_duration);
+        obj.get("fall", h.fall, integer_in(1u, 100u));
+        obj.get("rise", h.rise, integer_in(1u, 100u));
+        // fast_interval is the quicker polling after a change; slower than normal makes no sense.
+        if (h.fast_interval > h.interval) {
+            obj.diag().error(obj.path_of("fast_interval"), "must not be longer than interval");
+        }
+    });
+}
+
+/// Reader of a listener's "servers": names of cluster members, each at most once.
+auto server_names(const std::vector<member>& members)
+{
+    return [&members](const json& value, const std::string& path, diagnostics& d) {
+        uniqueness seen("server");
+        return detail::read_list(
+            value, path, d, "member names",
+            [&](const json& v, const std::string& p, diagnostics& dd) -> std::optional<std::string> {
+                auto name = read_string(v, p, dd);
+                if (!name) {
+                    return std::nullopt;
+                }
+                const bool known = std::any_of(members.begin(), members.end(),
+                                               [&](const member& m) { return m.name == *name; });
+                if (!known) {
+                    dd.error(p, "no member named '" + *name + "' in /cluster/members");
+                    return std::nullopt;
+                }
+                seen.check(*name, p, dd);
+                return name;
+            });
+    };
+}
+
+/// A listener routes either to a static list of servers or to a role, never both or neither.
+void check_routing_choice(object_reader& obj)
+{
+    const bool servers = obj.has("servers");
+    const bool role = obj.has("role");
+    if (servers && role) {
+        obj.diag().error(obj.path(), "set either \"servers\" or \"role\", not both");
+    } else if (!servers && !role) {
+        obj.diag().error(obj.path(),
+                         "missing \"servers\" (a list of member names) or \"role\"; set one of them");
+    }
+}
+
+/// max_lag and fallback_to_primary describe replica selection, so only read roles take them.
+void check_replica_only_keys(object_reader& obj, const listener& l)
+{
+    if (obj.has("role") && !l.role) {
+        return; // the role itself is wrong; an error about it is already recorded
+    }
+    const bool reads_replicas = l.role == listener_role::replica || l.role == listener_role::read_only;
+    for (const std::string_view key : {"max_lag", "fallback_to_primary"}) {
+        if (obj.has(key) && !reads_replicas) {
+            obj.diag().error(obj.path_of(key),
+                             "only applies to a listener with role \"replica\" or \"read-only\"");
+        }
+    }
+}
+
+/// What a listener is checked against besides itself.
+struct listener_context {
+    const std::vector<member>& members;
+    uniqueness& names; ///< listener names
+    uniqueness& binds; ///< addresses of listeners and stats
+};
+
+std::optional<listener> read_listener(const json& value, const std::string& path, diagnostics& d,
+                                      const listener_context& ctx)
+{
+    return read_object<listener>(value, path, d, [&ctx](object_reader& obj, listener& l) {
+        obj.require("name", l.name, read_string);
+        obj.require("bind", l.bind, read_endpoint);
+        obj.get("servers", l.servers, server_names(ctx.members));
+        obj.get("role", l.role, one_of(detail::listener_role_names));
+        obj.get("balance", l.balance, one_of(detail::balance_mode_names));
+        obj.get("tls", l.tls, one_of(detail::tls_mode_names));
+        obj.get("max_connections", l.max_connections, integer_in<std::uint32_t>(1, 1000000));
+        obj.get("queue_timeout", l.queue_timeout, read_duration); // 0 = fail at once
+        obj.get("max_lag", l.max_lag, read_size);
+        obj.get("fallback_to_primary", l.fallback_to_primary, read_bool);
+        check_routing_choice(obj);
+        check_replica_only_keys(obj, l);
+        if (!l.name.empty()) {
+            ctx.names.check(l.name, obj.path_of("name"), obj.diag());
+        }
+        if (l.bind.port != 0) {
+            ctx.binds.check(to_string(l.bind), obj.path_of("bind"), obj.diag());
+        }
+    });
+}
+
+std::optional<stats_auth> read_stats_auth(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<stats_auth>(value, path, d, [](object_reader& obj, stats_auth& a) {
+        obj.require("user", a.user, read_string);
+        obj.require("password", a.password, read_string);
+    });
+}
+
+std::optional<stats_settings> read_stats(const json& value, const std::string& path, diagnostics& d,
+                                         uniqueness& binds)
+{
+    return read_object<stats_settings>(value, path, d, [&binds](object_reader& obj, stats_settings& s) {
+        obj.require("bind", s.bind, read_endpoint);
+        obj.get("refresh", s.refresh, read_positive_duration);
+        obj.get("auth", s.auth, read_stats_auth);
+        if (s.bind.port != 0) {
+            binds.check(to_string(s.bind), obj.path_of("bind"), obj.diag());
+        }
+    });
+}
+
+std::optional<timeouts> read_timeouts(const json& value, const std::string& path, diagnostics& d)
+{
+    // All must be > 0: the proxy gives no meaning to a zero (such as "never") for these.
+    return read_object<timeouts>(value, path, d, [](object_reader& obj, timeouts& t) {
+        obj.get("connect", t.connect, read_positive_duration);
+        obj.get("startup", t.startup, read_positive_duration);
+        obj.get("client_idle", t.client_idle, read_positive_duration);
+        obj.get("server_idle", t.server_idle, read_positive_duration);
+    });
+}
+
+std::optional<limits> read_limits(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<limits>(value, path, d, [](object_reader& obj, limits& l) {
+        obj.get("max_message", l.max_message,
+                size_in<std::uint32_t>(1024, max_message_limit, "1kB to 1GB"));
+    });
+}
+
+std::optional<config> read_document(const json& doc, diagnostics& d)
+{
+    return read_object<config>(doc, "", d, [](object_reader& obj, config& c) {
+        cluster_section cluster;
+        obj.require("cluster", cluster, read_cluster);
+        c.scope = std::move(cluster.scope);
+        c.members = std::move(cluster.members);
+        c.discover = cluster.discover;
+
+        obj.get("health", c.health, read_health);
+
+        uniqueness listener_names("listener name");
+        uniqueness binds("bind address");
+        const listener_context ctx{c.members, listener_names, binds};
+        obj.require("listeners", c.listeners,
+                    list_of("listeners", [&ctx](const json& v, const std::string& p, diagnostics& dd) {
+                        return read_listener(v, p, dd, ctx);
+                    }));
+        obj.get("stats", c.stats, [&binds](const json& v, const std::string& p, diagnostics& dd) {
+            return read_stats(v, p, dd, binds);
+        });
+
+        obj.get("timeouts", c.timeouts, read_timeouts);
+        obj.get("limits", c.limits, read_limits);
+        obj.get("workers", c.workers, integer_in(0u, 256u)); // 0 = one per core
+        obj.get("retries", c.retries, integer_in(0u, 100u));
+    });
+}
+
+// ==== TEMPORARY: delete this function and its call in parse_config() when the Patroni health ====
+// ==== poller lands. Until then nothing would serve these settings, so refuse them loudly.     ====
+/// Refuses listeners with a "role" and "discover": true, which need the Patroni health poller.
+void reject_features_needing_health_poller(const json& doc, diagnostics& d)
+{
+    if (!doc.is_object()) {
+        return;
+    }
+    if (auto cluster = doc.find("cluster"); cluster != doc.end() && cluster->is_object()) {
+        if (auto discover = cluster->find("discover"); discover != cluster->end() && *discover == true) {
+            d.error("/cluster/discover", "member discovery needs the Patroni health poller, which "
+                                         "this build does not have yet; list the members instead");
+        }
+    }
+    auto listeners = doc.find("listeners");
+    if (listeners == doc.end() || !listeners->is_array()) {
+        return;
+    }
+    for (std::size_t i = 0; i < listeners->size(); ++i) {
+        const json& l = (*listeners)[i];
+        if (!l.is_object()) {
+            continue;
+        }
+        auto role = l.find("role");
+        if (role != l.end() && role->is_string() &&
+            detail::find_name(detail::listener_role_names, role->get_ref<const std::string&>())) {
+            d.error(child_path(child_path("/listeners", i), "role"),
+                    "role-based routing needs the Patroni health poller, which this build does not "
+                    "have yet; list servers instead");
+        }
+    }
+}
+// ==== end TEMPORARY ===========================================================================
+
+} // namespace
+
+load_result parse_config(std::string_view json_text)
+{
+    diagnostics d;
+    std::optional<config> parsed;
+    try {
+        if (auto doc = detail::parse_json(json_text, d)) {
+            parsed = read_document(*doc, d);
+            reject_features_needing_health_poller(*doc, d);
+        }
+    } catch (const std::exception& e) {
+        // The readers check every type before access, so this is a bug (or out of memory); it
+        // still becomes an error rather than an exception escaping to the caller.
+        d.error("", std::string("internal error while reading the config: ") + e.what());
+    }
+    load_result result;
+    result.errors = d.take();
+    if (result.errors.empty()) {
+        result.value = std::move(parsed);
+    }
+    return result;
+}
+
+} // namespace patroxy::config

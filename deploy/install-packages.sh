@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package patroxy's build and tests need. Idempotent: when all are
+# present it does nothing; otherwise it runs apt-get update first, then installs what is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake make pkg-config
+  libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2
+  # tests: real PostgreSQL servers, TLS certificates for them
+  postgresql-15 postgresql-client-15 openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

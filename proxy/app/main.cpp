@@ -1,0 +1,96 @@
+// patroxy's command line: validate a config (-c) or run the proxy with it.
+#include "config/config.hpp"
+#include "proxy/app/application.hpp"
+#include "proxy/support/log.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_runtime_error = 1;
+constexpr int exit_bad_config = 2;
+
+void usage(std::ostream& out)
+{
+    out << "usage: patroxy -f FILE [-c] [--log-level debug|info|warning|error]\n"
+           "  -f FILE       configuration file (JSON)\n"
+           "  -c            check the configuration and exit: 0 if valid, 2 otherwise\n"
+           "  --log-level   default info\n"
+           "  --version     print the version\n";
+}
+
+struct options {
+    std::string file;
+    bool check_only = false;
+    patroxy::proxy::log_level level = patroxy::proxy::log_level::info;
+};
+
+/// Parses argv; prints the problem and returns false when the command line is wrong.
+bool parse_options(int argc, char** argv, options& opts, bool& exit_now)
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "-c") {
+            opts.check_only = true;
+        } else if (arg == "-f" && i + 1 < argc) {
+            opts.file = argv[++i];
+        } else if (arg == "--log-level" && i + 1 < argc) {
+            if (!patroxy::proxy::parse_log_level(argv[++i], opts.level)) {
+                std::cerr << "patroxy: unknown log level '" << argv[i] << "'\n";
+                return false;
+            }
+        } else if (arg == "-h" || arg == "--help") {
+            usage(std::cout);
+            exit_now = true;
+            return true;
+        } else if (arg == "--version") {
+            std::cout << "patroxy " << PATROXY_VERSION << "\n";
+            exit_now = true;
+            return true;
+        } else {
+            std::cerr << "patroxy: unexpected argument '" << arg << "'\n";
+            usage(std::cerr);
+            return false;
+        }
+    }
+    if (opts.file.empty()) {
+        std::cerr << "patroxy: -f FILE is required\n";
+        usage(std::cerr);
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    options opts;
+    bool exit_now = false;
+    if (!parse_options(argc, argv, opts, exit_now)) return exit_bad_config;
+    if (exit_now) return exit_ok;
+
+    auto loaded = patroxy::config::load_config_file(opts.file);
+    if (!loaded.errors.empty()) {
+        std::cerr << "patroxy: " << opts.file << " is not a valid configuration (" << loaded.errors.size()
+                  << " problem" << (loaded.errors.size() == 1 ? "" : "s") << "):\n";
+        for (const auto& e : loaded.errors) std::cerr << "  " << patroxy::config::to_string(e) << "\n";
+        return exit_bad_config;
+    }
+    if (opts.check_only) {
+        std::cout << opts.file << ": configuration is valid\n";
+        return exit_ok;
+    }
+    patroxy::proxy::set_log_level(opts.level);
+    try {
+        return patroxy::proxy::run_proxy(*loaded.value);
+    } catch (const std::exception& e) {
+        patroxy::proxy::log_line(patroxy::proxy::log_level::error) << "fatal: " << e.what();
+        return exit_runtime_error;
+    }
+}

@@ -1,0 +1,65 @@
+// Starting, feeding and stopping the worker threads.
+#include "proxy/net/worker_pool.hpp"
+
+#include <asio/post.hpp>
+
+namespace patroxy::proxy {
+
+worker_pool::worker_pool(unsigned count)
+{
+    if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < count; ++i) workers_.push_back(std::make_unique<worker>(i));
+}
+
+worker_pool::~worker_pool() { stop_now(); }
+
+void worker_pool::start()
+{
+    for (auto& w : workers_) {
+        w->guard_.emplace(w->context_.get_executor());
+        w->thread_ = std::thread([&ctx = w->context_] { ctx.run(); });
+    }
+}
+
+void worker_pool::stop_when_idle()
+{
+    for (auto& w : workers_) w->guard_.reset();
+    join();
+}
+
+void worker_pool::stop_now()
+{
+    for (auto& w : workers_) {
+        w->guard_.reset();
+        w->context_.stop();
+    }
+    join();
+}
+
+void worker_pool::join()
+{
+    for (auto& w : workers_)
+        if (w->thread_.joinable()) w->thread_.join();
+}
+
+worker& worker_pool::least_loaded() noexcept
+{
+    worker* best = workers_.front().get();
+    for (auto& w : workers_)
+        if (w->sessions.load(std::memory_order_relaxed) < best->sessions.load(std::memory_order_relaxed)) best = w.get();
+    return *best;
+}
+
+void worker_pool::publish(const health::snapshot_ptr& snapshot)
+{
+    for (auto& w : workers_) asio::post(w->context_, [&target = *w, snapshot] { target.set_snapshot(snapshot); });
+}
+
+std::uint64_t worker_pool::total_sessions() const noexcept
+{
+    std::uint64_t total = 0;
+    for (const auto& w : workers_) total += w->sessions.load(std::memory_order_relaxed);
+    return total;
+}
+
+} // namespace patroxy::proxy

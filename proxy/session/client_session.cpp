@@ -1,0 +1,207 @@
+// A session's life cycle: accounting on the way in and out, the overall stage sequence, and the
+// ErrorResponses patroxy sends itself.
+#include "proxy/session/client_session.hpp"
+
+#include "proxy/net/listener.hpp"
+#include "proxy/net/worker_pool.hpp"
+#include "proxy/routing/cancel_registry.hpp"
+#include "proxy/support/log.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/write.hpp>
+
+#include <sstream>
+#include <variant>
+
+namespace patroxy::proxy {
+namespace {
+
+/// Message types the relay acts on, per direction.
+protocol::message_type_set server_reported_types()
+{
+    protocol::message_type_set s;
+    s.set(static_cast<unsigned char>(protocol::backend_type::backend_key_data));
+    s.set(static_cast<unsigned char>(protocol::backend_type::ready_for_query));
+    s.set(static_cast<unsigned char>(protocol::backend_type::error_response));
+    return s;
+}
+
+protocol::message_type_set client_reported_types()
+{
+    protocol::message_type_set s;
+    s.set(static_cast<unsigned char>(protocol::frontend_type::terminate));
+    return s;
+}
+
+std::string format_endpoint(const asio::ip::tcp::socket& s)
+{
+    std::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    if (ec) return "?";
+    std::ostringstream out;
+    out << ep;
+    return out.str();
+}
+
+} // namespace
+
+void start_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner, session_env& env)
+{
+    const auto id = env.next_session_id.fetch_add(1, std::memory_order_relaxed);
+    // Counted here, on the accepting thread, so the next accept already sees this worker's load.
+    owner.sessions.fetch_add(1, std::memory_order_relaxed);
+    auto serve_client = [](asio::ip::tcp::socket s, listener_runtime& l, worker& w, session_env& e,
+                           std::uint64_t session_id) -> asio::awaitable<void> {
+        client_session session(std::move(s), l, w, e, session_id);
+        co_await session.run();
+    };
+    asio::co_spawn(owner.context(), serve_client(std::move(client), listener, owner, env, id),
+                   [id](std::exception_ptr e) {
+                       if (!e) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           log_line(log_level::error) << "session=" << id << " BUG: unhandled exception: " << ex.what();
+                       }
+                   });
+}
+
+client_session::client_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner,
+                               session_env& env, std::uint64_t id)
+    : client_(std::move(client)),
+      server_(client_.get_executor()),
+      watchdog_timer_(client_.get_executor()),
+      connect_timer_(client_.get_executor()),
+      listener_(listener),
+      owner_(owner),
+      env_(env),
+      id_(id),
+      client_address_(format_endpoint(client_)),
+      client_buf_(std::make_unique_for_overwrite<std::byte[]>(buffer_size)),
+      server_buf_(std::make_unique_for_overwrite<std::byte[]>(buffer_size)),
+      client_scanner_(client_reported_types(), env.max_message),
+      server_scanner_(server_reported_types(), env.max_message),
+      started_(clock::now())
+{
+    startup_deadline_ = started_ + env_.timeouts.startup;
+    const auto active = listener_.counters.active.fetch_add(1, std::memory_order_relaxed) + 1;
+    over_limit_ = active > listener_.cfg.max_connections;
+    std::error_code ignored;
+    client_.set_option(asio::ip::tcp::no_delay(true), ignored);
+}
+
+client_session::~client_session()
+{
+    if (cancel_key_) env_.cancels.remove(cancel_key_->process_id, cancel_key_->secret_key, id_);
+    listener_.counters.active.fetch_sub(1, std::memory_order_relaxed);
+    listener_.counters.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
+    listener_.counters.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
+    owner_.sessions.fetch_sub(1, std::memory_order_relaxed);
+}
+
+asio::awaitable<void> client_session::run()
+{
+    using namespace asio::experimental::awaitable_operators;
+    log_line(log_level::debug) << prefix() << " accepted";
+    co_await (serve() || watchdog());
+    close_sockets();
+
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
+    const bool quiet = cause_ == close_cause::client_closed || cause_ == close_cause::cancel_forwarded;
+    log_line(quiet ? log_level::debug : log_level::info)
+        << prefix() << " closed: " << to_string(cause_) << (cause_detail_.empty() ? "" : ": ") << cause_detail_
+        << " duration=" << ms << "ms bytes_in=" << bytes_in_ << " bytes_out=" << bytes_out_;
+}
+
+asio::awaitable<void> client_session::serve()
+{
+    // GSSENCRequest, then SSLRequest, then the StartupMessage is the longest legal sequence.
+    constexpr int max_first_packets = 3;
+    for (int round = 0; round < max_first_packets; ++round) {
+        auto packet = co_await read_first_packet();
+        if (!packet) co_return;
+
+        if (std::holds_alternative<protocol::cancel_request>(*packet)) {
+            // Served even over max_connections, as PostgreSQL does: a cancel frees resources.
+            co_await forward_cancel(std::get<protocol::cancel_request>(*packet));
+            co_return;
+        }
+        if (std::holds_alternative<protocol::gssenc_request>(*packet)) {
+            co_await asio::async_write(client_, asio::buffer(&protocol::encryption_refused, 1), nothrow_awaitable);
+            continue;
+        }
+        if (std::holds_alternative<protocol::ssl_request>(*packet)) {
+            if (!over_limit_ && listener_.cfg.tls == config::tls_mode::passthrough) {
+                co_await serve_ssl_passthrough();
+                co_return;
+            }
+            co_await asio::async_write(client_, asio::buffer(&protocol::encryption_refused, 1), nothrow_awaitable);
+            continue;
+        }
+
+        remember_startup(std::get<protocol::startup_message>(*packet));
+        if (over_limit_) {
+            listener_.counters.rejected_limit.fetch_add(1, std::memory_order_relaxed);
+            co_await reject("53300",
+                            "sorry, too many clients already: listener \"" + listener_.cfg.name +
+                                "\" is at its max_connections (" + std::to_string(listener_.cfg.max_connections) + ")",
+                            close_cause::too_many_clients);
+            co_return;
+        }
+        if (!co_await connect_server()) co_return;
+        const std::size_t pending = co_await forward_startup_and_peek();
+        if (cause_ != close_cause::none) co_return;
+        co_await relay(true, pending);
+        co_return;
+    }
+    listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
+    co_await reject("08P01",
+                    "invalid startup sequence on listener \"" + listener_.cfg.name +
+                        "\": expected a StartupMessage after at most one GSSENCRequest and one SSLRequest",
+                    close_cause::bad_startup);
+}
+
+void client_session::finish(close_cause cause, std::string detail)
+{
+    if (cause_ != close_cause::none) return; // the first cause is the real one
+    cause_ = cause;
+    cause_detail_ = std::move(detail);
+}
+
+asio::awaitable<void> client_session::reject(const protocol::error_fields& error, close_cause cause)
+{
+    finish(cause, error.message);
+    const auto message = protocol::build_error_response(error);
+    co_await asio::async_write(client_, asio::buffer(message), nothrow_awaitable);
+    // FIN after the error, so the client reads the whole message before seeing the close.
+    std::error_code ignored;
+    client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> client_session::reject(std::string_view sqlstate, std::string message, close_cause cause,
+                                             std::string detail, std::string hint)
+{
+    co_await reject(protocol::error_fields{"FATAL", std::string(sqlstate), std::move(message), std::move(detail),
+                                           std::move(hint)},
+                    cause);
+}
+
+std::string client_session::prefix() const
+{
+    std::string p = "session=" + std::to_string(id_) + " client=" + client_address_ + " listener=" + listener_.cfg.name;
+    if (member_) p += " backend=" + member_->name;
+    if (!user_.empty()) p += " user=" + user_ + " database=" + database_;
+    return p;
+}
+
+void client_session::close_sockets() noexcept
+{
+    std::error_code ignored;
+    client_.close(ignored);
+    server_.close(ignored);
+    watchdog_timer_.cancel();
+    connect_timer_.cancel();
+}
+
+} // namespace patroxy::proxy

@@ -1,0 +1,137 @@
+// The state of one client session and its stages. Internal to proxy/session: the rest of the
+// proxy only calls start_session(). Each stage lives in its own file:
+//   client_session.cpp  life cycle, rejections, close accounting
+//   startup_stage.cpp   first packet: SSL/GSS negotiation, CancelRequest, StartupMessage
+//   connect_stage.cpp   routing and connecting to a server, early-failure retry
+//   relay_stage.cpp     the two pumps and the idle watchdog
+#pragma once
+
+#include "health/cluster_snapshot.hpp"
+#include "protocol/backend_messages.hpp"
+#include "protocol/message_scanner.hpp"
+#include "protocol/startup.hpp"
+#include "proxy/routing/route.hpp"
+#include "proxy/session/close_reason.hpp"
+#include "proxy/session/session.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+
+namespace patroxy::proxy {
+
+class worker;
+
+/// Completion token that reports errors as values: the data path branches on error codes and
+/// keeps exceptions for bugs (STYLE.md section 4).
+inline constexpr auto nothrow_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+
+class client_session {
+public:
+    using clock = std::chrono::steady_clock;
+
+    client_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner, session_env& env,
+                   std::uint64_t id);
+    ~client_session();
+    client_session(const client_session&) = delete;
+    client_session& operator=(const client_session&) = delete;
+
+    /// Serves the client until the session ends, then accounts for it.
+    asio::awaitable<void> run();
+
+private:
+    /// What the watchdog enforces at the moment.
+    enum class stage {
+        startup,    ///< reading the first packet(s): timeouts.startup from accept
+        connecting, ///< each connect attempt has its own timer; no session deadline
+        relaying,   ///< idle timeouts per side
+    };
+
+    // client_session.cpp
+    asio::awaitable<void> serve();
+    void finish(close_cause cause, std::string detail = {});
+    asio::awaitable<void> reject(const protocol::error_fields& error, close_cause cause);
+    asio::awaitable<void> reject(std::string_view sqlstate, std::string message, close_cause cause,
+                                 std::string detail = {}, std::string hint = {});
+    [[nodiscard]] std::string prefix() const;
+    void close_sockets() noexcept;
+
+    // startup_stage.cpp
+    asio::awaitable<std::optional<protocol::first_packet>> read_first_packet();
+    asio::awaitable<void> forward_cancel(const protocol::cancel_request& request);
+    asio::awaitable<void> serve_ssl_passthrough();
+    void remember_startup(const protocol::startup_message& startup);
+
+    // connect_stage.cpp
+    asio::awaitable<bool> connect_server();
+    asio::awaitable<bool> connect_next_candidate();
+    asio::awaitable<std::error_code> connect_with_timeout(const asio::ip::tcp::endpoint& endpoint);
+    asio::awaitable<std::size_t> forward_startup_and_peek();
+    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_first_answer();
+    asio::awaitable<void> reject_no_server();
+    void note_failure(const health::member_view& member, std::string_view what);
+
+    // relay_stage.cpp
+    asio::awaitable<void> relay(bool protocol_aware, std::size_t pending_server_bytes);
+    asio::awaitable<void> pump_client_to_server(bool protocol_aware);
+    asio::awaitable<void> pump_server_to_client(bool protocol_aware, std::size_t pending);
+    [[nodiscard]] bool scan_client_bytes(std::size_t n);
+    [[nodiscard]] bool scan_server_bytes(std::size_t n);
+    void on_server_message(const protocol::scanned_message& message);
+    void on_read_end(bool from_client, const std::error_code& ec);
+    asio::awaitable<void> watchdog();
+
+    asio::ip::tcp::socket client_;
+    asio::ip::tcp::socket server_;
+    asio::steady_timer watchdog_timer_;
+    asio::steady_timer connect_timer_;
+    listener_runtime& listener_;
+    worker& owner_;
+    session_env& env_;
+    const std::uint64_t id_;
+    std::string client_address_;
+    bool over_limit_ = false; ///< over max_connections: only a CancelRequest is still served
+
+    health::snapshot_ptr snapshot_;                ///< the snapshot this session was routed by
+    route_plan plan_;                              ///< members to try, in order
+    std::size_t next_candidate_ = 0;               ///< index into plan_ of the next member to try
+    std::string failures_;                         ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
+    const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
+
+    // Relay buffers, one per direction; the first packet is read into client_buf_.
+    static constexpr std::size_t buffer_size = 32 * 1024;
+    std::unique_ptr<std::byte[]> client_buf_;
+    std::unique_ptr<std::byte[]> server_buf_;
+    std::size_t first_packet_length_ = 0;
+
+    protocol::message_scanner client_scanner_;
+    protocol::message_scanner server_scanner_;
+
+    stage stage_ = stage::startup;
+    clock::time_point started_;
+    clock::time_point startup_deadline_;
+    clock::time_point last_client_rx_;
+    clock::time_point last_server_rx_;
+
+    std::string user_;
+    std::string database_;
+    std::string application_name_;
+    std::optional<protocol::backend_key_data> cancel_key_;
+    protocol::transaction_status transaction_ = protocol::transaction_status::idle;
+    std::uint64_t bytes_in_ = 0;  ///< client -> server
+    std::uint64_t bytes_out_ = 0; ///< server -> client
+
+    close_cause cause_ = close_cause::none;
+    std::string cause_detail_;
+};
+
+} // namespace patroxy::proxy

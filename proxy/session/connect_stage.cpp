@@ -1,0 +1,134 @@
+// Choosing and reaching a server. Until the server's first answer has been relayed, nothing of
+// it has reached the client, so a refused connect, a reset or an early FATAL ("the database
+// system is starting up", "too many clients") moves on to the next eligible member instead of
+// failing the client (DESIGN.md, session lifecycle step 5).
+#include "proxy/session/client_session.hpp"
+
+#include "proxy/net/listener.hpp"
+#include "proxy/net/worker_pool.hpp"
+#include "proxy/support/log.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+
+#include <sstream>
+
+namespace patroxy::proxy {
+namespace {
+
+/// The SQLSTATE of a FATAL ErrorResponse that opens `chunk`, if the whole message is there.
+std::string early_fatal_sqlstate(protocol::bytes_view chunk)
+{
+    constexpr std::size_t header = 5;
+    if (chunk.size() < header || chunk[0] != std::byte{protocol::backend_type::error_response}) return {};
+    const std::uint32_t length = protocol::read_u32(chunk.subspan(1));
+    if (length < 4 || chunk.size() < 1 + std::size_t{length}) return {};
+    protocol::error_fields fields;
+    if (protocol::decode_error_response(chunk.subspan(header, length - 4), fields)) return {};
+    return fields.severity == "FATAL" ? fields.sqlstate : std::string{};
+}
+
+/// Server answers after which another member may well succeed.
+bool worth_retrying(std::string_view sqlstate)
+{
+    return sqlstate == "57P03" /* cannot_connect_now: starting up, shutting down, in recovery */ ||
+           sqlstate == "53300" /* too_many_connections */;
+}
+
+} // namespace
+
+void client_session::note_failure(const health::member_view& member, std::string_view what)
+{
+    std::ostringstream line;
+    line << member.name << " (" << member.endpoint << "): " << what;
+    log_line(log_level::warning) << prefix() << " server " << line.str();
+    if (!failures_.empty()) failures_ += "; ";
+    failures_ += line.str();
+}
+
+asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio::ip::tcp::endpoint& endpoint)
+{
+    using namespace asio::experimental::awaitable_operators;
+    std::error_code ignored;
+    server_.close(ignored); // a previous attempt's socket; async_connect opens a fresh one
+    connect_timer_.expires_after(env_.timeouts.connect);
+    auto result = co_await (server_.async_connect(endpoint, nothrow_awaitable) || connect_timer_.async_wait(nothrow_awaitable));
+    if (result.index() == 1) co_return asio::error::timed_out;
+    const auto [ec] = std::get<0>(result);
+    if (!ec) server_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    co_return ec;
+}
+
+asio::awaitable<bool> client_session::connect_server()
+{
+    stage_ = stage::connecting;
+    snapshot_ = owner_.snapshot();
+    if (snapshot_) {
+        const auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
+        plan_ = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries);
+    }
+    next_candidate_ = 0;
+    co_return co_await connect_next_candidate();
+}
+
+asio::awaitable<bool> client_session::connect_next_candidate()
+{
+    while (next_candidate_ < plan_.attempts()) {
+        const auto& member = plan_.candidate(next_candidate_++);
+        if (auto ec = co_await connect_with_timeout(member.endpoint)) {
+            note_failure(member, ec == asio::error::timed_out ? "connect timed out" : ec.message());
+            continue;
+        }
+        member_ = &member;
+        co_return true;
+    }
+    co_await reject_no_server();
+    co_return false;
+}
+
+asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_first_answer()
+{
+    // A server that accepts but never answers (a hung host, a stopped postmaster) counts as
+    // unreachable after the connect timeout, like a connect that never completes.
+    using namespace asio::experimental::awaitable_operators;
+    connect_timer_.expires_after(env_.timeouts.connect);
+    auto result = co_await (server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size), nothrow_awaitable) ||
+                            connect_timer_.async_wait(nothrow_awaitable));
+    if (result.index() == 1) co_return std::tuple{std::error_code(asio::error::timed_out), std::size_t{0}};
+    co_return std::get<0>(result);
+}
+
+asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
+{
+    for (;;) {
+        auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
+                                                  nothrow_awaitable);
+        if (!ec) std::tie(ec, n) = co_await read_first_answer();
+        if (!ec) {
+            last_server_rx_ = clock::now();
+            const auto sqlstate = early_fatal_sqlstate(protocol::bytes_view(server_buf_.get(), n));
+            if (!worth_retrying(sqlstate)) co_return n;
+            note_failure(*member_, "answered FATAL " + sqlstate);
+        } else {
+            note_failure(*member_, "closed before answering the startup: " + ec.message());
+        }
+        member_ = nullptr;
+        if (!co_await connect_next_candidate()) co_return 0;
+    }
+}
+
+asio::awaitable<void> client_session::reject_no_server()
+{
+    listener_.counters.rejected_no_server.fetch_add(1, std::memory_order_relaxed);
+    std::string message = "listener \"" + listener_.cfg.name + "\" cannot reach any server";
+    std::string detail;
+    if (plan_.empty())
+        message += ": no server is eligible";
+    else
+        detail = "tried " + failures_;
+    co_await reject("57P03", std::move(message), close_cause::no_server, std::move(detail),
+                    "patroxy will route new connections as soon as a server is reachable again");
+}
+
+} // namespace patroxy::proxy

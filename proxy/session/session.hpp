@@ -1,0 +1,31 @@
+// A client session: startup, routing, connect, relay and close, as one coroutine on one worker.
+// README.md "Session lifecycle" has the diagram.
+#pragma once
+
+#include "config/config.hpp"
+
+#include <asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+namespace patroxy::proxy {
+
+class cancel_registry;
+class worker;
+struct listener_runtime;
+
+/// What every session shares: settings and process-wide tables. Outlives all sessions.
+struct session_env {
+    config::timeouts timeouts;
+    std::uint32_t max_message = 0;
+    unsigned retries = 0;
+    cancel_registry& cancels;
+    std::atomic<std::uint64_t> next_session_id{1};
+};
+
+/// Starts serving an accepted client on `owner` (the worker whose context the socket uses).
+/// Callable from any thread.
+void start_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner, session_env& env);
+
+} // namespace patroxy::proxy

@@ -1,0 +1,141 @@
+// The first packets of a connection: reading them under the startup deadline, answering
+// GSSENCRequest/SSLRequest, forwarding CancelRequests to the server that owns the key.
+#include "proxy/session/client_session.hpp"
+
+#include "protocol/errors.hpp"
+#include "proxy/net/listener.hpp"
+#include "proxy/net/worker_pool.hpp"
+#include "proxy/routing/cancel_registry.hpp"
+#include "proxy/support/log.hpp"
+
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+
+namespace patroxy::proxy {
+
+asio::awaitable<std::optional<protocol::first_packet>> client_session::read_first_packet()
+{
+    using protocol::bytes_view;
+    auto [ec, n] = co_await asio::async_read(client_, asio::buffer(client_buf_.get(), 4), nothrow_awaitable);
+    if (ec) {
+        // A client that connects and leaves (port scanner, health check) is not an error.
+        finish(ec == asio::error::eof ? close_cause::client_closed : close_cause::client_error,
+               "before a complete startup packet: " + ec.message());
+        co_return std::nullopt;
+    }
+    const std::uint32_t length = protocol::read_u32(bytes_view(client_buf_.get(), 4));
+    if (auto error = protocol::check_startup_length(length)) {
+        listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
+        co_await reject("08P01",
+                        "invalid startup packet on listener \"" + listener_.cfg.name + "\": length " +
+                            std::to_string(length) + " is outside " + std::to_string(protocol::startup_min_length) +
+                            ".." + std::to_string(protocol::startup_max_length),
+                        close_cause::bad_startup);
+        co_return std::nullopt;
+    }
+    std::tie(ec, n) = co_await asio::async_read(client_, asio::buffer(client_buf_.get() + 4, length - 4), nothrow_awaitable);
+    if (ec) {
+        finish(close_cause::client_error, "in the middle of the startup packet: " + ec.message());
+        co_return std::nullopt;
+    }
+    auto decoded = protocol::decode_first_packet(bytes_view(client_buf_.get(), length));
+    if (decoded.error) {
+        listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
+        // PostgreSQL answers an unsupported protocol version with feature_not_supported.
+        const bool unsupported = decoded.error == protocol::protocol_errc::unsupported_protocol_version;
+        const std::uint32_t version = protocol::read_u32(bytes_view(client_buf_.get() + 4, 4));
+        std::string message = "invalid startup packet on listener \"" + listener_.cfg.name + "\": " +
+                              decoded.error.message();
+        if (unsupported)
+            message = "unsupported frontend protocol " + std::to_string(version >> 16) + "." +
+                      std::to_string(version & 0xffff) + " on listener \"" + listener_.cfg.name +
+                      "\": patroxy and PostgreSQL support protocol 3";
+        co_await reject(unsupported ? "0A000" : "08P01", std::move(message), close_cause::bad_startup);
+        co_return std::nullopt;
+    }
+    first_packet_length_ = length;
+    co_return std::move(decoded.packet);
+}
+
+void client_session::remember_startup(const protocol::startup_message& startup)
+{
+    user_ = startup.user();
+    database_ = startup.database();
+    application_name_ = startup.application_name();
+}
+
+asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_request& request)
+{
+    const auto target = env_.cancels.find(request.process_id, request.secret_key);
+    if (!target) {
+        // PostgreSQL ignores unknown keys silently, so a guesser learns nothing; so do we.
+        finish(close_cause::cancel_unknown_key, "pid " + std::to_string(request.process_id));
+        co_return;
+    }
+    stage_ = stage::connecting;
+    if (auto ec = co_await connect_with_timeout(target->endpoint)) {
+        finish(close_cause::cancel_failed, target->member + ": " + ec.message());
+        co_return;
+    }
+    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
+                                              nothrow_awaitable);
+    if (ec) {
+        finish(close_cause::cancel_failed, target->member + ": " + ec.message());
+        co_return;
+    }
+    finish(close_cause::cancel_forwarded,
+           "pid " + std::to_string(request.process_id) + " on " + target->member + " (session " +
+               std::to_string(target->session_id) + ")");
+    // Half-close and let the server end it, as a client's own cancel connection does.
+    std::error_code ignored;
+    server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    std::tie(ec, n) = co_await server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size), nothrow_awaitable);
+}
+
+asio::awaitable<void> client_session::serve_ssl_passthrough()
+{
+    // The backend is chosen now: the TLS session, if any, is between the client and that server.
+    if (!co_await connect_server()) co_return;
+    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
+                                              nothrow_awaitable);
+    if (!ec) std::tie(ec, n) = co_await asio::async_read(server_, asio::buffer(server_buf_.get(), 1), nothrow_awaitable);
+    if (ec) {
+        note_failure(*member_, "failed during SSL negotiation: " + ec.message());
+        co_await reject_no_server();
+        co_return;
+    }
+    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), 1), nothrow_awaitable);
+    if (ec) {
+        finish(close_cause::client_error, ec.message());
+        co_return;
+    }
+    if (server_buf_[0] == protocol::encryption_accepted) {
+        // From here on the bytes are TLS records: relay them without looking inside.
+        co_await relay(false, 0);
+        co_return;
+    }
+    if (server_buf_[0] != protocol::encryption_refused) {
+        // Not S or N: an old server's ErrorResponse, say. Pass it on and stay out of the way.
+        co_await relay(false, 0);
+        co_return;
+    }
+    // The server declined: the client goes on in plaintext with its StartupMessage.
+    stage_ = stage::startup;
+    watchdog_timer_.cancel(); // re-arm for the startup deadline
+    auto packet = co_await read_first_packet();
+    if (!packet) co_return;
+    if (!std::holds_alternative<protocol::startup_message>(*packet)) {
+        listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
+        co_await reject("08P01",
+                        "invalid startup sequence on listener \"" + listener_.cfg.name +
+                            "\": expected a StartupMessage after the SSL answer",
+                        close_cause::bad_startup);
+        co_return;
+    }
+    remember_startup(std::get<protocol::startup_message>(*packet));
+    const std::size_t pending = co_await forward_startup_and_peek();
+    if (cause_ != close_cause::none) co_return;
+    co_await relay(true, pending);
+}
+
+} // namespace patroxy::proxy

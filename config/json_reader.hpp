@@ -53,6 +53,7 @@ std::string describe(const json& value);
 
 /// A non-empty string.
 std::optional<std::string> read_string(const json& value, const std::string& path, diagnostics& d);
+/// true or false (not 0/1, not "yes").
 std::optional<bool> read_bool(const json& value, const std::string& path, diagnostics& d);
 /// "host:port" or "[v6]:port".
 std::optional<endpoint> read_endpoint(const json& value, const std::string& path, diagnostics& d);
@@ -115,11 +116,8 @@ auto one_of(const Table& table)
                 separator = ", ";
             }
         }
-        if (!value.is_string()) {
-            d.error(path, expected + "; got " + describe(value));
-            return std::nullopt;
-        }
-        const auto* entry = find_name(table, value.template get_ref<const std::string&>());
+        const auto* entry =
+            value.is_string() ? find_name(table, value.template get_ref<const std::string&>()) : nullptr;
         if (entry == nullptr) {
             d.error(path, expected + "; got " + describe(value));
             return std::nullopt;

@@ -49,10 +49,24 @@ TEST_CASE("unknown keys are errors at their own path", "[config][errors]")
 
 TEST_CASE("keys repeated in one object are errors", "[config][errors]")
 {
-    const auto e = only_error(config_text(
-        R"({ "name": "primary", "bind": "127.0.0.1:5000", "bind": "127.0.0.1:5001", "servers": ["node1"] })"));
-    CHECK(e.path == "/listeners/0/bind");
-    CHECK_THAT(e.message, StartsWith("duplicate key 'bind'"));
+    SECTION("in a listener")
+    {
+        const auto e = only_error(config_text(
+            R"({ "name": "primary", "bind": "127.0.0.1:5000", "bind": "127.0.0.1:5001", "servers": ["node1"] })"));
+        CHECK(e.path == "/listeners/0/bind");
+        CHECK_THAT(e.message, StartsWith("duplicate key 'bind'"));
+    }
+    SECTION("at the top level and inside a list, not across objects")
+    {
+        const load_result r = parse_config(R"({ "workers": 1,
+            "cluster": { "members": [ { "name": "a", "host": "h" }, { "name": "b", "host": "h", "host": "i" } ] },
+            "workers": 2,
+            "listeners": [ { "name": "a", "bind": "h:1", "servers": ["a"] } ] })");
+        INFO(Catch::Detail::stringify(error_lines(r)));
+        CHECK(r.errors.size() == 2);
+        CHECK(has_error(r, "/cluster/members/1/host", "duplicate key 'host'"));
+        CHECK(has_error(r, "/workers", "duplicate key 'workers'"));
+    }
 }
 
 TEST_CASE("wrong JSON types say what was expected", "[config][errors]")
@@ -75,6 +89,13 @@ TEST_CASE("wrong JSON types say what was expected", "[config][errors]")
     const auto e = only_error(config_with(extra));
     CHECK(e.path == path);
     CHECK(e.message == message);
+}
+
+TEST_CASE("long wrong values are shortened in messages", "[config][errors]")
+{
+    const auto e = only_error(config_with(R"("workers": ")" + std::string(100, 'w') + R"(")"));
+    CHECK(e.path == "/workers");
+    CHECK(e.message == "expected an integer from 0 to 256, got \"" + std::string(36, 'w') + "...");
 }
 
 TEST_CASE("the root must be an object", "[config][errors]")

@@ -44,6 +44,7 @@ enum class transaction_status : char {
     failed = 'E',         ///< in a failed transaction block
 };
 
+/// ParameterStatus: a run-time parameter the server reports (server_version, TimeZone, ...).
 struct parameter_status {
     std::string_view name;  ///< views into the decoded body
     std::string_view value;
@@ -58,12 +59,23 @@ struct error_fields {
     std::string hint;      ///< 'H', optional
 };
 
+// The decoders take a message body (what follows the 5-byte header) and leave `out` untouched
+// when they return an error (protocol_errc::malformed_message).
+
+/// BackendKeyData ('K'): int32 process id, then a 4..256 byte secret key filling the body.
 [[nodiscard]] std::error_code decode_backend_key_data(bytes_view body, backend_key_data& out);
+/// ReadyForQuery ('Z'): exactly one status byte, 'I', 'T' or 'E'.
 [[nodiscard]] std::error_code decode_ready_for_query(bytes_view body, transaction_status& out) noexcept;
+/// ParameterStatus ('S'): name and value C strings filling the body; `out` views into `body`.
 [[nodiscard]] std::error_code decode_parameter_status(bytes_view body, parameter_status& out) noexcept;
+/// ErrorResponse ('E') or NoticeResponse ('N'): fields of one type byte and a C string, ended by a
+/// zero byte that must be the last one. Severity prefers 'V' over the localized 'S'; fields other
+/// than S/V/C/M/D/H are skipped.
 [[nodiscard]] std::error_code decode_error_response(bytes_view body, error_fields& out);
 
-/// Appends a complete ErrorResponse message (type byte, length, fields, terminator) to `out`.
+/// Appends a complete ErrorResponse message (type byte, length, fields, terminator) to `out`:
+/// S and V (both the severity), C, M, then D and H only when non-empty. A NUL inside a value
+/// cuts the value there, since the wire format cannot carry it.
 void append_error_response(byte_buffer& out, const error_fields& fields);
 
 /// A complete ErrorResponse message.

@@ -25,6 +25,20 @@ inline std::string_view as_chars(bytes_view b) noexcept
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
+/// Splits the NUL-terminated string off the front of `b`: `out` gets the characters before the
+/// NUL and `b` moves past it. Returns false, leaving both untouched, when `b` holds no NUL.
+inline bool take_cstring(bytes_view& b, std::string_view& out) noexcept
+{
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        if (b[i] == std::byte{0}) {
+            out = as_chars(b.first(i));
+            b = b.subspan(i + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
 /// Network-order (big-endian) integer readers; the caller guarantees enough bytes.
 inline std::uint32_t read_u32(bytes_view b) noexcept
 {

@@ -24,6 +24,7 @@ struct scanned_message {
     bool truncated = false;        ///< body longer than the capture limit, so not copied
 };
 
+/// What one scan() call did.
 struct scan_result {
     std::size_t consumed = 0;      ///< bytes of the chunk the scanner went through
     bool has_message = false;      ///< a reported type completed within `consumed`
@@ -41,15 +42,23 @@ public:
 
     /// Goes through `chunk` until it ends, a reported message completes, or an error occurs.
     /// Call again with the rest of the chunk (`chunk.subspan(consumed)`) until it is empty.
+    /// With a message, `consumed` ends exactly at that message's last byte. With an error,
+    /// `consumed` ends at the offending header's last byte, and every later call returns the
+    /// same error with `consumed == 0`.
     [[nodiscard]] scan_result scan(bytes_view chunk) noexcept;
 
     /// True between messages: everything scanned so far ends exactly at a message end.
+    /// False once scan() has returned an error.
     bool at_message_boundary() const noexcept { return header_have_ == 0 && body_left_ == 0; }
 
     /// Number of complete messages seen (all types).
     std::uint64_t messages_seen() const noexcept { return messages_seen_; }
 
 private:
+    std::size_t take_header(bytes_view chunk) noexcept;
+    std::size_t take_body(bytes_view chunk) noexcept;
+    scanned_message finish_message() noexcept;
+
     message_type_set reported_;
     std::uint32_t max_length_;
     std::array<std::byte, 5> header_{};
@@ -60,6 +69,7 @@ private:
     std::array<std::byte, capture_limit> body_{};
     std::size_t body_have_ = 0;
     std::uint64_t messages_seen_ = 0;
+    std::error_code error_;         ///< sticky: once the framing is lost it never comes back
 };
 
 } // namespace patroxy::protocol

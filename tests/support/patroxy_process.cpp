@@ -1,6 +1,7 @@
 // Child processes, ports, the patroxy subprocess fixture and the raw TCP client of the integration
 // tier. Everything that waits is bounded by a deadline; nothing sleeps without one.
 #include "tests/support/patroxy_process.hpp"
+#include "tests/support/pg_bytes.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -547,19 +548,56 @@ std::optional<backend_message> raw_connection::read_message(std::chrono::millise
     return backend_message{static_cast<char>((*header)[0]), std::move(*body)};
 }
 
-bool raw_connection::wait_closed(std::chrono::milliseconds timeout)
+std::optional<std::size_t> raw_connection::wait_closed(std::chrono::milliseconds timeout)
 {
     const auto deadline = clock::now() + timeout;
     std::byte sink[4096];
+    std::size_t received = 0;
     for (;;) {
         if (!wait_readable(deadline))
-            return false;
+            return std::nullopt;
         const ssize_t r = ::recv(fd_, sink, sizeof sink, 0);
         if (r == 0)
-            return true;
-        if (r < 0 && errno != EINTR && errno != EAGAIN)
-            return true; // reset: closed as well
+            return received;
+        if (r > 0)
+            received += static_cast<std::size_t>(r);
+        else if (errno != EINTR && errno != EAGAIN)
+            return received; // reset: closed as well
     }
+}
+
+std::vector<backend_message> raw_connection::startup(std::chrono::milliseconds timeout)
+{
+    const auto deadline = clock::now() + timeout;
+    std::vector<backend_message> messages;
+    // A proxy that refuses at accept may already have closed: its reply is still readable.
+    (void)send(pg_bytes::startup({{"user", "postgres"}, {"database", "postgres"}}));
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        auto m = read_message(std::max(left, std::chrono::milliseconds(0)));
+        if (!m)
+            return {};
+        const char type = m->type;
+        messages.push_back(std::move(*m));
+        if (type == 'Z' || type == 'E')
+            return messages;
+    }
+}
+
+std::optional<backend_key> find_backend_key(const std::vector<backend_message>& messages)
+{
+    for (const auto& m : messages) {
+        if (m.type != 'K' || m.body.size() < 8)
+            continue;
+        auto i32 = [&](std::size_t at) {
+            std::uint32_t v = 0;
+            for (std::size_t i = at; i < at + 4; ++i)
+                v = (v << 8) | std::to_integer<std::uint32_t>(m.body[i]);
+            return static_cast<std::int32_t>(v);
+        };
+        return backend_key{i32(0), i32(4)};
+    }
+    return std::nullopt;
 }
 
 } // namespace patroxy::test

@@ -78,6 +78,11 @@ private:
 
 /// One PostgreSQL server in the config's cluster.members.
 struct member_spec {
+    member_spec(std::string member_name, std::uint16_t member_port, std::string member_host = "127.0.0.1")
+        : name(std::move(member_name)), port(member_port), host(std::move(member_host))
+    {
+    }
+
     std::string name;
     std::uint16_t port = 0;
     std::string host = "127.0.0.1";
@@ -85,6 +90,11 @@ struct member_spec {
 
 /// One static listener (servers by member name, round-robin).
 struct listener_spec {
+    listener_spec(std::string listener_name, std::uint16_t listener_port, std::vector<std::string> server_names)
+        : name(std::move(listener_name)), port(listener_port), servers(std::move(server_names))
+    {
+    }
+
     std::string name;
     std::uint16_t port = 0; ///< bound on 127.0.0.1
     std::vector<std::string> servers;
@@ -162,6 +172,15 @@ struct backend_message {
 /// The fields of an ErrorResponse/NoticeResponse body by field type ('S', 'C', 'M', ...).
 [[nodiscard]] std::map<char, std::string> error_fields(const backend_message& message);
 
+/// BackendKeyData body, parsed.
+struct backend_key {
+    std::int32_t pid = 0;
+    std::int32_t key = 0;
+};
+
+/// The BackendKeyData among `messages`, if any.
+[[nodiscard]] std::optional<backend_key> find_backend_key(const std::vector<backend_message>& messages);
+
 /// Blocking TCP client for bytes libpq would never send. Every read has a timeout; sends never
 /// raise SIGPIPE. Used only for bad input, cancel keys libpq hides, and connection floods.
 class raw_connection {
@@ -182,10 +201,16 @@ public:
                                                                    std::chrono::milliseconds timeout);
     /// One regular message (type, int32 length, body), or nullopt on EOF, error or timeout.
     [[nodiscard]] std::optional<backend_message> read_message(std::chrono::milliseconds timeout);
-    /// Reads and discards until the peer closes (EOF or reset); false if still open after `timeout`.
-    [[nodiscard]] bool wait_closed(std::chrono::milliseconds timeout);
+    /// Reads until the peer closes (EOF or reset) and returns how many bytes came before the close;
+    /// nullopt when the connection is still open after `timeout`.
+    [[nodiscard]] std::optional<std::size_t> wait_closed(std::chrono::milliseconds timeout);
     /// Closes the socket; `reset` sends an RST (SO_LINGER 0) instead of a FIN.
     void close(bool reset = false);
+
+    /// Sends a protocol 3.0 StartupMessage (user and database `postgres`) and reads the replies up
+    /// to and including ReadyForQuery or an ErrorResponse. Trust auth is assumed: no password.
+    /// The last element is what ended the wait; the vector is empty on timeout or close.
+    [[nodiscard]] std::vector<backend_message> startup(std::chrono::milliseconds timeout);
 
 private:
     /// Waits for readability; false on timeout.

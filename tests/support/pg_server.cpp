@@ -154,4 +154,21 @@ pg_server& shared_pg_server(std::size_t index)
     return *s;
 }
 
+proxy_config shared_cluster_config(std::vector<listener_spec> listeners)
+{
+    proxy_config config;
+    config.members = {member_spec{"pg1", shared_pg_server(0).port()}, member_spec{"pg2", shared_pg_server(1).port()}};
+    config.listeners = std::move(listeners);
+    return config;
+}
+
+std::string query_value(PGconn* c, const std::string& sql)
+{
+    auto r = pq_exec(c, sql);
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_TUPLES_OK || PQntuples(r.get()) < 1)
+        throw std::runtime_error("query \"" + sql + "\" failed (" + PQresStatus(status) + "): " + PQerrorMessage(c));
+    return PQgetvalue(r.get(), 0, 0);
+}
+
 } // namespace patroxy::test

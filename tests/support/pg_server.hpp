@@ -60,6 +60,9 @@ private:
 /// on first use and stopped at exit, so the suite pays for initdb only twice.
 [[nodiscard]] pg_server& shared_pg_server(std::size_t index);
 
+/// A patroxy config whose members pg1 and pg2 are the two shared servers, with `listeners`.
+[[nodiscard]] proxy_config shared_cluster_config(std::vector<listener_spec> listeners);
+
 struct pq_conn_deleter {
     void operator()(PGconn* c) const noexcept { PQfinish(c); }
 };
@@ -74,5 +77,9 @@ using pq_result = std::unique_ptr<PGresult, pq_result_deleter>;
 
 /// PQexec wrapped.
 [[nodiscard]] inline pq_result pq_exec(PGconn* c, const std::string& sql) { return pq_result(PQexec(c, sql.c_str())); }
+
+/// The first column of the first row of `sql`; throws std::runtime_error with libpq's message when
+/// the query fails or returns no row.
+[[nodiscard]] std::string query_value(PGconn* c, const std::string& sql);
 
 } // namespace patroxy::test

@@ -1,0 +1,102 @@
+// Errors patroxy answers itself, as real ErrorResponses naming the listener: 53300 over a
+// listener's max_connections, 57P03 when none of its servers can be reached.
+#include <catch2/catch.hpp>
+
+#include "tests/support/patroxy_process.hpp"
+#include "tests/support/pg_server.hpp"
+
+#include <thread>
+
+namespace {
+
+using namespace patroxy::test;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+} // namespace
+
+TEST_CASE("max_connections: the connection over the limit gets 53300 naming the listener", "[proxy][limits]")
+{
+    const auto port = free_port();
+    auto config = shared_cluster_config({listener_spec("capped_lsn", port, {"pg1", "pg2"})});
+    config.listeners[0].max_connections = 2;
+    patroxy_process proxy(PATROXY_BINARY, config);
+
+    auto first = pq_connect(conninfo_for(port, "sslmode=disable"));
+    auto second = pq_connect(conninfo_for(port, "sslmode=disable"));
+    REQUIRE(PQstatus(first.get()) == CONNECTION_OK);
+    REQUIRE(PQstatus(second.get()) == CONNECTION_OK);
+
+    {
+        auto third = pq_connect(conninfo_for(port, "sslmode=disable"));
+        CHECK(PQstatus(third.get()) == CONNECTION_BAD);
+        CHECK_THAT(PQerrorMessage(third.get()), Catch::Contains("capped_lsn"));
+    }
+    {
+        raw_connection raw(port);
+        const auto replies = raw.startup(3s);
+        REQUIRE_FALSE(replies.empty());
+        REQUIRE(replies.back().type == 'E');
+        auto fields = error_fields(replies.back());
+        CHECK(fields['C'] == "53300");
+        CHECK_THAT(fields['M'], Catch::Contains("capped_lsn"));
+        CHECK(raw.wait_closed(3s).has_value());
+    }
+    // The two admitted sessions are unaffected.
+    CHECK(query_value(first.get(), "SELECT 1") == "1");
+    CHECK(query_value(second.get(), "SELECT 2") == "2");
+
+    // A slot frees up once a session ends (patroxy notices the close asynchronously: bounded retry).
+    first.reset();
+    const auto deadline = steady::now() + 3s;
+    pq_conn again;
+    do {
+        again = pq_connect(conninfo_for(port, "sslmode=disable"));
+        if (PQstatus(again.get()) == CONNECTION_OK)
+            break;
+        std::this_thread::sleep_for(20ms);
+    } while (steady::now() < deadline);
+    INFO(PQerrorMessage(again.get()));
+    REQUIRE(PQstatus(again.get()) == CONNECTION_OK);
+    CHECK(query_value(again.get(), "SELECT 3") == "3");
+}
+
+TEST_CASE("no reachable server: the client gets 57P03 naming the listener", "[proxy][limits]")
+{
+    const auto port = free_port();
+    proxy_config config;
+    // Nothing listens on these ports.
+    config.members = {member_spec("gone1", free_port()), member_spec("gone2", free_port())};
+    config.listeners = {listener_spec("lonely_lsn", port, {"gone1", "gone2"})};
+    patroxy_process proxy(PATROXY_BINARY, config);
+
+    {
+        const auto start = steady::now();
+        auto conn = pq_connect(conninfo_for(port, "sslmode=disable"));
+        const auto waited = steady::now() - start;
+        CHECK(PQstatus(conn.get()) == CONNECTION_BAD);
+        CHECK_THAT(PQerrorMessage(conn.get()), Catch::Contains("lonely_lsn"));
+        CHECK(waited < 3s); // refused at once, no queueing for static listeners
+    }
+    {
+        raw_connection raw(port);
+        const auto start = steady::now();
+        const auto replies = raw.startup(5s);
+        const auto waited = steady::now() - start;
+        REQUIRE_FALSE(replies.empty());
+        REQUIRE(replies.back().type == 'E');
+        auto fields = error_fields(replies.back());
+        CHECK(fields['C'] == "57P03");
+        CHECK_THAT(fields['M'], Catch::Contains("lonely_lsn"));
+        CHECK(raw.wait_closed(3s).has_value());
+        CHECK(waited < 3s);
+    }
+    {
+        // sslmode=prefer sends an SSLRequest first, which a passthrough listener must route at once:
+        // the client still learns which listener had no server.
+        auto conn = pq_connect(conninfo_for(port, "sslmode=prefer"));
+        CHECK(PQstatus(conn.get()) == CONNECTION_BAD);
+        CHECK_THAT(PQerrorMessage(conn.get()), Catch::Contains("lonely_lsn"));
+    }
+    CHECK(proxy.running());
+}

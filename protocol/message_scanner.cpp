@@ -34,7 +34,7 @@ scan_result message_scanner::scan(bytes_view chunk) noexcept
             result.error = error_;
             return result;
         }
-        // A complete header with an empty body is already a complete message.
+        // Header in and no body left: the message just ended (at once, when its body is empty).
         if (header_have_ == header_length && body_left_ == 0) {
             const bool reported = reported_.test(std::to_integer<unsigned char>(header_[0]));
             scanned_message message = finish_message();

@@ -112,7 +112,8 @@ scan_run reference_scan(const byte_buffer& stream, const message_type_set& repor
             if (!truncated)
                 body.assign(stream.begin() + static_cast<std::ptrdiff_t>(pos + 5),
                             stream.begin() + static_cast<std::ptrdiff_t>(end));
-            run.messages.push_back({static_cast<char>(type), static_cast<std::uint32_t>(body_length), body, truncated, end});
+            run.messages.push_back(
+                {static_cast<char>(type), static_cast<std::uint32_t>(body_length), body, truncated, end});
         }
         pos = end;
     }

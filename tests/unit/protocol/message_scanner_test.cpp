@@ -176,7 +176,8 @@ TEST_CASE("a 100 kB DataRow passes without surfacing", "[protocol][scanner]")
 {
     const byte_buffer row = pg::data_row({std::string(100 * 1024, 'x'), std::string(17, 'y')});
     const byte_buffer stream =
-        pg::concat({pg::command_complete("BEGIN"), row, row, pg::command_complete("SELECT 2"), pg::ready_for_query('I')});
+        pg::concat({pg::command_complete("BEGIN"), row, row, pg::command_complete("SELECT 2"),
+                    pg::ready_for_query('I')});
     const std::size_t chunk_size = GENERATE(1, 7, 4096, 65536, 1u << 20);
     CAPTURE(chunk_size);
     std::vector<std::size_t> cuts;
@@ -238,7 +239,8 @@ TEST_CASE("declared lengths are checked as soon as the header is complete", "[pr
     SECTION("below 4 is too small")
     {
         const std::uint32_t length = GENERATE(0u, 1u, 3u);
-        const byte_buffer stream = pg::concat({pg::ready_for_query('I'), pg::header('D', length), pg::ready_for_query('I')});
+        const byte_buffer stream =
+            pg::concat({pg::ready_for_query('I'), pg::header('D', length), pg::ready_for_query('I')});
         auto r = scanner.scan(stream);
         REQUIRE(r.has_message);
         r = scanner.scan(bytes_view(stream).subspan(r.consumed));

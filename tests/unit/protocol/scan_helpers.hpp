@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace patroxy::test {
@@ -48,8 +49,8 @@ inline scan_run scan_chunks(protocol::message_scanner& scanner, const std::vecto
             }
             if (r.has_message) {
                 const auto& m = r.message;
-                run.messages.push_back(
-                    {m.type, m.body_length, protocol::byte_buffer(m.body.begin(), m.body.end()), m.truncated, run.consumed});
+                protocol::byte_buffer body(m.body.begin(), m.body.end());
+                run.messages.push_back({m.type, m.body_length, std::move(body), m.truncated, run.consumed});
             }
             chunk = chunk.subspan(r.consumed);
         }

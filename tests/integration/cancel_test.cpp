@@ -118,7 +118,7 @@ std::uint16_t server_port(PGconn* c) { return static_cast<std::uint16_t>(std::st
 
 } // namespace
 
-TEST_CASE("PQcancel through a round-robin listener cancels within 1 s, 20 times in a row", "[proxy][cancel]")
+TEST_CASE("PQcancel through a round-robin listener cancels within 1 s twenty times in a row", "[proxy][cancel]")
 {
     monitors mon;
     const auto port = free_port();

@@ -18,7 +18,9 @@ std::uint16_t server_port(PGconn* c) { return static_cast<std::uint16_t>(std::st
 TEST_CASE("simple query protocol through patroxy", "[proxy][query]")
 {
     const auto port = free_port();
-    patroxy_process proxy(PATROXY_BINARY, shared_cluster_config({listener_spec("q", port, {"pg1", "pg2"})}));
+    auto config = shared_cluster_config({listener_spec("q", port, {"pg1", "pg2"})});
+    config.extra_args = {"--log-level", "debug"}; // so that routine session events are logged
+    patroxy_process proxy(PATROXY_BINARY, config);
 
     auto conn = pq_connect(conninfo_for(port, "sslmode=disable application_name=it_simple"));
     REQUIRE(PQstatus(conn.get()) == CONNECTION_OK);
@@ -65,8 +67,21 @@ TEST_CASE("simple query protocol through patroxy", "[proxy][query]")
     }
     conn.reset();
 
-    // One log line per event, and the lines of a session carry its id.
-    CHECK(proxy.wait_for_log("session=", 3s));
+    // The lines about a client carry the session id (one line per event, never per message).
+    REQUIRE(proxy.wait_for_log("session=", 3s));
+    const auto log = proxy.log();
+    std::size_t client_lines = 0;
+    for (std::size_t at = 0, end; at < log.size(); at = end + 1) {
+        end = std::min(log.find('\n', at), log.size());
+        const auto line = log.substr(at, end - at);
+        if (line.find("client=") == std::string::npos)
+            continue;
+        ++client_lines;
+        INFO(line);
+        CHECK(line.find("session=") != std::string::npos);
+    }
+    CHECK(client_lines > 0);
+    CHECK(client_lines < 20); // a few events, not one line per query or row
 }
 
 TEST_CASE("extended query protocol through patroxy", "[proxy][query]")
@@ -140,7 +155,7 @@ TEST_CASE("extended query protocol through patroxy", "[proxy][query]")
     }
 }
 
-TEST_CASE("transactions through patroxy: rollback hides, commit shows", "[proxy][query]")
+TEST_CASE("transactions through patroxy: rollback hides and commit shows", "[proxy][query]")
 {
     const auto port = free_port();
     // One server only, so the observer session sees the same database.

@@ -50,7 +50,7 @@ TEST_CASE("tls=passthrough: sslmode=prefer and require get TLS end to end", "[pr
     }
 }
 
-TEST_CASE("tls=disable: sslmode=prefer falls back to plaintext, require fails", "[proxy][tls]")
+TEST_CASE("tls=disable: sslmode=prefer falls back to plaintext and require fails", "[proxy][tls]")
 {
     tls_proxy t;
     {

@@ -60,16 +60,29 @@ sockaddr_in loopback(std::uint16_t port, const std::string& host = "127.0.0.1")
     return addr;
 }
 
-/// One connect attempt; true when the port accepted.
-bool port_accepts(std::uint16_t port)
+/// True when some socket listens on TCP `port` (IPv4 or IPv6), read from /proc/net/tcp{,6}.
+/// Unlike a probe connection this leaves no trace in the proxy under test: no phantom session
+/// counted against max_connections, no log line, no round-robin step.
+bool port_listening(std::uint16_t port)
 {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    const sockaddr_in addr = loopback(port);
-    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
+    constexpr unsigned tcp_listen = 0x0a;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line); // header
+        while (std::getline(in, line)) {
+            // "  0: 0100007F:1F90 00000000:0000 0A ..." -> local address, remote address, state
+            std::istringstream fields(line);
+            std::string slot, local, remote, state;
+            fields >> slot >> local >> remote >> state;
+            const auto colon = local.rfind(':');
+            if (colon == std::string::npos || state.empty())
+                continue;
+            if (std::stoul(local.substr(colon + 1), nullptr, 16) == port && std::stoul(state, nullptr, 16) == tcp_listen)
+                return true;
+        }
+    }
+    return false;
 }
 
 int remaining_ms(clock::time_point deadline)
@@ -336,23 +349,25 @@ std::vector<std::uint16_t> proxy_config::listener_ports() const
 
 patroxy_process::patroxy_process(std::string binary, const proxy_config& config,
                                  std::chrono::milliseconds ready_timeout)
-    : patroxy_process(std::move(binary), config.to_json(), config.listener_ports(), ready_timeout)
+    : patroxy_process(std::move(binary), config.to_json(), config.listener_ports(), config.extra_args, ready_timeout)
 {
 }
 
 patroxy_process::patroxy_process(std::string binary, const std::string& config_json,
-                                 std::vector<std::uint16_t> ports, std::chrono::milliseconds ready_timeout)
+                                 std::vector<std::uint16_t> ports, std::vector<std::string> extra_args,
+                                 std::chrono::milliseconds ready_timeout)
     : dir_(make_temp_dir("patroxy-it")), config_path_(dir_ + "/config.json"), log_path_(dir_ + "/patroxy.log")
 {
     try {
         std::ofstream(config_path_) << config_json;
         process_options options({std::move(binary), "-f", config_path_});
+        options.argv.insert(options.argv.end(), extra_args.begin(), extra_args.end());
         options.output_file = log_path_;
         options.parent_death_signal = SIGKILL;
         process_ = subprocess(options);
         const auto deadline = clock::now() + ready_timeout;
         for (const std::uint16_t port : ports) {
-            while (!port_accepts(port)) {
+            while (!port_listening(port)) {
                 if (!process_.running())
                     throw std::runtime_error("patroxy exited with status " +
                                              std::to_string(process_.exit_status().value_or(-1)) +

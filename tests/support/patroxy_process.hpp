@@ -111,21 +111,24 @@ struct proxy_config {
     std::string client_idle_timeout = "30m";
     std::string server_idle_timeout = "30m";
     unsigned workers = 1; ///< STYLE.md: tests run one worker so ordering is deterministic
+    /// Command-line arguments after `-f FILE`, e.g. {"--log-level", "debug"}; not part of the JSON.
+    std::vector<std::string> extra_args;
 
     [[nodiscard]] std::string to_json() const;
     [[nodiscard]] std::vector<std::uint16_t> listener_ports() const;
 };
 
 /// `<binary> -f <temp config>` with stderr captured to a file. The constructor returns once every
-/// listener port accepts TCP (bounded wait) and throws, with the log, when patroxy dies or never
+/// listener port is in LISTEN state (bounded wait) and throws, with the log, when patroxy dies or never
 /// listens. The destructor stops it by its PID (SIGTERM, SIGKILL after a grace period).
 /// `binary` is the patroxy under test; the integration tier passes its PATROXY_BINARY definition.
 class patroxy_process {
 public:
     patroxy_process(std::string binary, const proxy_config& config,
                     std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
-    /// Any config text; `ports` are the listener ports to wait for.
+    /// Any config text; `ports` are the listener ports to wait for; `extra_args` follow `-f FILE`.
     patroxy_process(std::string binary, const std::string& config_json, std::vector<std::uint16_t> ports,
+                    std::vector<std::string> extra_args = {},
                     std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
     patroxy_process(const patroxy_process&) = delete;
     patroxy_process& operator=(const patroxy_process&) = delete;

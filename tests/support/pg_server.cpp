@@ -1,7 +1,6 @@
 // Starts and stops the real PostgreSQL 15 servers of the integration tier.
 #include "tests/support/pg_server.hpp"
 
-#include <array>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -58,68 +57,104 @@ std::string conninfo_for(std::uint16_t port, std::string_view extra)
     return s;
 }
 
-pg_server::pg_server(pg_server_options options) : dir_(make_temp_dir("patroxy-pg")), port_(free_port())
+// Delegating: once the deferred constructor returns, a throw here runs the destructor (stop()).
+pg_server::pg_server(pg_server_options options) : pg_server(std::move(options), deferred{})
+{
+    start_postmaster();
+    wait_ready();
+}
+
+std::vector<std::unique_ptr<pg_server>> pg_server::start_many(const std::vector<pg_server_options>& options)
+{
+    // Each stage runs for all servers before the next, so the initdbs and the server startups
+    // overlap; a throw destroys (stops) whatever was started.
+    std::vector<std::unique_ptr<pg_server>> servers;
+    for (const auto& o : options)
+        servers.push_back(std::unique_ptr<pg_server>(new pg_server(o, deferred{})));
+    for (auto& s : servers)
+        s->start_postmaster();
+    for (auto& s : servers)
+        s->wait_ready();
+    return servers;
+}
+
+pg_server::pg_server(pg_server_options options, deferred)
+    : options_(std::move(options)), dir_(make_temp_dir("patroxy-pg")), port_(free_port())
 {
     try {
         chown_to_postgres(dir_);
-        const std::string data = dir_ + "/data";
-        const std::string setup_log = dir_ + "/setup.log";
-        run_setup_step({pg_binary("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                        "--locale=C", "--no-sync", "--no-instructions"},
-                       dir_, setup_log);
-
-        // Fast and small: nothing here needs durability, and two servers share a small CI box.
-        std::ofstream conf(data + "/postgresql.conf", std::ios::app);
-        conf << "\n# patroxy integration test fixture\n"
-             << "listen_addresses = '127.0.0.1'\n"
-             << "port = " << port_ << "\n"
-             << "unix_socket_directories = '" << dir_ << "'\n"
-             << "max_connections = 100\n"
-             << "shared_buffers = 16MB\n"
-             << "fsync = off\n"
-             << "synchronous_commit = off\n"
-             << "full_page_writes = off\n"
-             << "max_parallel_workers_per_gather = 0\n"
-             << "logging_collector = off\n";
-        if (options.ssl) {
-            run_setup_step({"openssl", "req", "-new", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:prime256v1", "-keyout", "server.key", "-out", "server.crt", "-days",
-                            "7", "-subj", "/CN=127.0.0.1"},
-                           data, setup_log);
-            // PostgreSQL refuses a key that group or others can read.
-            if (::chmod((data + "/server.key").c_str(), 0600) != 0)
-                throw std::system_error(errno, std::generic_category(), "chmod server.key");
-            conf << "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
-        }
-        for (const auto& line : options.settings)
-            conf << line << "\n";
-        conf.close();
-        if (!conf)
-            throw std::runtime_error("cannot write " + data + "/postgresql.conf");
-
-        // postgres itself is forked directly (privileges dropped in the child) rather than under
-        // runuser, which keeps a watching parent: this way the PID held is the postmaster's, and
-        // SIGINT means fast shutdown.
-        process_options postgres({pg_binary("postgres"), "-D", data});
-        postgres.output_file = dir_ + "/postgres.log";
-        postgres.working_dir = dir_;
-        postgres.as_postgres = true;
-        postgres.parent_death_signal = SIGQUIT;
-        postmaster_ = subprocess(postgres);
-
-        const std::string ping = conninfo("sslmode=disable connect_timeout=2");
-        const auto deadline = std::chrono::steady_clock::now() + 60s;
-        while (PQping(ping.c_str()) != PQPING_OK) {
-            if (!postmaster_.running())
-                throw std::runtime_error("postgres exited with status " +
-                                         std::to_string(postmaster_.exit_status().value_or(-1)) + ":\n" + log());
-            if (std::chrono::steady_clock::now() >= deadline)
-                throw std::runtime_error("postgres did not accept connections within 60 s:\n" + log());
-            std::this_thread::sleep_for(20ms);
-        }
+        process_options initdb({pg_binary("initdb"), "-D", data_dir(), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                                "--locale=C", "--no-sync", "--no-instructions"});
+        initdb.output_file = dir_ + "/initdb.log";
+        initdb.working_dir = dir_;
+        initdb.as_postgres = true;
+        initdb.parent_death_signal = SIGKILL;
+        initdb_ = subprocess(initdb);
     } catch (...) {
         stop();
         throw;
+    }
+}
+
+void pg_server::start_postmaster()
+{
+    const auto initdb_status = initdb_.wait_for(60s);
+    if (initdb_status != 0)
+        throw std::runtime_error("initdb failed with status " + std::to_string(initdb_status.value_or(-1)) + ":\n" +
+                                 read_file(dir_ + "/initdb.log"));
+
+    const std::string data = data_dir();
+    // Fast and small: nothing here needs durability, and two servers share a small CI box.
+    std::ofstream conf(data + "/postgresql.conf", std::ios::app);
+    conf << "\n# patroxy integration test fixture\n"
+         << "listen_addresses = '127.0.0.1'\n"
+         << "port = " << port_ << "\n"
+         << "unix_socket_directories = '" << dir_ << "'\n"
+         << "max_connections = 100\n"
+         << "shared_buffers = 16MB\n"
+         << "fsync = off\n"
+         << "synchronous_commit = off\n"
+         << "full_page_writes = off\n"
+         << "max_parallel_workers_per_gather = 0\n"
+         << "logging_collector = off\n";
+    if (options_.ssl) {
+        run_setup_step({"openssl", "req", "-new", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-keyout", "server.key", "-out", "server.crt", "-days", "7",
+                        "-subj", "/CN=127.0.0.1"},
+                       data, dir_ + "/openssl.log");
+        // PostgreSQL refuses a key that group or others can read.
+        if (::chmod((data + "/server.key").c_str(), 0600) != 0)
+            throw std::system_error(errno, std::generic_category(), "chmod server.key");
+        conf << "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
+    }
+    for (const auto& line : options_.settings)
+        conf << line << "\n";
+    conf.close();
+    if (!conf)
+        throw std::runtime_error("cannot write " + data + "/postgresql.conf");
+
+    // postgres itself is forked directly (privileges dropped in the child) rather than under
+    // runuser, which keeps a watching parent and turns SIGTERM into SIGKILL after 2 s: this way
+    // the PID held is the postmaster's, and SIGINT means fast shutdown.
+    process_options postgres({pg_binary("postgres"), "-D", data});
+    postgres.output_file = dir_ + "/postgres.log";
+    postgres.working_dir = dir_;
+    postgres.as_postgres = true;
+    postgres.parent_death_signal = SIGQUIT;
+    postmaster_ = subprocess(postgres);
+}
+
+void pg_server::wait_ready()
+{
+    const std::string ping = conninfo("sslmode=disable connect_timeout=2");
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (PQping(ping.c_str()) != PQPING_OK) {
+        if (!postmaster_.running())
+            throw std::runtime_error("postgres exited with status " +
+                                     std::to_string(postmaster_.exit_status().value_or(-1)) + ":\n" + log());
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw std::runtime_error("postgres did not accept connections within 60 s:\n" + log());
+        std::this_thread::sleep_for(10ms);
     }
 }
 
@@ -127,6 +162,7 @@ pg_server::~pg_server() { stop(); }
 
 void pg_server::stop()
 {
+    initdb_.stop(SIGKILL, 5s);
     if (postmaster_.running()) {
         ::kill(postmaster_.pid(), SIGINT);
         if (!postmaster_.wait_for(15s))
@@ -144,14 +180,12 @@ std::string pg_server::log() const { return read_file(dir_ + "/postgres.log"); }
 
 pg_server& shared_pg_server(std::size_t index)
 {
-    static std::array<std::unique_ptr<pg_server>, 2> servers;
-    auto& s = servers.at(index);
-    if (!s) {
+    static const std::vector<std::unique_ptr<pg_server>> servers = [] {
         pg_server_options options;
         options.ssl = true;
-        s = std::make_unique<pg_server>(options);
-    }
-    return *s;
+        return pg_server::start_many({options, options});
+    }();
+    return *servers.at(index);
 }
 
 proxy_config shared_cluster_config(std::vector<listener_spec> listeners)

@@ -32,6 +32,8 @@ struct pg_server_options {
 class pg_server {
 public:
     explicit pg_server(pg_server_options options = {});
+    /// Starts several servers at once (their initdb and startup overlap); all are ready on return.
+    [[nodiscard]] static std::vector<std::unique_ptr<pg_server>> start_many(const std::vector<pg_server_options>& options);
     pg_server(const pg_server&) = delete;
     pg_server& operator=(const pg_server&) = delete;
     ~pg_server();
@@ -45,10 +47,20 @@ public:
     [[nodiscard]] std::string log() const;
 
 private:
+    struct deferred {};
+    /// Makes the temp dir and spawns initdb without waiting for it.
+    pg_server(pg_server_options options, deferred);
+    /// Waits for initdb, writes postgresql.conf (and the certificate), spawns postgres.
+    void start_postmaster();
+    /// Bounded PQping polling until the server accepts connections.
+    void wait_ready();
     void stop();
+    [[nodiscard]] std::string data_dir() const { return dir_ + "/data"; }
 
+    pg_server_options options_;
     std::string dir_;
     std::uint16_t port_ = 0;
+    subprocess initdb_;
     subprocess postmaster_;
 };
 

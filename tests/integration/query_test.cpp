@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/patroxy_process.hpp"
+#include "tests/support/pg_bytes.hpp"
 #include "tests/support/pg_server.hpp"
 
 #include <set>
@@ -231,5 +232,71 @@ TEST_CASE("round-robin skips a server that refuses connections", "[proxy][routin
         INFO("attempt " << i << ": " << PQerrorMessage(conn.get()));
         REQUIRE(PQstatus(conn.get()) == CONNECTION_OK);
         CHECK(server_port(conn.get()) == shared_pg_server(0).port());
+    }
+}
+
+TEST_CASE("differential: the same bytes to patroxy and to postgres get the same replies", "[proxy][query]")
+{
+    namespace pb = patroxy::test::pg_bytes;
+    const auto port = free_port();
+    patroxy_process proxy(PATROXY_BINARY, shared_cluster_config({listener_spec("diff", port, {"pg1"})}));
+
+    // Simple query, an error, then the extended protocol: Parse, Bind, Describe, Execute, Sync.
+    pb::byte_buffer parse, bind, describe, execute;
+    pb::put_cstring(parse, "");
+    pb::put_cstring(parse, "SELECT $1::int * 3 AS tripled, 'x' AS letter");
+    pb::put_u16(parse, 0);
+    pb::put_cstring(bind, "");
+    pb::put_cstring(bind, "");
+    pb::put_u16(bind, 0);      // parameter formats: all text
+    pb::put_u16(bind, 1);      // one parameter
+    pb::put_i32(bind, 2);      // of two bytes
+    pb::put_bytes(bind, "14");
+    pb::put_u16(bind, 0);      // result formats: all text
+    pb::put_u8(describe, 'P');
+    pb::put_cstring(describe, "");
+    pb::put_cstring(execute, "");
+    pb::put_i32(execute, 0);
+    const auto script = pb::concat({pb::query("SELECT 1 AS one, 'two' AS two"), pb::query("SELECT 1/0"),
+                                    pb::message('P', parse), pb::message('B', bind), pb::message('D', describe),
+                                    pb::message('E', execute), pb::sync()});
+
+    // Replies to the script, up to the third ReadyForQuery (two simple queries, one Sync).
+    auto run = [&](std::uint16_t target) {
+        raw_connection raw(target);
+        auto startup = raw.startup(5s);
+        REQUIRE_FALSE(startup.empty());
+        REQUIRE(startup.back().type == 'Z');
+        REQUIRE(raw.send(script));
+        std::vector<backend_message> replies;
+        for (int ready = 0; ready < 3;) {
+            auto m = raw.read_message(5s);
+            REQUIRE(m.has_value());
+            ready += m->type == 'Z';
+            replies.push_back(std::move(*m));
+        }
+        (void)raw.send(pb::terminate());
+        return std::pair{std::move(startup), std::move(replies)};
+    };
+    const auto [direct_startup, direct] = run(shared_pg_server(0).port());
+    const auto [proxied_startup, proxied] = run(port);
+
+    // Startup: the same message types; bodies equal except BackendKeyData (another backend).
+    REQUIRE(proxied_startup.size() == direct_startup.size());
+    for (std::size_t i = 0; i < direct_startup.size(); ++i) {
+        INFO("startup message " << i << " type " << direct_startup[i].type);
+        CHECK(proxied_startup[i].type == direct_startup[i].type);
+        if (direct_startup[i].type != 'K')
+            CHECK(proxied_startup[i].body == direct_startup[i].body);
+    }
+    // The script: byte for byte (ErrorResponses compared field by field, for a readable failure).
+    REQUIRE(proxied.size() == direct.size());
+    for (std::size_t i = 0; i < direct.size(); ++i) {
+        INFO("reply " << i << " type " << direct[i].type);
+        CHECK(proxied[i].type == direct[i].type);
+        if (direct[i].type == 'E')
+            CHECK(error_fields(proxied[i]) == error_fields(direct[i]));
+        else
+            CHECK(proxied[i].body == direct[i].body);
     }
 }

@@ -83,7 +83,7 @@ int run_proxy(const config::config& cfg)
     // to these, so they must outlive the worker pool.
     asio::io_context control(1);
     cancel_registry cancels;
-    session_env env{cfg.timeouts, cfg.limits.max_message, cfg.retries, cancels, {}};
+    session_env env{.timeouts = cfg.timeouts, .max_message = cfg.limits.max_message, .retries = cfg.retries, .cancels = cancels};
     std::list<listener_runtime> listeners; // stable addresses: sessions keep references
     std::list<tcp::acceptor> acceptors;
     worker_pool workers(cfg.workers);

@@ -143,10 +143,10 @@ asio::awaitable<void> client_session::serve()
         remember_startup(std::get<protocol::startup_message>(*packet));
         if (over_limit_) {
             listener_.counters.rejected_limit.fetch_add(1, std::memory_order_relaxed);
-            co_await reject("53300",
-                            "sorry, too many clients already: listener \"" + listener_.cfg.name +
-                                "\" is at its max_connections (" + std::to_string(listener_.cfg.max_connections) + ")",
-                            close_cause::too_many_clients);
+            prepare_error(close_cause::too_many_clients, "53300",
+                          "sorry, too many clients already: listener \"" + listener_.cfg.name +
+                              "\" is at its max_connections (" + std::to_string(listener_.cfg.max_connections) + ")");
+            co_await send_prepared_error();
             co_return;
         }
         if (!co_await connect_server()) co_return;
@@ -156,10 +156,10 @@ asio::awaitable<void> client_session::serve()
         co_return;
     }
     listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
-    co_await reject("08P01",
-                    "invalid startup sequence on listener \"" + listener_.cfg.name +
-                        "\": expected a StartupMessage after at most one GSSENCRequest and one SSLRequest",
-                    close_cause::bad_startup);
+    prepare_error(close_cause::bad_startup, "08P01",
+                  "invalid startup sequence on listener \"" + listener_.cfg.name +
+                      "\": expected a StartupMessage after at most one GSSENCRequest and one SSLRequest");
+    co_await send_prepared_error();
 }
 
 void client_session::finish(close_cause cause, std::string detail)
@@ -169,22 +169,20 @@ void client_session::finish(close_cause cause, std::string detail)
     cause_detail_ = std::move(detail);
 }
 
-asio::awaitable<void> client_session::reject(const protocol::error_fields& error, close_cause cause)
+void client_session::prepare_error(close_cause cause, std::string_view sqlstate, std::string message,
+                                   std::string detail, std::string hint)
 {
-    finish(cause, error.message);
-    const auto message = protocol::build_error_response(error);
-    co_await asio::async_write(client_, asio::buffer(message), nothrow_awaitable);
+    error_out_ = protocol::build_error_response(
+        protocol::error_fields{"FATAL", std::string(sqlstate), message, std::move(detail), std::move(hint)});
+    finish(cause, std::move(message));
+}
+
+asio::awaitable<void> client_session::send_prepared_error()
+{
+    co_await asio::async_write(client_, asio::buffer(error_out_), nothrow_awaitable);
     // FIN after the error, so the client reads the whole message before seeing the close.
     std::error_code ignored;
     client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-}
-
-asio::awaitable<void> client_session::reject(std::string_view sqlstate, std::string message, close_cause cause,
-                                             std::string detail, std::string hint)
-{
-    co_await reject(protocol::error_fields{"FATAL", std::string(sqlstate), std::move(message), std::move(detail),
-                                           std::move(hint)},
-                    cause);
 }
 
 std::string client_session::prefix() const

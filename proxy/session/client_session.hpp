@@ -59,9 +59,12 @@ private:
     // client_session.cpp
     asio::awaitable<void> serve();
     void finish(close_cause cause, std::string detail = {});
-    asio::awaitable<void> reject(const protocol::error_fields& error, close_cause cause);
-    asio::awaitable<void> reject(std::string_view sqlstate, std::string message, close_cause cause,
-                                 std::string detail = {}, std::string hint = {});
+    // Rejections come in two steps on purpose: the message is built in a plain function, then a
+    // coroutine without arguments sends it. GCC 12 mis-destroys class-type temporaries that
+    // live in a co_await full-expression (seen here as free(): invalid pointer).
+    void prepare_error(close_cause cause, std::string_view sqlstate, std::string message, std::string detail = {},
+                       std::string hint = {});
+    asio::awaitable<void> send_prepared_error();
     [[nodiscard]] std::string prefix() const;
     void close_sockets() noexcept;
 
@@ -77,14 +80,15 @@ private:
     asio::awaitable<std::error_code> connect_with_timeout(const asio::ip::tcp::endpoint& endpoint);
     asio::awaitable<std::size_t> forward_startup_and_peek();
     asio::awaitable<std::tuple<std::error_code, std::size_t>> read_first_answer();
-    asio::awaitable<void> reject_no_server();
+    void prepare_no_server_error();
     void note_failure(const health::member_view& member, std::string_view what);
 
     // relay_stage.cpp
     asio::awaitable<void> relay(bool protocol_aware, std::size_t pending_server_bytes);
     asio::awaitable<void> pump_client_to_server(bool protocol_aware);
     asio::awaitable<void> pump_server_to_client(bool protocol_aware, std::size_t pending);
-    [[nodiscard]] bool scan_client_bytes(std::size_t n);
+    [[nodiscard]] std::error_code scan_client_bytes(std::size_t n);
+    asio::awaitable<void> refuse_client_stream(std::error_code error);
     [[nodiscard]] bool scan_server_bytes(std::size_t n);
     void on_server_message(const protocol::scanned_message& message);
     void on_read_end(bool from_client, const std::error_code& ec);
@@ -127,9 +131,11 @@ private:
     std::string application_name_;
     std::optional<protocol::backend_key_data> cancel_key_;
     protocol::transaction_status transaction_ = protocol::transaction_status::idle;
+    bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
     std::uint64_t bytes_in_ = 0;  ///< client -> server
     std::uint64_t bytes_out_ = 0; ///< server -> client
 
+    protocol::byte_buffer error_out_; ///< an ErrorResponse patroxy sends itself
     close_cause cause_ = close_cause::none;
     std::string cause_detail_;
 };

@@ -83,7 +83,8 @@ asio::awaitable<bool> client_session::connect_next_candidate()
         member_ = &member;
         co_return true;
     }
-    co_await reject_no_server();
+    prepare_no_server_error();
+    co_await send_prepared_error();
     co_return false;
 }
 
@@ -118,7 +119,7 @@ asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
     }
 }
 
-asio::awaitable<void> client_session::reject_no_server()
+void client_session::prepare_no_server_error()
 {
     listener_.counters.rejected_no_server.fetch_add(1, std::memory_order_relaxed);
     std::string message = "listener \"" + listener_.cfg.name + "\" cannot reach any server";
@@ -127,8 +128,8 @@ asio::awaitable<void> client_session::reject_no_server()
         message += ": no server is eligible";
     else
         detail = "tried " + failures_;
-    co_await reject("57P03", std::move(message), close_cause::no_server, std::move(detail),
-                    "patroxy will route new connections as soon as a server is reachable again");
+    prepare_error(close_cause::no_server, "57P03", std::move(message), std::move(detail),
+                  "patroxy will route new connections as soon as a server is reachable again");
 }
 
 } // namespace patroxy::proxy

@@ -32,9 +32,11 @@ asio::awaitable<void> client_session::pump_client_to_server(bool protocol_aware)
             co_return;
         }
         last_client_rx_ = clock::now();
-        if (protocol_aware && !scan_client_bytes(n)) {
-            close_sockets();
-            co_return;
+        if (protocol_aware) {
+            if (const auto error = scan_client_bytes(n)) {
+                co_await refuse_client_stream(error);
+                co_return;
+            }
         }
         std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), n), nothrow_awaitable);
         if (ec) {
@@ -66,7 +68,9 @@ asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware,
             close_sockets();
             co_return;
         }
+        writing_to_client_ = true;
         auto [ec, written] = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), n), nothrow_awaitable);
+        writing_to_client_ = false;
         if (ec) {
             finish(close_cause::client_error, "writing to the client: " + ec.message());
             close_sockets();
@@ -77,19 +81,29 @@ asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware,
     }
 }
 
-bool client_session::scan_client_bytes(std::size_t n)
+std::error_code client_session::scan_client_bytes(std::size_t n)
 {
     protocol::bytes_view rest(client_buf_.get(), n);
     while (!rest.empty()) {
         const auto r = client_scanner_.scan(rest);
-        if (r.error) {
-            finish(close_cause::client_protocol_error, r.error.message());
-            return false;
-        }
+        if (r.error) return r.error;
         if (r.consumed == 0) break; // nothing more to learn from this chunk
         rest = rest.subspan(r.consumed);
     }
-    return true;
+    return {};
+}
+
+asio::awaitable<void> client_session::refuse_client_stream(std::error_code error)
+{
+    // The bytes were not forwarded, and the server's stream is of no use once the client's is
+    // broken: stop reading it, then tell the client why, if that cannot cut a server message
+    // in two on the client's side.
+    std::error_code ignored;
+    server_.close(ignored);
+    prepare_error(close_cause::client_protocol_error, "08P01",
+                  "invalid message from the client on listener \"" + listener_.cfg.name + "\": " + error.message());
+    if (!writing_to_client_ && server_scanner_.at_message_boundary()) co_await send_prepared_error();
+    close_sockets();
 }
 
 bool client_session::scan_server_bytes(std::size_t n)

@@ -26,11 +26,11 @@ asio::awaitable<std::optional<protocol::first_packet>> client_session::read_firs
     const std::uint32_t length = protocol::read_u32(bytes_view(client_buf_.get(), 4));
     if (auto error = protocol::check_startup_length(length)) {
         listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
-        co_await reject("08P01",
-                        "invalid startup packet on listener \"" + listener_.cfg.name + "\": length " +
-                            std::to_string(length) + " is outside " + std::to_string(protocol::startup_min_length) +
-                            ".." + std::to_string(protocol::startup_max_length),
-                        close_cause::bad_startup);
+        prepare_error(close_cause::bad_startup, "08P01",
+                      "invalid startup packet on listener \"" + listener_.cfg.name + "\": length " +
+                          std::to_string(length) + " is outside " + std::to_string(protocol::startup_min_length) +
+                          ".." + std::to_string(protocol::startup_max_length));
+        co_await send_prepared_error();
         co_return std::nullopt;
     }
     std::tie(ec, n) = co_await asio::async_read(client_, asio::buffer(client_buf_.get() + 4, length - 4), nothrow_awaitable);
@@ -50,7 +50,8 @@ asio::awaitable<std::optional<protocol::first_packet>> client_session::read_firs
             message = "unsupported frontend protocol " + std::to_string(version >> 16) + "." +
                       std::to_string(version & 0xffff) + " on listener \"" + listener_.cfg.name +
                       "\": patroxy and PostgreSQL support protocol 3";
-        co_await reject(unsupported ? "0A000" : "08P01", std::move(message), close_cause::bad_startup);
+        prepare_error(close_cause::bad_startup, unsupported ? "0A000" : "08P01", std::move(message));
+        co_await send_prepared_error();
         co_return std::nullopt;
     }
     first_packet_length_ = length;
@@ -101,7 +102,8 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     if (!ec) std::tie(ec, n) = co_await asio::async_read(server_, asio::buffer(server_buf_.get(), 1), nothrow_awaitable);
     if (ec) {
         note_failure(*member_, "failed during SSL negotiation: " + ec.message());
-        co_await reject_no_server();
+        prepare_no_server_error();
+        co_await send_prepared_error();
         co_return;
     }
     std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), 1), nothrow_awaitable);
@@ -126,10 +128,10 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     if (!packet) co_return;
     if (!std::holds_alternative<protocol::startup_message>(*packet)) {
         listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
-        co_await reject("08P01",
-                        "invalid startup sequence on listener \"" + listener_.cfg.name +
-                            "\": expected a StartupMessage after the SSL answer",
-                        close_cause::bad_startup);
+        prepare_error(close_cause::bad_startup, "08P01",
+                      "invalid startup sequence on listener \"" + listener_.cfg.name +
+                          "\": expected a StartupMessage after the SSL answer");
+        co_await send_prepared_error();
         co_return;
     }
     remember_startup(std::get<protocol::startup_message>(*packet));

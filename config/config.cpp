@@ -72,4 +72,9 @@ std::string_view to_string(tls_mode t) noexcept
     return detail::canonical_name(detail::tls_mode_names, t);
 }
 
+std::string_view to_string(lag_action a) noexcept
+{
+    return detail::canonical_name(detail::lag_action_names, a);
+}
+
 } // namespace patroxy::config

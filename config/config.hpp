@@ -25,12 +25,21 @@ struct member {
     std::string host;
     std::uint16_t port = 5432;
     std::string api; ///< Patroni REST base URL, e.g. "http://10.0.1.10:8008"; may be empty for static use
+    /// Share of new sessions relative to the other members of a listener (HAProxy's `weight`,
+    /// 0..256); 0 takes no new sessions.
+    std::uint32_t weight = 100;
 };
 
 /// Which members a listener routes to when it follows Patroni (DESIGN.md "Listener roles").
 enum class listener_role { primary, replica, read_only, sync, async };
 
 enum class balance_mode { roundrobin, leastconn, first };
+
+/// What happens to a replica's live sessions when it falls behind max_lag.
+enum class lag_action {
+    keep,     ///< no new sessions, current ones go on (the default)
+    shutdown, ///< close its sessions too
+};
 
 /// What a listener does with a client's SSLRequest.
 enum class tls_mode {
@@ -50,6 +59,14 @@ struct listener {
     duration queue_timeout = std::chrono::seconds(30);
     std::optional<std::uint64_t> max_lag; ///< bytes
     bool fallback_to_primary = false;
+    lag_action on_lag = lag_action::keep;
+};
+
+/// Optional libpq confirmation that the leader is out of recovery, as a monitoring user.
+struct sql_check_settings {
+    std::string user;
+    std::string password;
+    std::string database = "postgres";
 };
 
 struct health_settings {
@@ -58,6 +75,7 @@ struct health_settings {
     duration timeout = std::chrono::seconds(1);
     unsigned fall = 3;
     unsigned rise = 2;
+    std::optional<sql_check_settings> sql_check;
 };
 
 struct stats_auth {
@@ -143,5 +161,6 @@ std::string to_string(const endpoint& e);
 std::string_view to_string(listener_role r) noexcept;
 std::string_view to_string(balance_mode b) noexcept;
 std::string_view to_string(tls_mode t) noexcept;
+std::string_view to_string(lag_action a) noexcept;
 
 } // namespace patroxy::config

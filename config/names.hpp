@@ -35,6 +35,11 @@ inline constexpr std::array balance_mode_names{
     name_entry<balance_mode>{"first", balance_mode::first},
 };
 
+inline constexpr std::array lag_action_names{
+    name_entry<lag_action>{"keep", lag_action::keep},
+    name_entry<lag_action>{"shutdown", lag_action::shutdown},
+};
+
 inline constexpr std::array tls_mode_names{
     name_entry<tls_mode>{"passthrough", tls_mode::passthrough},
     name_entry<tls_mode>{"disable", tls_mode::disable},

@@ -58,6 +58,7 @@ std::optional<member> read_member(const json& value, const std::string& path, di
         obj.require("host", m.host, read_string);
         obj.get("port", m.port, integer_in<std::uint16_t>(1, 65535));
         obj.get("api", m.api, read_api_url);
+        obj.get("weight", m.weight, integer_in<std::uint32_t>(0, 256));
         if (!m.name.empty()) {
             names.check(m.name, obj.path_of("name"), obj.diag());
         }
@@ -84,6 +85,15 @@ std::optional<cluster_section> read_cluster(const json& value, const std::string
     });
 }
 
+std::optional<sql_check_settings> read_sql_check(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<sql_check_settings>(value, path, d, [](object_reader& obj, sql_check_settings& s) {
+        obj.require("user", s.user, read_string);
+        obj.get("password", s.password, read_string);
+        obj.get("database", s.database, read_string);
+    });
+}
+
 std::optional<health_settings> read_health(const json& value, const std::string& path, diagnostics& d)
 {
     return read_object<health_settings>(value, path, d, [](object_reader& obj, health_settings& h) {
@@ -92,6 +102,7 @@ std::optional<health_settings> read_health(const json& value, const std::string&
         obj.get("timeout", h.timeout, read_positive_duration);
         obj.get("fall", h.fall, integer_in(1u, 100u));
         obj.get("rise", h.rise, integer_in(1u, 100u));
+        obj.get("sql_check", h.sql_check, read_sql_check);
         // fast_interval is the quicker polling after a change; slower than normal makes no sense.
         if (h.fast_interval > h.interval) {
             obj.diag().error(obj.path_of("fast_interval"), "must not be longer than interval");
@@ -143,7 +154,7 @@ void check_replica_only_keys(object_reader& obj, const listener& l)
         return; // the role itself is wrong; an error about it is already recorded
     }
     const bool reads_replicas = l.role == listener_role::replica || l.role == listener_role::read_only;
-    for (const std::string_view key : {"max_lag", "fallback_to_primary"}) {
+    for (const std::string_view key : {"max_lag", "fallback_to_primary", "on_lag"}) {
         if (obj.has(key) && !reads_replicas) {
             obj.diag().error(obj.path_of(key),
                              "only applies to a listener with role \"replica\" or \"read-only\"");
@@ -172,6 +183,7 @@ std::optional<listener> read_listener(const json& value, const std::string& path
         obj.get("queue_timeout", l.queue_timeout, read_duration); // 0 = fail at once
         obj.get("max_lag", l.max_lag, read_size);
         obj.get("fallback_to_primary", l.fallback_to_primary, read_bool);
+        obj.get("on_lag", l.on_lag, one_of(detail::lag_action_names));
         check_routing_choice(obj);
         check_replica_only_keys(obj, l);
         if (!l.name.empty()) {

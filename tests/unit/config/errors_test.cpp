@@ -27,7 +27,7 @@ TEST_CASE("unknown keys are errors at their own path", "[config][errors]")
         const auto e = only_error(R"({ "cluster": { "members": [ { "name": "node1", "host": "h", "prot": 1 } ] },
             "listeners": [ { "name": "p", "bind": "h:1", "servers": ["node1"] } ] })");
         CHECK(e.path == "/cluster/members/0/prot");
-        CHECK(e.message == "unknown key 'prot'; expected one of: name, host, port, api");
+        CHECK(e.message == "unknown key 'prot'; expected one of: name, host, port, api, weight");
     }
     SECTION("deep inside stats.auth, with JSON pointer escaping")
     {
@@ -41,7 +41,7 @@ TEST_CASE("unknown keys are errors at their own path", "[config][errors]")
         const auto r = parse_config(config_with(
             R"("health": { "falls": 3 }, "timeouts": { "idle": "1s" }, "limits": { "max_msg": "1MB" })"));
         CHECK(r.errors.size() == 3);
-        CHECK(has_error(r, "/health/falls", "expected one of: interval, fast_interval, timeout, fall, rise"));
+        CHECK(has_error(r, "/health/falls", "expected one of: interval, fast_interval, timeout, fall, rise, sql_check"));
         CHECK(has_error(r, "/timeouts/idle", "expected one of: connect, startup, client_idle, server_idle"));
         CHECK(has_error(r, "/limits/max_msg", "expected one of: max_message"));
     }
@@ -284,6 +284,8 @@ TEST_CASE("listener routing and options", "[config][errors]")
          R"(only applies to a listener with role "replica" or "read-only")"},
         {listener_with(R"("fallback_to_primary": false)"), "/listeners/0/fallback_to_primary",
          R"(only applies to a listener with role "replica" or "read-only")"},
+        {listener_with(R"("on_lag": "shutdown")"), "/listeners/0/on_lag",
+         R"(only applies to a listener with role "replica" or "read-only")"},
     }));
     INFO(listener);
     const auto e = only_error(config_text(listener));
@@ -383,4 +385,27 @@ TEST_CASE("to_string of an error is path and message", "[config][errors]")
 {
     CHECK(to_string(config_error{"/listeners/1/bind", "expected x"}) == "/listeners/1/bind: expected x");
     CHECK(to_string(config_error{"", "line 1, column 2: y"}) == "line 1, column 2: y");
+}
+
+TEST_CASE("member weights, lag actions and the SQL check are validated", "[config][errors]")
+{
+    SECTION("weight above HAProxy's 256")
+    {
+        const auto e = only_error(R"({ "cluster": { "members": [ { "name": "node1", "host": "h", "weight": 257 } ] },
+            "listeners": [ { "name": "p", "bind": "h:1", "servers": ["node1"] } ] })");
+        CHECK(e.path == "/cluster/members/0/weight");
+        CHECK(e.message == "expected an integer from 0 to 256, got 257");
+    }
+    SECTION("an unknown on_lag action")
+    {
+        const load_result r = parse_config(config_text(
+            R"({ "name": "r", "bind": "h:1", "role": "replica", "on_lag": "kill" })"));
+        CHECK(has_error(r, "/listeners/0/on_lag", R"(expected one of: keep, shutdown; got "kill")"));
+    }
+    SECTION("sql_check needs a user")
+    {
+        const auto e = only_error(config_with(R"("health": { "sql_check": { "password": "x" } })"));
+        CHECK(e.path == "/health/sql_check/user");
+        CHECK(e.message == "missing; this key is required");
+    }
 }

@@ -103,6 +103,8 @@ TEST_CASE("omitted fields take their defaults", "[config][parse]")
     CHECK_FALSE(c.discover);
     CHECK(c.members[0].port == 5432);
     CHECK(c.members[0].api.empty());
+    CHECK(c.members[0].weight == 100);
+    CHECK_FALSE(c.health.sql_check);
 
     CHECK(c.health.interval == 1s);
     CHECK(c.health.fast_interval == 100ms);
@@ -118,6 +120,7 @@ TEST_CASE("omitted fields take their defaults", "[config][parse]")
     CHECK(l.queue_timeout == 30s);
     CHECK_FALSE(l.max_lag);
     CHECK_FALSE(l.fallback_to_primary);
+    CHECK(l.on_lag == lag_action::keep);
 
     CHECK_FALSE(c.stats);
     CHECK(c.timeouts.connect == 4s);
@@ -166,4 +169,21 @@ TEST_CASE("listener options at their limits are accepted", "[config][parse]")
     INFO(Catch::Detail::stringify(error_lines(r)));
     CHECK(r.errors.empty());
     CHECK(r.value);
+}
+
+TEST_CASE("weights, on_lag and sql_check reach their fields", "[config][parse]")
+{
+    const load_result r = parse_config(R"({
+        "cluster": { "members": [ { "name": "node1", "host": "h", "weight": 0 }, { "name": "node2", "host": "h", "weight": 256 } ] },
+        "health": { "sql_check": { "user": "monitor", "password": "secret" } },
+        "listeners": [ { "name": "p", "bind": "h:1", "servers": ["node1", "node2"] } ] })");
+    INFO(Catch::Detail::stringify(error_lines(r)));
+    REQUIRE(r.value);
+    CHECK(r.value->members[0].weight == 0);
+    CHECK(r.value->members[1].weight == 256);
+    REQUIRE(r.value->health.sql_check);
+    CHECK(r.value->health.sql_check->user == "monitor");
+    CHECK(r.value->health.sql_check->password == "secret");
+    CHECK(r.value->health.sql_check->database == "postgres");
+    CHECK(to_string(lag_action::shutdown) == "shutdown");
 }

@@ -185,7 +185,8 @@ struct backend_key {
 [[nodiscard]] std::optional<backend_key> find_backend_key(const std::vector<backend_message>& messages);
 
 /// Blocking TCP client for bytes libpq would never send. Every read has a timeout; sends never
-/// raise SIGPIPE. Used only for bad input, cancel keys libpq hides, and connection floods.
+/// raise SIGPIPE. For what libpq cannot do: bad input, floods, cancel keys libpq hides, reading
+/// the SQLSTATE of a refused startup, byte-level differential checks.
 class raw_connection {
 public:
     /// Connects to host:port; throws std::runtime_error on failure.

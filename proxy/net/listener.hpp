@@ -24,6 +24,8 @@ struct listener_counters {
     std::atomic<std::uint64_t> rejected_limit{0}; ///< answered 53300
     std::atomic<std::uint64_t> rejected_startup{0}; ///< malformed or timed-out startups
     std::atomic<std::uint64_t> rejected_no_server{0}; ///< answered 57P03
+    std::atomic<std::uint32_t> queued{0};         ///< sessions waiting for an eligible member now
+    std::atomic<std::uint64_t> queue_wait_ms{0};  ///< total time sessions spent queued
     std::atomic<std::uint64_t> bytes_in{0};       ///< client -> server, added at session close
     std::atomic<std::uint64_t> bytes_out{0};      ///< server -> client, added at session close
 };

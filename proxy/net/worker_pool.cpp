@@ -50,9 +50,15 @@ worker& worker_pool::least_loaded() noexcept
     return *best;
 }
 
-void worker_pool::publish(const health::snapshot_ptr& snapshot)
+void worker_pool::publish(const health::snapshot_ptr& snapshot, after_install after)
 {
-    for (auto& w : workers_) asio::post(w->context_, [&target = *w, snapshot] { target.set_snapshot(snapshot); });
+    for (auto& w : workers_) {
+        asio::post(w->context_, [&target = *w, snapshot, after] {
+            auto previous = target.snapshot();
+            target.set_snapshot(snapshot);
+            if (after) after(target, previous, snapshot);
+        });
+    }
 }
 
 std::uint64_t worker_pool::total_sessions() const noexcept

@@ -6,15 +6,19 @@
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace patroxy::proxy {
+
+class client_session;
 
 class worker {
 public:
@@ -25,7 +29,21 @@ public:
 
     /// The snapshot sessions route by. Read and written on this worker's thread only.
     [[nodiscard]] const health::snapshot_ptr& snapshot() const noexcept { return snapshot_; }
-    void set_snapshot(health::snapshot_ptr s) noexcept { snapshot_ = std::move(s); }
+
+    /// Installs a new snapshot and wakes every session queued in wait_for_snapshot().
+    void set_snapshot(health::snapshot_ptr s)
+    {
+        snapshot_ = std::move(s);
+        snapshot_signal_.cancel();
+    }
+
+    /// A timer that never expires; installing a snapshot cancels every wait on it, so a queued
+    /// session wakes to look at the new snapshot (Asio's timer-as-condition-variable idiom).
+    [[nodiscard]] asio::steady_timer& snapshot_signal() noexcept { return snapshot_signal_; }
+
+    /// Live sessions on this worker, so that a snapshot change can close those on a member
+    /// that lost its role. Touched on this worker's thread only.
+    [[nodiscard]] std::unordered_set<client_session*>& live_sessions() noexcept { return live_sessions_; }
 
     /// Live sessions on this worker (read by other threads to pick the least loaded).
     std::atomic<std::uint32_t> sessions{0};
@@ -37,6 +55,8 @@ private:
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
     std::thread thread_;
     health::snapshot_ptr snapshot_;
+    asio::steady_timer snapshot_signal_{context_, asio::steady_timer::time_point::max()};
+    std::unordered_set<client_session*> live_sessions_;
 };
 
 class worker_pool {
@@ -57,8 +77,10 @@ public:
     /// up on whichever worker accepted during a burst.
     [[nodiscard]] worker& least_loaded() noexcept;
 
-    /// Hands a new snapshot to every worker (each installs it on its own thread).
-    void publish(const health::snapshot_ptr& snapshot);
+    /// Hands a new snapshot to every worker: each installs it on its own thread, then calls
+    /// `after(worker, previous, current)` there (to close sessions that lost their member).
+    using after_install = void (*)(worker&, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
+    void publish(const health::snapshot_ptr& snapshot, after_install after = nullptr);
 
     [[nodiscard]] std::uint64_t total_sessions() const noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }

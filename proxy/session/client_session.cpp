@@ -73,6 +73,7 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
       server_(client_.get_executor()),
       watchdog_timer_(client_.get_executor()),
       connect_timer_(client_.get_executor()),
+      queue_timer_(client_.get_executor()),
       listener_(listener),
       owner_(owner),
       env_(env),
@@ -89,10 +90,12 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
     over_limit_ = active > listener_.cfg.max_connections;
     std::error_code ignored;
     client_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    owner_.live_sessions().insert(this);
 }
 
 client_session::~client_session()
 {
+    owner_.live_sessions().erase(this);
     if (cancel_key_) env_.cancels.remove(cancel_key_->process_id, cancel_key_->secret_key, id_);
     listener_.counters.active.fetch_sub(1, std::memory_order_relaxed);
     listener_.counters.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
@@ -105,6 +108,7 @@ asio::awaitable<void> client_session::run()
     using namespace asio::experimental::awaitable_operators;
     log_line(log_level::debug) << prefix() << " accepted";
     co_await (serve() || watchdog());
+    if (killed_ && notify_on_kill_) co_await send_prepared_error();
     close_sockets();
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
@@ -161,6 +165,24 @@ asio::awaitable<void> client_session::serve()
                       "\": expected a StartupMessage after at most one GSSENCRequest and one SSLRequest");
     co_await send_prepared_error();
 }
+
+void client_session::kill(const std::string& reason)
+{
+    if (killed_ || cause_ != close_cause::none) return;
+    killed_ = true;
+    // Decided now, while nothing is being written to the client: a 57P01 injected in the middle
+    // of a server message would corrupt the client's stream.
+    notify_on_kill_ = stage_ == stage::relaying && relay_aware_ && !writing_to_client_ &&
+                      server_scanner_.at_message_boundary();
+    prepare_error(close_cause::killed, "57P01", "terminating connection: " + reason);
+    log_line(log_level::info) << prefix() << " killed: " << reason;
+    // No more server bytes: a read that completes from now on is dropped by the pump.
+    std::error_code ignored;
+    server_.close(ignored);
+    watchdog_timer_.cancel(); // the watchdog sees killed_ and ends serve()
+}
+
+std::size_t client_session::listener_index() const noexcept { return listener_.index; }
 
 void client_session::finish(close_cause cause, std::string detail)
 {

@@ -48,6 +48,15 @@ public:
     /// Serves the client until the session ends, then accounts for it.
     asio::awaitable<void> run();
 
+    /// Ends the session because its member may no longer serve this listener. Where the stream
+    /// to the client is at a message boundary the client first gets FATAL 57P01 with `reason`,
+    /// so drivers reconnect at once. Call on the session's worker thread.
+    void kill(const std::string& reason);
+
+    [[nodiscard]] std::size_t listener_index() const noexcept;
+    /// The server this session is connected to (or connecting to), or nullptr.
+    [[nodiscard]] const health::member_view* member() const noexcept { return member_; }
+
 private:
     /// What the watchdog enforces at the moment.
     enum class stage {
@@ -76,6 +85,8 @@ private:
 
     // connect_stage.cpp
     asio::awaitable<bool> connect_server();
+    void plan_from_current_snapshot();
+    asio::awaitable<void> wait_in_queue();
     asio::awaitable<bool> connect_next_candidate();
     asio::awaitable<std::error_code> connect_with_timeout(const asio::ip::tcp::endpoint& endpoint);
     asio::awaitable<std::size_t> forward_startup_and_peek();
@@ -98,6 +109,7 @@ private:
     asio::ip::tcp::socket server_;
     asio::steady_timer watchdog_timer_;
     asio::steady_timer connect_timer_;
+    asio::steady_timer queue_timer_;
     listener_runtime& listener_;
     worker& owner_;
     session_env& env_;
@@ -109,6 +121,7 @@ private:
     route_plan plan_;                              ///< members to try, in order
     std::size_t next_candidate_ = 0;               ///< index into plan_ of the next member to try
     std::string failures_;                         ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
+    std::chrono::milliseconds queued_for_{0};      ///< time spent waiting for an eligible member
     const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
 
     // Relay buffers, one per direction; the first packet is read into client_buf_.
@@ -132,6 +145,9 @@ private:
     std::optional<protocol::backend_key_data> cancel_key_;
     protocol::transaction_status transaction_ = protocol::transaction_status::idle;
     bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
+    bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
+    bool killed_ = false;            ///< kill() was called; the watchdog ends the session
+    bool notify_on_kill_ = false;    ///< the 57P01 may be sent: the client stream was at a boundary
     std::uint64_t bytes_in_ = 0;  ///< client -> server
     std::uint64_t bytes_out_ = 0; ///< server -> client
 

@@ -24,6 +24,7 @@ enum class close_cause {
     cancel_unknown_key,    ///< a CancelRequest for a key no session holds; dropped
     cancel_failed,         ///< a CancelRequest whose server could not be reached
     shutdown,              ///< patroxy is stopping
+    killed,                ///< its member left the listener's eligible set (role lost, marked down)
 };
 
 constexpr std::string_view to_string(close_cause c) noexcept
@@ -46,6 +47,7 @@ constexpr std::string_view to_string(close_cause c) noexcept
     case close_cause::cancel_unknown_key: return "cancel request with unknown key dropped";
     case close_cause::cancel_failed: return "cancel request could not be delivered";
     case close_cause::shutdown: return "shutdown";
+    case close_cause::killed: return "killed";
     }
     return "unknown";
 }

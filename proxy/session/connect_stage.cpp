@@ -60,16 +60,41 @@ asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio
     co_return ec;
 }
 
+void client_session::plan_from_current_snapshot()
+{
+    snapshot_ = owner_.snapshot();
+    plan_ = {};
+    if (!snapshot_) return;
+    const auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
+    plan_ = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries);
+}
+
 asio::awaitable<bool> client_session::connect_server()
 {
     stage_ = stage::connecting;
-    snapshot_ = owner_.snapshot();
-    if (snapshot_) {
-        const auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
-        plan_ = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries);
-    }
+    plan_from_current_snapshot();
+    if (plan_.empty() && listener_.cfg.queue_timeout.count() > 0) co_await wait_in_queue();
     next_candidate_ = 0;
     co_return co_await connect_next_candidate();
+}
+
+asio::awaitable<void> client_session::wait_in_queue()
+{
+    // No member is eligible (a leader election, say): hold the client, startup packet already
+    // read, until a snapshot offers one or queue_timeout passes (DESIGN.md lifecycle step 4).
+    using namespace asio::experimental::awaitable_operators;
+    const auto start = clock::now();
+    queue_timer_.expires_at(start + listener_.cfg.queue_timeout);
+    listener_.counters.queued.fetch_add(1, std::memory_order_relaxed);
+    log_line(log_level::info) << prefix() << " queued: no eligible server";
+    while (plan_.empty() && clock::now() < queue_timer_.expiry()) {
+        co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || queue_timer_.async_wait(nothrow_awaitable));
+        plan_from_current_snapshot();
+    }
+    listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+    listener_.counters.queue_wait_ms.fetch_add(static_cast<std::uint64_t>(waited.count()), std::memory_order_relaxed);
+    queued_for_ = waited;
 }
 
 asio::awaitable<bool> client_session::connect_next_candidate()
@@ -124,9 +149,10 @@ void client_session::prepare_no_server_error()
     listener_.counters.rejected_no_server.fetch_add(1, std::memory_order_relaxed);
     std::string message = "listener \"" + listener_.cfg.name + "\" cannot reach any server";
     std::string detail;
-    if (plan_.empty())
+    if (plan_.empty()) {
         message += ": no server is eligible";
-    else
+        if (queued_for_.count() > 0) message += " (held " + std::to_string(queued_for_.count()) + " ms in the queue)";
+    } else
         detail = "tried " + failures_;
     prepare_error(close_cause::no_server, "57P03", std::move(message), std::move(detail),
                   "patroxy will route new connections as soon as a server is reachable again");

@@ -17,6 +17,7 @@ asio::awaitable<void> client_session::relay(bool protocol_aware, std::size_t pen
 {
     using namespace asio::experimental::awaitable_operators;
     stage_ = stage::relaying;
+    relay_aware_ = protocol_aware;
     last_client_rx_ = clock::now();
     if (pending_server_bytes == 0) last_server_rx_ = last_client_rx_;
     watchdog_timer_.cancel(); // re-arm for the idle deadlines
@@ -62,6 +63,7 @@ asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware,
             n = got;
             last_server_rx_ = clock::now();
         }
+        if (killed_) co_return; // read completed just as the session was killed: drop it
         // Scanned before it is written: a BackendKeyData is registered before the client can
         // know the key and send a cancel with it.
         if (protocol_aware && !scan_server_bytes(n)) {
@@ -171,6 +173,7 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
 asio::awaitable<void> client_session::watchdog()
 {
     for (;;) {
+        if (killed_) co_return; // kill() has recorded the cause; ending here ends serve()
         auto deadline = clock::time_point::max();
         auto cause = close_cause::none;
         switch (stage_) {

@@ -1,0 +1,54 @@
+// Deriving the routing snapshot from what the poller knows: the configured listeners, each
+// member's check state and last GET /patroni answer, and the last GET /cluster (DCS) view.
+// Pure, so every routing rule of DESIGN.md "Listener roles" is testable on plain structs.
+#pragma once
+
+#include "config/config.hpp"
+#include "health/cluster_snapshot.hpp"
+#include "health/patroni/patroni_status.hpp"
+#include "health/state/member_health.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace patroxy::health {
+
+/// What the poller knows about one member.
+struct member_observation {
+    config::member member;                  ///< name, host, port, api, weight (configured or discovered)
+    member_health health{};                 ///< check state; unchecked for a member with no API
+    std::optional<patroni_status> status{}; ///< last decoded GET /patroni; nullopt if none yet
+};
+
+/// Builds the snapshot for `listeners` (config order) over `members` (their order is the
+/// snapshot's member order, and the order within every eligible list).
+///
+/// Role listeners:
+/// - primary: the one member that holds the DCS leader lock, reports itself primary (out of
+///   recovery), is running, does not report cluster_unlocked, and is up; nobody when there is no
+///   DCS view, no lock holder, or another up member also reports itself primary.
+/// - replica: up, running, reports itself replica, not the DCS leader (a promotion in progress),
+///   no `noloadbalance` tag, and with `max_lag` set a known lag <= max_lag.
+/// - read-only: the primary, a standby cluster's standby leader (as Patroni's /read-only), and the
+///   replica set.
+/// - sync / async: the replica set split by synchronous standby; `nosync` is never sync.
+/// - fallback_to_primary: a non-primary listener with nobody eligible gets the primary.
+/// Lag is the primary's xlog.location minus the replica's replayed (else received) location,
+/// as Patroni's /replica?lag; without both, the DCS's coarser /cluster lag; else unknown.
+/// Static listeners (`servers`, no role): those servers that are up or never checked.
+///
+/// Endpoints are left unresolved: resolving is I/O, so the caller fills member_view::endpoint.
+[[nodiscard]] cluster_snapshot derive_snapshot(std::span<const config::listener> listeners,
+                                               std::span<const member_observation> members,
+                                               const std::optional<cluster_view>& dcs, std::uint64_t generation);
+
+/// The incidents of `next` that `previous` did not have (all of them when previous is null):
+/// what to log once when it appears, not on every snapshot.
+[[nodiscard]] std::vector<incident> new_incidents(const cluster_snapshot* previous, const cluster_snapshot& next);
+
+/// "no_dcs_view", "several_primaries", ...
+[[nodiscard]] std::string_view to_string(incident_kind k) noexcept;
+
+} // namespace patroxy::health

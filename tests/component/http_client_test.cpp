@@ -208,6 +208,90 @@ TEST_CASE("Patroni 3.0.2's HTTP/1.0 answer is read and the connection closed", "
     CHECK(client.connections_opened() == 2); // one connection per request, as Patroni closes
     CHECK(patroni.connections_accepted() == 2);
     CHECK(patroni.request_count("/patroni") == 2);
+    CHECK(patroni.wait_for_requests("/patroni", 2, 1s));
+    CHECK_FALSE(patroni.wait_for_requests("/patroni", 3, 50ms));
+}
+
+TEST_CASE("the JSON builders give the bodies of PATRONI-NOTES.md", "[component][http]")
+{
+    using patroxy::test::patroni_member;
+    using patroxy::test::patroni_replication;
+    asio::io_context io;
+    fake_patroni patroni;
+    http_client client(io.get_executor(), "127.0.0.1", patroni.port(), short_limits());
+
+    SECTION("leader with two streaming replicas")
+    {
+        patroni_member leader;
+        leader.role = "master";
+        leader.timeline = 3;
+        leader.xlog_location = 67309440;
+        leader.replication = {patroni_replication{.application_name = "node2"},
+                              patroni_replication{.application_name = "node3", .sync_state = "sync"}};
+        patroni.set_patroni_body(patroxy::test::patroni_json(leader).dump());
+        const auto r = get(io, client);
+        REQUIRE_FALSE(r.error);
+        const auto body = nlohmann::json::parse(r.response.body);
+        CHECK(body["role"] == "master");
+        CHECK(body["state"] == "running");
+        CHECK(body["timeline"] == 3);
+        CHECK(body["xlog"]["location"] == 67309440);
+        CHECK_FALSE(body["xlog"].contains("replayed_location"));
+        REQUIRE(body["replication"].size() == 2);
+        CHECK(body["replication"][1]["application_name"] == "node3");
+        CHECK(body["replication"][1]["sync_state"] == "sync");
+        CHECK(body["replication"][0]["state"] == "streaming");
+        CHECK(body["patroni"]["version"] == "3.0.2");
+        CHECK(body["patroni"]["scope"] == "demo");
+    }
+    SECTION("replica with tags, lagging")
+    {
+        patroni_member replica;
+        replica.received_location = 2000;
+        replica.replayed_location = 1000;
+        replica.tags = {{"nofailover", true}};
+        patroni.set_patroni_body(patroxy::test::patroni_json(replica).dump());
+        const auto body = nlohmann::json::parse(get(io, client).response.body);
+        CHECK(body["role"] == "replica");
+        CHECK(body["xlog"]["received_location"] == 2000);
+        CHECK(body["xlog"]["replayed_location"] == 1000);
+        CHECK(body["xlog"]["paused"] == false);
+        CHECK(body["tags"]["nofailover"] == true);
+        CHECK_FALSE(body.contains("replication"));
+    }
+    SECTION("PostgreSQL down and no leader key: the shrunken body")
+    {
+        patroni_member down;
+        down.state = "stopped";
+        down.postgres_running = false;
+        down.cluster_unlocked = true;
+        patroni.set_patroni_body(patroxy::test::patroni_json(down).dump());
+        const auto body = nlohmann::json::parse(get(io, client).response.body);
+        CHECK(body["state"] == "stopped");
+        CHECK(body["cluster_unlocked"] == true);
+        CHECK_FALSE(body.contains("xlog"));
+        CHECK_FALSE(body.contains("timeline"));
+        CHECK(body.contains("dcs_last_seen"));
+        CHECK(body.contains("database_system_identifier"));
+    }
+    SECTION("cluster with a lagging replica and pause")
+    {
+        patroxy::test::cluster_member leader;
+        leader.name = "node1";
+        leader.role = "leader";
+        patroxy::test::cluster_member replica;
+        replica.name = "node2";
+        replica.port = 5442;
+        replica.lag = "unknown";
+        patroni.set_cluster_body(patroxy::test::cluster_json({leader, replica}, true).dump());
+        const auto body = nlohmann::json::parse(get(io, client, "/cluster").response.body);
+        REQUIRE(body["members"].size() == 2);
+        CHECK(body["members"][0]["role"] == "leader");
+        CHECK_FALSE(body["members"][0].contains("lag"));
+        CHECK(body["members"][1]["port"] == 5442);
+        CHECK(body["members"][1]["lag"] == "unknown");
+        CHECK(body["pause"] == true);
+    }
 }
 
 TEST_CASE("the fake serves /cluster, routes, Patroni's 503 for unknown paths, and counts per path", "[component][http]")

@@ -659,7 +659,7 @@ TEST_CASE("connect_timeout when the server never completes the handshake", "[com
     CHECK(client.connections_opened() == 0);
 }
 
-TEST_CASE("host names are resolved; a failed resolve stays within connect_timeout", "[component][http]")
+TEST_CASE("host names are resolved, and a failed resolve stays within connect_timeout", "[component][http]")
 {
     asio::io_context io;
     fake_patroni patroni;

@@ -264,39 +264,6 @@ std::optional<config> read_document(const json& doc, diagnostics& d)
     });
 }
 
-// ==== TEMPORARY: delete this function and its call in parse_config() when the Patroni health ====
-// ==== poller lands. Until then nothing would serve these settings, so refuse them loudly.     ====
-/// Refuses listeners with a "role" and "discover": true, which need the Patroni health poller.
-void reject_features_needing_health_poller(const json& doc, diagnostics& d)
-{
-    if (!doc.is_object()) {
-        return;
-    }
-    if (auto cluster = doc.find("cluster"); cluster != doc.end() && cluster->is_object()) {
-        if (auto discover = cluster->find("discover"); discover != cluster->end() && *discover == true) {
-            d.error("/cluster/discover", "member discovery needs the Patroni health poller, which "
-                                         "this build does not have yet; list the members instead");
-        }
-    }
-    auto listeners = doc.find("listeners");
-    if (listeners == doc.end() || !listeners->is_array()) {
-        return;
-    }
-    for (std::size_t i = 0; i < listeners->size(); ++i) {
-        const json& l = (*listeners)[i];
-        if (!l.is_object()) {
-            continue;
-        }
-        auto role = l.find("role");
-        if (role != l.end() && role->is_string() &&
-            detail::find_name(detail::listener_role_names, role->get_ref<const std::string&>())) {
-            d.error(child_path(child_path("/listeners", i), "role"),
-                    "role-based routing needs the Patroni health poller, which this build does not "
-                    "have yet; list servers instead");
-        }
-    }
-}
-// ==== end TEMPORARY ===========================================================================
 
 } // namespace
 
@@ -307,7 +274,6 @@ load_result parse_config(std::string_view json_text)
     try {
         if (auto doc = detail::parse_json(json_text, d)) {
             parsed = read_document(*doc, d);
-            reject_features_needing_health_poller(*doc, d);
         }
     } catch (const std::exception& e) {
         // The readers check every type before access, so this is a bug (or out of memory); it

@@ -77,19 +77,4 @@ struct cluster_snapshot {
 
 using snapshot_ptr = std::shared_ptr<const cluster_snapshot>;
 
-/// A member whose host could not be resolved.
-struct resolve_error {
-    std::string member;
-    std::string message;
-};
-
-struct static_snapshot_result {
-    snapshot_ptr snapshot;
-    std::vector<resolve_error> errors; ///< members left out of the snapshot
-};
-
-/// The snapshot of a config whose listeners name static server lists: every listed server is
-/// eligible. Resolves host names (blocking; call on the control thread only).
-[[nodiscard]] static_snapshot_result make_static_snapshot(const config::config& cfg, std::uint64_t generation);
-
 } // namespace patroxy::health

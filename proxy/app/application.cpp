@@ -1,7 +1,7 @@
 // Wiring: control io_context on the main thread (acceptors, signals), N workers for sessions.
 #include "proxy/app/application.hpp"
 
-#include "health/cluster_snapshot.hpp"
+#include "health/poller/patroni_poller.hpp"
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
@@ -56,29 +56,10 @@ bool bind_acceptor(tcp::acceptor& acceptor, const config::listener& l)
     return true;
 }
 
-/// Features the config accepts but this build cannot serve yet; refuse them loudly.
-bool supported_by_this_build(const config::config& cfg)
-{
-    bool ok = true;
-    for (const auto& l : cfg.listeners) {
-        if (l.balance == config::balance_mode::leastconn) {
-            log_line(log_level::error) << "listener=" << l.name
-                                       << " balance leastconn is not implemented yet; use roundrobin or first";
-            ok = false;
-        }
-    }
-    return ok;
-}
-
 } // namespace
 
 int run_proxy(const config::config& cfg)
 {
-    if (!supported_by_this_build(cfg)) return 1;
-
-    auto built = health::make_static_snapshot(cfg, 1);
-    for (const auto& e : built.errors) log_line(log_level::error) << "member=" << e.member << " " << e.message;
-
     // Declared before the workers: sessions still alive when the workers are destroyed refer
     // to these, so they must outlive the worker pool.
     asio::io_context control(1);
@@ -95,10 +76,20 @@ int run_proxy(const config::config& cfg)
         if (!bind_acceptor(acceptor, l.cfg)) return 1;
     }
 
-    workers.publish(built.snapshot);
+    // The poller publishes every snapshot to the workers; each worker then closes the sessions
+    // whose member lost its place (kill_policy.hpp).
+    health::patroni_poller poller(
+        control.get_executor(), cfg,
+        [&workers](const health::snapshot_ptr& s) { workers.publish(s, &close_sessions_leaving); },
+        [](std::string_view level, const std::string& text) {
+            const auto lvl = level == "error" ? log_level::error : level == "warning" ? log_level::warning
+                                                                                      : log_level::info;
+            log_line(lvl) << text;
+        });
+    poller.start(); // publishes the first snapshot before any session can be accepted
     workers.start();
     log_line(log_level::info) << "patroxy started: " << listeners.size() << " listener(s), " << workers.size()
-                              << " worker(s), " << built.snapshot->members.size() << " server(s)";
+                              << " worker(s), " << cfg.members.size() << " member(s)";
 
     auto listener_it = listeners.begin();
     for (auto& acceptor : acceptors) {
@@ -115,6 +106,7 @@ int run_proxy(const config::config& cfg)
             std::error_code ignored;
             a.close(ignored);
         }
+        poller.stop();
         if (immediate) control.stop();
     });
     ::signal(SIGPIPE, SIG_IGN);

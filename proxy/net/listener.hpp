@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "proxy/routing/route.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -26,6 +27,7 @@ struct listener_counters {
     std::atomic<std::uint64_t> rejected_no_server{0}; ///< answered 57P03
     std::atomic<std::uint32_t> queued{0};         ///< sessions waiting for an eligible member now
     std::atomic<std::uint64_t> queue_wait_ms{0};  ///< total time sessions spent queued
+    std::atomic<std::uint64_t> killed{0};         ///< sessions closed because their member left
     std::atomic<std::uint64_t> bytes_in{0};       ///< client -> server, added at session close
     std::atomic<std::uint64_t> bytes_out{0};      ///< server -> client, added at session close
 };
@@ -34,6 +36,7 @@ struct listener_runtime {
     config::listener cfg;
     std::size_t index = 0; ///< position in config, the index into snapshot eligibility
     listener_counters counters;
+    member_session_counts member_sessions{}; ///< live sessions per member, for leastconn
 };
 
 /// Accepts forever on `acceptor` (until it is closed), spawning a session per connection.

@@ -5,42 +5,57 @@
 #include "config/config.hpp"
 #include "health/cluster_snapshot.hpp"
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace patroxy::proxy {
 
-/// The members to try for one session. Empty when the listener has no eligible member.
+/// Members tracked for leastconn, by snapshot member index (the poller only appends members,
+/// so an index names the same member in every snapshot). Larger clusters balance the rest
+/// as if they had no sessions.
+inline constexpr std::size_t max_tracked_members = 128;
+
+/// Live sessions per member of one listener, for leastconn.
+using member_session_counts = std::array<std::atomic<std::uint32_t>, max_tracked_members>;
+
+/// The members to try for one session, best first. Empty when no member may take it.
 class route_plan {
 public:
     route_plan() = default;
-    route_plan(const health::cluster_snapshot& snapshot, std::span<const std::uint32_t> eligible, std::size_t start,
-               std::size_t attempts) noexcept
-        : snapshot_(&snapshot), eligible_(eligible), start_(start), attempts_(attempts)
+    route_plan(const health::cluster_snapshot& snapshot, std::vector<std::uint32_t> order) noexcept
+        : snapshot_(&snapshot), order_(std::move(order))
     {
     }
 
-    /// How many members to try at most (each at most once).
-    [[nodiscard]] std::size_t attempts() const noexcept { return attempts_; }
-    [[nodiscard]] bool empty() const noexcept { return attempts_ == 0; }
+    [[nodiscard]] std::size_t attempts() const noexcept { return order_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
 
     /// The k-th member to try, 0 <= k < attempts().
     [[nodiscard]] const health::member_view& candidate(std::size_t k) const noexcept
     {
-        return snapshot_->members[eligible_[(start_ + k) % eligible_.size()]];
+        return snapshot_->members[order_[k]];
     }
+    /// Its index in the snapshot.
+    [[nodiscard]] std::uint32_t candidate_index(std::size_t k) const noexcept { return order_[k]; }
 
 private:
     const health::cluster_snapshot* snapshot_ = nullptr;
-    std::span<const std::uint32_t> eligible_;
-    std::size_t start_ = 0;
-    std::size_t attempts_ = 0;
+    std::vector<std::uint32_t> order_;
 };
 
-/// Plans a route for listener `listener_index`. `ticket` is the listener's running count of
-/// routed sessions (round-robin position); `retries` further members are tried after a failure.
+/// Plans a route for listener `listener_index`:
+/// - roundrobin: weighted, interleaved (weights 3:1 give a a b a ...), position `ticket`, the
+///   listener's running count of routed sessions;
+/// - first: the first eligible member in config order that has a weight;
+/// - leastconn: the fewest live sessions per unit of weight, ties broken round-robin.
+/// Members of weight 0 take no new sessions. After the first, the others follow in turn, at
+/// most `retries` of them, so a failed connect moves on.
 [[nodiscard]] route_plan plan_route(const health::cluster_snapshot& snapshot, std::size_t listener_index,
-                                    config::balance_mode balance, std::uint64_t ticket, unsigned retries) noexcept;
+                                    config::balance_mode balance, std::uint64_t ticket, unsigned retries,
+                                    const member_session_counts* sessions = nullptr);
 
 } // namespace patroxy::proxy

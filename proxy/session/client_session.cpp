@@ -96,6 +96,7 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
 client_session::~client_session()
 {
     owner_.live_sessions().erase(this);
+    set_member(nullptr, 0);
     if (cancel_key_) env_.cancels.remove(cancel_key_->process_id, cancel_key_->secret_key, id_);
     listener_.counters.active.fetch_sub(1, std::memory_order_relaxed);
     listener_.counters.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
@@ -175,14 +176,12 @@ void client_session::kill(const std::string& reason)
     notify_on_kill_ = stage_ == stage::relaying && relay_aware_ && !writing_to_client_ &&
                       server_scanner_.at_message_boundary();
     prepare_error(close_cause::killed, "57P01", "terminating connection: " + reason);
-    log_line(log_level::info) << prefix() << " killed: " << reason;
+    listener_.counters.killed.fetch_add(1, std::memory_order_relaxed);
     // No more server bytes: a read that completes from now on is dropped by the pump.
     std::error_code ignored;
     server_.close(ignored);
     watchdog_timer_.cancel(); // the watchdog sees killed_ and ends serve()
 }
-
-std::size_t client_session::listener_index() const noexcept { return listener_.index; }
 
 void client_session::finish(close_cause cause, std::string detail)
 {

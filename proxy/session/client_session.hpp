@@ -53,7 +53,7 @@ public:
     /// so drivers reconnect at once. Call on the session's worker thread.
     void kill(const std::string& reason);
 
-    [[nodiscard]] std::size_t listener_index() const noexcept;
+    [[nodiscard]] const listener_runtime& listener() const noexcept { return listener_; }
     /// The server this session is connected to (or connecting to), or nullptr.
     [[nodiscard]] const health::member_view* member() const noexcept { return member_; }
 
@@ -93,6 +93,7 @@ private:
     asio::awaitable<std::tuple<std::error_code, std::size_t>> read_first_answer();
     void prepare_no_server_error();
     void note_failure(const health::member_view& member, std::string_view what);
+    void set_member(const health::member_view* member, std::uint32_t index);
 
     // relay_stage.cpp
     asio::awaitable<void> relay(bool protocol_aware, std::size_t pending_server_bytes);
@@ -123,6 +124,7 @@ private:
     std::string failures_;                         ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
     std::chrono::milliseconds queued_for_{0};      ///< time spent waiting for an eligible member
     const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
+    std::uint32_t member_index_ = 0;              ///< member_'s index in snapshot_
 
     // Relay buffers, one per direction; the first packet is read into client_buf_.
     static constexpr std::size_t buffer_size = 32 * 1024;

@@ -38,6 +38,17 @@ bool worth_retrying(std::string_view sqlstate)
 
 } // namespace
 
+void client_session::set_member(const health::member_view* member, std::uint32_t index)
+{
+    // Counted per listener and member for leastconn, while the session is connected to it.
+    if (member_ && member_index_ < listener_.member_sessions.size())
+        listener_.member_sessions[member_index_].fetch_sub(1, std::memory_order_relaxed);
+    member_ = member;
+    member_index_ = index;
+    if (member_ && member_index_ < listener_.member_sessions.size())
+        listener_.member_sessions[member_index_].fetch_add(1, std::memory_order_relaxed);
+}
+
 void client_session::note_failure(const health::member_view& member, std::string_view what)
 {
     std::ostringstream line;
@@ -66,7 +77,8 @@ void client_session::plan_from_current_snapshot()
     plan_ = {};
     if (!snapshot_) return;
     const auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
-    plan_ = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries);
+    plan_ = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries,
+                       &listener_.member_sessions);
 }
 
 asio::awaitable<bool> client_session::connect_server()
@@ -100,12 +112,13 @@ asio::awaitable<void> client_session::wait_in_queue()
 asio::awaitable<bool> client_session::connect_next_candidate()
 {
     while (next_candidate_ < plan_.attempts()) {
+        const auto index = plan_.candidate_index(next_candidate_);
         const auto& member = plan_.candidate(next_candidate_++);
         if (auto ec = co_await connect_with_timeout(member.endpoint)) {
             note_failure(member, ec == asio::error::timed_out ? "connect timed out" : ec.message());
             continue;
         }
-        member_ = &member;
+        set_member(&member, index);
         co_return true;
     }
     prepare_no_server_error();
@@ -139,7 +152,7 @@ asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
         } else {
             note_failure(*member_, "closed before answering the startup: " + ec.message());
         }
-        member_ = nullptr;
+        set_member(nullptr, 0);
         if (!co_await connect_next_candidate()) co_return 0;
     }
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "health/cluster_snapshot.hpp"
 
 #include <asio/ip/tcp.hpp>
 
@@ -27,5 +28,9 @@ struct session_env {
 /// Starts serving an accepted client on `owner` (the worker whose context the socket uses).
 /// Callable from any thread.
 void start_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner, session_env& env);
+
+/// Closes the sessions on `owner` whose member may no longer serve their listener under
+/// `current` (kill_policy.hpp). Runs on `owner`'s thread, right after it installed `current`.
+void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
 
 } // namespace patroxy::proxy

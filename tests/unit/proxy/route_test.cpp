@@ -58,3 +58,37 @@ TEST_CASE("a listener with one or no eligible member", "[proxy][route]")
     CHECK(plan_route(s, 2, balance_mode::roundrobin, 3, 2).empty());
     CHECK(plan_route(s, 9, balance_mode::roundrobin, 0, 2).empty()); // unknown listener index
 }
+
+TEST_CASE("weights interleave round-robin and weight 0 takes no new sessions", "[proxy][route]")
+{
+    auto s = three_members();
+    s.members[0].weight = 30;
+    s.members[1].weight = 10;
+    s.members[2].weight = 0; // drained
+    std::vector<std::string> firsts;
+    for (std::uint64_t ticket = 0; ticket < 8; ++ticket)
+        firsts.push_back(plan_route(s, 0, balance_mode::roundrobin, ticket, 0).candidate(0).name);
+    CHECK(firsts == std::vector<std::string>{"pg1", "pg2", "pg1", "pg1", "pg1", "pg2", "pg1", "pg1"});
+    // the drained member is not even a fallback
+    CHECK(order(plan_route(s, 0, balance_mode::roundrobin, 0, 5)) == std::vector<std::string>{"pg1", "pg2"});
+    s.members[0].weight = 0;
+    s.members[1].weight = 0;
+    CHECK(plan_route(s, 0, balance_mode::roundrobin, 0, 5).empty());
+}
+
+TEST_CASE("leastconn picks the fewest sessions per unit of weight", "[proxy][route]")
+{
+    auto s = three_members();
+    patroxy::proxy::member_session_counts sessions{};
+    sessions[0] = 5;
+    sessions[1] = 2;
+    sessions[2] = 3;
+    CHECK(plan_route(s, 0, balance_mode::leastconn, 0, 0, &sessions).candidate(0).name == "pg2");
+    s.members[2].weight = 200; // 3 sessions at double weight count as 1.5
+    CHECK(plan_route(s, 0, balance_mode::leastconn, 0, 0, &sessions).candidate(0).name == "pg3");
+    // ties rotate with the ticket
+    sessions[0] = sessions[1] = sessions[2] = 0;
+    s.members[2].weight = 100;
+    CHECK(plan_route(s, 0, balance_mode::leastconn, 1, 0, &sessions).candidate(0).name == "pg2");
+    CHECK(plan_route(s, 0, balance_mode::leastconn, 2, 0, &sessions).candidate(0).name == "pg3");
+}

@@ -1,0 +1,283 @@
+// The poller's loops. Each member has its own loop, so a hanging member delays nobody else; the
+// DCS loop reads GET /cluster from the primary (or any member that answers). Every answer
+// rebuilds the snapshot with derive_snapshot() and hands it to publish_.
+#include "health/poller/patroni_poller.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace patroxy::health {
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// Resolves a member's PostgreSQL address; IP literals need no lookup. Blocking for names, which
+/// happens at startup (and for discovered members, which Patroni names by address in practice).
+asio::ip::tcp::endpoint resolve_member(const config::member& m, std::string& error)
+{
+    std::error_code ec;
+    const auto address = asio::ip::make_address(m.host, ec);
+    if (!ec) return {address, m.port};
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    const auto results = resolver.resolve(m.host, std::to_string(m.port), ec);
+    if (ec || results.empty()) {
+        error = "cannot resolve " + m.host + ": " + (ec ? ec.message() : "no address");
+        return {};
+    }
+    return results.begin()->endpoint();
+}
+
+check_code code_of(std::error_code ec)
+{
+    if (ec == make_error_code(http_errc::connect_failed)) return check_code::l4con;
+    if (ec == make_error_code(http_errc::connect_timeout)) return check_code::l4tout;
+    if (ec == make_error_code(http_errc::response_timeout)) return check_code::l7tout;
+    return check_code::l7rsp;
+}
+
+bool is_primary_member(const snapshot_ptr& s, const std::string& name)
+{
+    return s && s->primary && s->members[*s->primary].name == name;
+}
+
+} // namespace
+
+patroni_poller::patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish,
+                               event_fn event)
+    : executor_(std::move(executor)),
+      cfg_(cfg),
+      thresholds_(thresholds_from(cfg.health)),
+      publish_(std::move(publish)),
+      event_(std::move(event)),
+      wake_(executor_, asio::steady_timer::time_point::max())
+{
+    limits_.connect_timeout = cfg.health.timeout;
+    limits_.response_timeout = cfg.health.timeout;
+    for (const auto& m : cfg_.members) add_member(m, false);
+}
+
+patroni_poller::member_record& patroni_poller::add_member(config::member m, bool discovered)
+{
+    auto& record = members_.emplace_back();
+    std::string error;
+    record.endpoint = resolve_member(m, error);
+    if (!error.empty()) event_("error", "member=" + m.name + " " + error);
+    record.api = m.api.empty() ? std::nullopt : parse_http_url(m.api);
+    if (record.api)
+        record.client = std::make_unique<http_client>(executor_, record.api->host, record.api->port, limits_);
+    record.discovered = discovered;
+    record.observation.member = std::move(m);
+    return record;
+}
+
+void patroni_poller::start()
+{
+    rebuild();
+    for (auto& m : members_)
+        if (m.client) spawn(member_loop(m), "check loop of " + m.observation.member.name);
+    if (std::any_of(members_.begin(), members_.end(), [](const member_record& m) { return m.client != nullptr; }))
+        spawn(dcs_loop(), "DCS loop");
+}
+
+void patroni_poller::stop()
+{
+    stopped_ = true;
+    wake_.cancel();
+}
+
+void patroni_poller::spawn(asio::awaitable<void> loop, std::string what)
+{
+    asio::co_spawn(executor_, std::move(loop), [this, what = std::move(what)](std::exception_ptr e) {
+        if (!e || stopped_) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            event_("error", "BUG: the " + what + " ended: " + ex.what());
+        }
+    });
+}
+
+asio::awaitable<void> patroni_poller::member_loop(member_record& m)
+{
+    asio::steady_timer timer(executor_);
+    while (!stopped_) {
+        const auto started = clock::now();
+        auto [ec, response] = co_await m.client->get("/patroni");
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+        std::optional<patroni_status> status;
+        const auto result = check_result(ec, response, took, status);
+        record_check(m, result, std::move(status));
+        co_await pause_after(started, timer);
+    }
+}
+
+probe_result patroni_poller::check_result(std::error_code ec, const http_response& response,
+                                          std::chrono::milliseconds took,
+                                          std::optional<patroni_status>& status) const
+{
+    probe_result r;
+    r.duration = took;
+    if (ec) {
+        r.code = code_of(ec);
+        r.detail = ec.message();
+        return r;
+    }
+    r.http_status = static_cast<unsigned>(response.status);
+    if (response.status != 200) {
+        // Patroni answers GET /patroni with 200 whatever the member's state; anything else is
+        // a broken API (a proxy in between, a crashed handler), not an answer about the member.
+        r.code = check_code::l7sts;
+        r.detail = "HTTP " + std::to_string(response.status);
+        return r;
+    }
+    auto decoded = decode_patroni_status(response.body);
+    if (!decoded.value) {
+        r.code = check_code::l7rsp;
+        r.detail = decoded.error;
+        return r;
+    }
+    r.code = check_code::l7ok;
+    status = std::move(decoded.value);
+    return r;
+}
+
+void patroni_poller::record_check(member_record& m, const probe_result& r, std::optional<patroni_status> status)
+{
+    auto& obs = m.observation;
+    const bool was_up = is_up(obs.health.status);
+    const bool was_checked = obs.health.status != health_status::unchecked;
+    obs.health = next_health(obs.health, r, thresholds_, clock::now());
+    // A definitive answer acts at once; a failed check keeps the last answer for display, and
+    // rise/fall decide whether the member still counts.
+    if (status) obs.status = std::move(status);
+
+    const bool now_up = is_up(obs.health.status);
+    if (now_up != was_up || !was_checked)
+        event_(now_up ? "info" : "warning", "member=" + obs.member.name + " is " + (now_up ? "UP" : "DOWN") + ": " +
+                                                std::string(to_string(r.code)) +
+                                                (r.detail.empty() ? "" : " (" + r.detail + ")"));
+    rebuild();
+}
+
+asio::awaitable<void> patroni_poller::dcs_loop()
+{
+    asio::steady_timer timer(executor_);
+    while (!stopped_) {
+        const auto started = clock::now();
+        if (auto* source = dcs_source()) {
+            if (!dcs_client_ || dcs_client_member_ != source->observation.member.name) {
+                dcs_client_ = std::make_unique<http_client>(executor_, source->api->host, source->api->port, limits_);
+                dcs_client_member_ = source->observation.member.name;
+            }
+            auto [ec, response] = co_await dcs_client_->get("/cluster");
+            if (!ec && response.status == 200) {
+                auto decoded = decode_cluster_view(response.body);
+                if (decoded.value) {
+                    if (cfg_.discover) discover(*decoded.value);
+                    dcs_ = std::move(decoded.value);
+                    rebuild();
+                } else {
+                    event_("warning", "GET /cluster from " + dcs_client_member_ + ": " + decoded.error);
+                }
+            }
+            // A failed read leaves the last view in place; the next round asks another member
+            // if this one went down meanwhile.
+        }
+        co_await pause_after(started, timer);
+    }
+}
+
+patroni_poller::member_record* patroni_poller::dcs_source()
+{
+    // Ask the primary first (its view is the freshest), then any member that is up.
+    member_record* fallback = nullptr;
+    for (auto& m : members_) {
+        if (!m.client) continue;
+        if (is_primary_member(current_, m.observation.member.name)) return &m;
+        if (!fallback && is_up(m.observation.health.status)) fallback = &m;
+    }
+    if (fallback) return fallback;
+    for (auto& m : members_)
+        if (m.client) return &m; // nobody is up: keep asking, in config order
+    return nullptr;
+}
+
+void patroni_poller::discover(const cluster_view& view)
+{
+    for (const auto& dm : view.members) {
+        const bool known = std::any_of(members_.begin(), members_.end(), [&](const member_record& m) {
+            return m.observation.member.name == dm.name;
+        });
+        if (known || dm.host.empty() || !dm.port || dm.api_url.empty()) continue;
+        config::member m;
+        m.name = dm.name;
+        m.host = dm.host;
+        m.port = *dm.port;
+        // api_url names the /patroni endpoint; the client is given host and port only.
+        m.api = dm.api_url;
+        auto& record = add_member(std::move(m), true);
+        event_("info", "member=" + dm.name + " discovered from the DCS at " + dm.host + ":" +
+                           std::to_string(*dm.port));
+        if (record.client) spawn(member_loop(record), "check loop of " + dm.name);
+    }
+}
+
+void patroni_poller::rebuild()
+{
+    std::vector<member_observation> observations;
+    observations.reserve(members_.size());
+    for (const auto& m : members_) observations.push_back(m.observation);
+
+    auto next = std::make_shared<cluster_snapshot>(derive_snapshot(cfg_.listeners, observations, dcs_, ++generation_));
+    std::size_t i = 0;
+    for (const auto& m : members_) next->members[i++].endpoint = m.endpoint;
+
+    for (const auto& inc : new_incidents(current_.get(), *next)) event_("error", inc.text);
+    if (current_ && current_->primary != next->primary) {
+        const auto name = [](const snapshot_ptr& s) {
+            return s->primary ? s->members[*s->primary].name : std::string("none");
+        };
+        const snapshot_ptr next_ptr = next;
+        event_("info", "primary changed from " + name(current_) + " to " + name(next_ptr));
+    }
+
+    // Poll fast while writes have nowhere to go or the primary is failing its checks.
+    const bool wants_primary = std::any_of(cfg_.listeners.begin(), cfg_.listeners.end(), [](const auto& l) {
+        return l.role.has_value();
+    });
+    bool fast = false;
+    if (wants_primary) {
+        fast = !next->primary || next->members[*next->primary].health.consecutive_failures > 0;
+    }
+    if (fast != fast_) {
+        fast_ = fast;
+        event_("info", fast ? "polling every fast_interval until a single primary is confirmed"
+                            : "a single primary is confirmed; polling every interval");
+        if (fast) wake_.cancel();
+    }
+    current_ = std::move(next);
+    publish_(current_);
+}
+
+asio::awaitable<void> patroni_poller::pause_after(clock::time_point started, asio::steady_timer& timer)
+{
+    using namespace asio::experimental::awaitable_operators;
+    // Wake early when fast polling starts, but never check more often than fast_interval.
+    timer.expires_at(started + (fast_ ? cfg_.health.fast_interval : cfg_.health.interval));
+    co_await (timer.async_wait(nothrow) || wake_.async_wait(nothrow));
+    if (stopped_) co_return;
+    const auto earliest = started + cfg_.health.fast_interval;
+    if (clock::now() < earliest) {
+        timer.expires_at(earliest);
+        co_await timer.async_wait(nothrow);
+    }
+}
+
+} // namespace patroxy::health

@@ -1,0 +1,89 @@
+// The Patroni poller: asks every member `GET /patroni` once per interval (once for all
+// listeners), asks a healthy member `GET /cluster` for the DCS view, and publishes a new
+// ClusterSnapshot after every answer. While the leader is missing or failing it polls every
+// fast_interval, so a new leader is routed a fraction of a second after Patroni promotes it.
+#pragma once
+
+#include "config/config.hpp"
+#include "health/cluster_snapshot.hpp"
+#include "health/http/http_client.hpp"
+#include "health/patroni/patroni_status.hpp"
+#include "health/snapshot/derive_snapshot.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace patroxy::health {
+
+class patroni_poller {
+public:
+    /// Receives every new snapshot, on the poller's executor.
+    using publish_fn = std::function<void(const snapshot_ptr&)>;
+    /// Receives one line per event worth an operator's attention (member down/up, incidents).
+    using event_fn = std::function<void(std::string_view level, const std::string& text)>;
+
+    patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish, event_fn event);
+    patroni_poller(const patroni_poller&) = delete;
+    patroni_poller& operator=(const patroni_poller&) = delete;
+
+    /// Starts one check loop per member with an API and the DCS loop. Publishes a first
+    /// snapshot at once (members never checked: static listeners route, role listeners wait).
+    void start();
+    /// Stops the loops (they end at their next wake-up).
+    void stop();
+
+    [[nodiscard]] const snapshot_ptr& current() const noexcept { return current_; }
+    /// True while polling every fast_interval.
+    [[nodiscard]] bool fast() const noexcept { return fast_; }
+
+private:
+    struct member_record {
+        member_observation observation;
+        asio::ip::tcp::endpoint endpoint;
+        std::optional<http_url> api;
+        std::unique_ptr<http_client> client;
+        bool discovered = false;
+    };
+
+    asio::awaitable<void> member_loop(member_record& m);
+    asio::awaitable<void> dcs_loop();
+    asio::awaitable<void> pause_after(std::chrono::steady_clock::time_point started, asio::steady_timer& timer);
+    [[nodiscard]] probe_result check_result(std::error_code ec, const http_response& response,
+                                            std::chrono::milliseconds took, std::optional<patroni_status>& status) const;
+    void record_check(member_record& m, const probe_result& r, std::optional<patroni_status> status);
+    [[nodiscard]] member_record* dcs_source();
+    void discover(const cluster_view& view);
+    member_record& add_member(config::member m, bool discovered);
+    void rebuild();
+    void spawn(asio::awaitable<void> loop, std::string what);
+
+    asio::any_io_executor executor_;
+    config::config cfg_;
+    check_thresholds thresholds_;
+    http_limits limits_;
+    publish_fn publish_;
+    event_fn event_;
+
+    std::list<member_record> members_; ///< stable addresses: each loop holds a reference
+    std::optional<cluster_view> dcs_;
+    std::unique_ptr<http_client> dcs_client_;
+    std::string dcs_client_member_;
+
+    snapshot_ptr current_;
+    std::uint64_t generation_ = 0;
+    bool fast_ = false;
+    bool stopped_ = false;
+    /// Never expires; cancelled to wake every sleeping loop when fast polling starts.
+    asio::steady_timer wake_;
+};
+
+} // namespace patroxy::health

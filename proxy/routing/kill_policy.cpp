@@ -1,0 +1,50 @@
+// The kill rules, one question at a time: still eligible? gone? down? no longer primary? lagging
+// with on_lag: shutdown? Everything else (drained, promoted replica, lag with on_lag: keep) keeps
+// its sessions.
+#include "proxy/routing/kill_policy.hpp"
+
+#include <algorithm>
+
+namespace patroxy::proxy {
+namespace {
+
+const health::member_view* find_member(const health::cluster_snapshot& s, std::string_view name, std::uint32_t& index)
+{
+    for (std::uint32_t i = 0; i < s.members.size(); ++i) {
+        if (s.members[i].name == name) {
+            index = i;
+            return &s.members[i];
+        }
+    }
+    return nullptr;
+}
+
+bool over_max_lag(const config::listener& l, const health::member_view& m)
+{
+    return l.max_lag && (!m.lag || *m.lag > *l.max_lag);
+}
+
+} // namespace
+
+std::optional<std::string> kill_reason(const config::listener& listener, std::size_t listener_index,
+                                       std::string_view member, const health::cluster_snapshot& current)
+{
+    std::uint32_t index = 0;
+    const auto* m = find_member(current, member, index);
+    const std::string name(member);
+    if (!m) return "member " + name + " is no longer part of the cluster";
+    if (listener_index < current.eligible.size()) {
+        const auto& eligible = current.eligible[listener_index];
+        if (std::find(eligible.begin(), eligible.end(), index) != eligible.end()) return std::nullopt;
+    }
+    if (!m->up) {
+        const auto check = health::last_check_text(m->health);
+        return "member " + name + " is down" + (check.empty() ? "" : " (" + check + ")");
+    }
+    if (listener.role == config::listener_role::primary) return "member " + name + " is no longer the primary";
+    if (listener.on_lag == config::lag_action::shutdown && over_max_lag(listener, *m))
+        return "member " + name + " lags behind the primary by more than max_lag";
+    return std::nullopt;
+}
+
+} // namespace patroxy::proxy

@@ -1,0 +1,49 @@
+// Applying kill_policy to a worker's live sessions after a snapshot change.
+#include "proxy/net/listener.hpp"
+#include "proxy/net/worker_pool.hpp"
+#include "proxy/routing/kill_policy.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/support/log.hpp"
+
+#include <map>
+#include <vector>
+
+namespace patroxy::proxy {
+namespace {
+
+/// Whether anything a kill decision looks at differs between two snapshots. Most snapshots
+/// only refresh check timings; those need no walk over every live session.
+bool routing_changed(const health::cluster_snapshot& a, const health::cluster_snapshot& b)
+{
+    if (a.eligible != b.eligible || a.primary != b.primary || a.members.size() != b.members.size()) return true;
+    for (std::size_t i = 0; i < a.members.size(); ++i)
+        if (a.members[i].name != b.members[i].name || a.members[i].up != b.members[i].up) return true;
+    return false;
+}
+
+} // namespace
+
+void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous, const health::snapshot_ptr& current)
+{
+    if (!current || (previous && !routing_changed(*previous, *current))) return;
+
+    // Collected first: kill() only marks a session; it leaves the set when its coroutine ends.
+    std::vector<std::pair<client_session*, std::string>> doomed;
+    for (auto* session : owner.live_sessions()) {
+        const auto* member = session->member();
+        if (!member) continue;
+        const auto& listener = session->listener();
+        if (auto reason = kill_reason(listener.cfg, listener.index, member->name, *current))
+            doomed.emplace_back(session, std::move(*reason));
+    }
+    std::map<std::string, std::size_t> per_reason;
+    for (auto& [session, reason] : doomed) {
+        session->kill(reason);
+        ++per_reason[session->listener().cfg.name + ": " + reason];
+    }
+    for (const auto& [what, count] : per_reason)
+        log_line(log_level::warning) << "worker=" << owner.id() << " killed " << count << " session(s) of listener "
+                                     << what;
+}
+
+} // namespace patroxy::proxy

@@ -177,6 +177,7 @@ asio::awaitable<void> patroni_poller::dcs_loop()
                 dcs_client_member_ = source->observation.member.name;
             }
             auto [ec, response] = co_await dcs_client_->get("/cluster");
+            dcs_asked_ = true;
             if (!ec && response.status == 200) {
                 auto decoded = decode_cluster_view(response.body);
                 if (decoded.value) {
@@ -239,7 +240,17 @@ void patroni_poller::rebuild()
     std::size_t i = 0;
     for (const auto& m : members_) next->members[i++].endpoint = m.endpoint;
 
-    for (const auto& inc : new_incidents(current_.get(), *next)) event_("error", inc.text);
+    // Incidents explain why writes have nowhere to go: only worth a line where a listener
+    // follows the primary, and only once the DCS has been asked (before that, "no DCS view" is
+    // just startup).
+    const bool wants_primary = std::any_of(cfg_.listeners.begin(), cfg_.listeners.end(), [](const auto& l) {
+        return l.role.has_value();
+    });
+    if (wants_primary && dcs_asked_) {
+        for (const auto& inc : new_incidents(incidents_logged_ ? current_.get() : nullptr, *next))
+            event_("error", inc.text);
+        incidents_logged_ = true;
+    }
     if (current_ && current_->primary != next->primary) {
         const auto name = [](const snapshot_ptr& s) {
             return s->primary ? s->members[*s->primary].name : std::string("none");
@@ -249,9 +260,6 @@ void patroni_poller::rebuild()
     }
 
     // Poll fast while writes have nowhere to go or the primary is failing its checks.
-    const bool wants_primary = std::any_of(cfg_.listeners.begin(), cfg_.listeners.end(), [](const auto& l) {
-        return l.role.has_value();
-    });
     bool fast = false;
     if (wants_primary) {
         fast = !next->primary || next->members[*next->primary].health.consecutive_failures > 0;

@@ -81,6 +81,8 @@ private:
     snapshot_ptr current_;
     std::uint64_t generation_ = 0;
     bool fast_ = false;
+    bool dcs_asked_ = false;        ///< GET /cluster has been tried at least once
+    bool incidents_logged_ = false; ///< the incidents of current_ have been logged
     bool stopped_ = false;
     /// Never expires; cancelled to wake every sleeping loop when fast polling starts.
     asio::steady_timer wake_;

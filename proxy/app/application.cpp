@@ -16,6 +16,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <list>
 #include <memory>
@@ -72,6 +73,11 @@ int run_proxy(const config::config& cfg)
         auto& l = listeners.emplace_back();
         l.cfg = cfg.listeners[i];
         l.index = i;
+        l.can_queue = l.cfg.role.has_value() ||
+                      std::any_of(l.cfg.servers.begin(), l.cfg.servers.end(), [&cfg](const std::string& name) {
+                          const auto* m = cfg.find_member(name);
+                          return m && !m->api.empty();
+                      });
         auto& acceptor = acceptors.emplace_back(control);
         if (!bind_acceptor(acceptor, l.cfg)) return 1;
     }

@@ -35,6 +35,9 @@ struct listener_counters {
 struct listener_runtime {
     config::listener cfg;
     std::size_t index = 0; ///< position in config, the index into snapshot eligibility
+    /// Its members can change (a role, or servers with a Patroni API), so a client may be held
+    /// for a better snapshot; a purely static listener fails at once.
+    bool can_queue = false;
     listener_counters counters;
     member_session_counts member_sessions{}; ///< live sessions per member, for leastconn
 };

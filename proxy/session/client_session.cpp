@@ -154,7 +154,8 @@ asio::awaitable<void> client_session::serve()
             co_await send_prepared_error();
             co_return;
         }
-        if (!co_await connect_server()) co_return;
+        const bool connected = co_await connect_server();
+        if (!connected) co_return;
         const std::size_t pending = co_await forward_startup_and_peek();
         if (cause_ != close_cause::none) co_return;
         co_await relay(true, pending);
@@ -170,6 +171,13 @@ asio::awaitable<void> client_session::serve()
 void client_session::kill(const std::string& reason)
 {
     if (killed_ || cause_ != close_cause::none) return;
+    if (stage_ == stage::connecting) {
+        // Nothing of this server has reached the client yet: drop the server and let the
+        // connect stage try again under the new snapshot instead of failing the client.
+        std::error_code ignored;
+        server_.close(ignored);
+        return;
+    }
     killed_ = true;
     // Decided now, while nothing is being written to the client: a 57P01 injected in the middle
     // of a server message would corrupt the client's stream.

@@ -86,8 +86,9 @@ private:
     // connect_stage.cpp
     asio::awaitable<bool> connect_server();
     void plan_from_current_snapshot();
-    asio::awaitable<void> wait_in_queue();
-    asio::awaitable<bool> connect_next_candidate();
+    asio::awaitable<bool> find_server();
+    asio::awaitable<bool> try_candidates();
+    asio::awaitable<void> wait_for_newer_snapshot();
     asio::awaitable<std::error_code> connect_with_timeout(const asio::ip::tcp::endpoint& endpoint);
     asio::awaitable<std::size_t> forward_startup_and_peek();
     asio::awaitable<std::tuple<std::error_code, std::size_t>> read_first_answer();
@@ -123,6 +124,7 @@ private:
     std::size_t next_candidate_ = 0;               ///< index into plan_ of the next member to try
     std::string failures_;                         ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
     std::chrono::milliseconds queued_for_{0};      ///< time spent waiting for an eligible member
+    clock::time_point queue_deadline_{};           ///< give up finding a server after this
     const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
     std::uint32_t member_index_ = 0;              ///< member_'s index in snapshot_
 

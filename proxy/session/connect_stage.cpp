@@ -84,32 +84,51 @@ void client_session::plan_from_current_snapshot()
 asio::awaitable<bool> client_session::connect_server()
 {
     stage_ = stage::connecting;
+    // A listener whose members can change (Patroni roles, or servers with a Patroni API) holds
+    // its clients for up to queue_timeout; a purely static one has nothing to wait for.
+    const auto hold = listener_.can_queue ? listener_.cfg.queue_timeout : config::duration{0};
+    queue_deadline_ = clock::now() + hold;
     plan_from_current_snapshot();
-    if (plan_.empty() && listener_.cfg.queue_timeout.count() > 0) co_await wait_in_queue();
     next_candidate_ = 0;
-    co_return co_await connect_next_candidate();
+    co_return co_await find_server();
 }
 
-asio::awaitable<void> client_session::wait_in_queue()
+asio::awaitable<bool> client_session::find_server()
 {
-    // No member is eligible (a leader election, say): hold the client, startup packet already
-    // read, until a snapshot offers one or queue_timeout passes (DESIGN.md lifecycle step 4).
+    // Nothing of a server reaches the client before it answered the startup, so a member that
+    // refuses, resets or says "starting up" is no reason to fail the client: try the others,
+    // then wait for a newer snapshot (a failover under way) while the queue time lasts.
+    // The awaited result goes into a named local before the test: GCC 12 turned
+    // `if (co_await try_candidates())` in this loop into a busy loop.
+    for (;;) {
+        const bool connected = co_await try_candidates();
+        if (connected) co_return true;
+        if (clock::now() >= queue_deadline_) break;
+        if (owner_.snapshot() == snapshot_) co_await wait_for_newer_snapshot();
+        plan_from_current_snapshot();
+        next_candidate_ = 0;
+    }
+    prepare_no_server_error();
+    co_await send_prepared_error();
+    co_return false;
+}
+
+asio::awaitable<void> client_session::wait_for_newer_snapshot()
+{
     using namespace asio::experimental::awaitable_operators;
     const auto start = clock::now();
-    queue_timer_.expires_at(start + listener_.cfg.queue_timeout);
+    if (queued_for_.count() == 0)
+        log_line(log_level::info) << prefix() << " queued: " << (plan_.empty() ? "no eligible server" : failures_);
     listener_.counters.queued.fetch_add(1, std::memory_order_relaxed);
-    log_line(log_level::info) << prefix() << " queued: no eligible server";
-    while (plan_.empty() && clock::now() < queue_timer_.expiry()) {
-        co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || queue_timer_.async_wait(nothrow_awaitable));
-        plan_from_current_snapshot();
-    }
+    queue_timer_.expires_at(queue_deadline_);
+    co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || queue_timer_.async_wait(nothrow_awaitable));
     listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
     listener_.counters.queue_wait_ms.fetch_add(static_cast<std::uint64_t>(waited.count()), std::memory_order_relaxed);
-    queued_for_ = waited;
+    queued_for_ += waited;
 }
 
-asio::awaitable<bool> client_session::connect_next_candidate()
+asio::awaitable<bool> client_session::try_candidates()
 {
     while (next_candidate_ < plan_.attempts()) {
         const auto index = plan_.candidate_index(next_candidate_);
@@ -121,8 +140,6 @@ asio::awaitable<bool> client_session::connect_next_candidate()
         set_member(&member, index);
         co_return true;
     }
-    prepare_no_server_error();
-    co_await send_prepared_error();
     co_return false;
 }
 
@@ -153,7 +170,8 @@ asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
             note_failure(*member_, "closed before answering the startup: " + ec.message());
         }
         set_member(nullptr, 0);
-        if (!co_await connect_next_candidate()) co_return 0;
+        const bool found = co_await find_server();
+        if (!found) co_return 0;
     }
 }
 

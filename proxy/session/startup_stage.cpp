@@ -96,7 +96,8 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
 asio::awaitable<void> client_session::serve_ssl_passthrough()
 {
     // The backend is chosen now: the TLS session, if any, is between the client and that server.
-    if (!co_await connect_server()) co_return;
+    const bool connected = co_await connect_server();
+    if (!connected) co_return;
     auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
                                               nothrow_awaitable);
     if (!ec) std::tie(ec, n) = co_await asio::async_read(server_, asio::buffer(server_buf_.get(), 1), nothrow_awaitable);

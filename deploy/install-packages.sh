@@ -9,6 +9,9 @@ packages=(
   libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2
   # tests: real PostgreSQL servers, TLS certificates for them
   postgresql-15 postgresql-client-15 openssl
+  # deploy/local: a real Patroni cluster on etcd (v3 API); python3-etcd is the first of Patroni's
+  # alternative DCS dependencies, named so that no other one is chosen; curl for Patroni's REST API
+  patroni python3-etcd etcd-server etcd-client curl
 )
 
 missing=()
@@ -24,3 +27,11 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Debian's etcd-server starts a system-wide etcd.service on :2379 where systemd runs. deploy/local
+# starts its own etcd (data in its work dir) on that port, so the unit it did not ask for is stopped
+# and disabled again, only when this run installed the package.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
+  echo "disabling the etcd.service that etcd-server started (deploy/local runs its own etcd)"
+  $sudo systemctl disable --now etcd.service || true
+fi

@@ -1,5 +1,7 @@
-# Shared by deploy/local/{up,status,down}: paths, port defaults, running PostgreSQL tools as the
-# postgres user, bounded wait loops, and stopping only the processes whose PIDs this setup recorded.
+# Shared by the deploy/local/ scripts: settings, the layout of the work dir, running Patroni and
+# PostgreSQL as the postgres user, talking to Patroni's REST API, bounded wait loops, and starting and
+# stopping only the processes whose PIDs this setup recorded (or that a data dir of ours names in its
+# postmaster.pid).
 # Sourced, not run: the caller has already done `set -euo pipefail`.
 # shellcheck shell=bash disable=SC2034  # the variables are used by the scripts that source this
 
@@ -7,58 +9,109 @@ LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$LOCAL_DIR/../.." && pwd)"
 
 # --- settings (all overridable from the environment) -------------------------------------------
-# Normalised (no "..", no trailing /) so that it matches the -D path pg_ctl hands to postgres.
+# Normalised (no "..", no trailing /) so that it matches the -D path Patroni hands to postgres.
 WORK="$(realpath -m -- "${PATROXY_WORK:-$REPO_ROOT/.work/local}")"
 BUILD_DIR="${PATROXY_BUILD_DIR:-$REPO_ROOT/build}"
 PATROXY_BIN="$BUILD_DIR/proxy/patroxy"
 PG_BIN="${PATROXY_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PRIMARY_PORT="${PATROXY_PRIMARY_PORT:-5000}"
 REPLICA_PORT="${PATROXY_REPLICA_PORT:-5001}"
-PG1_PORT="${PATROXY_PG1_PORT:-5441}"
-PG2_PORT="${PATROXY_PG2_PORT:-5442}"
+ETCD_PORT="${PATROXY_ETCD_PORT:-2379}"           # etcd client URL (v3 API), what Patroni talks to
+ETCD_PEER_PORT="${PATROXY_ETCD_PEER_PORT:-2380}" # etcd peer URL (a cluster of one, but etcd needs it)
+# Patroni's timing (bootstrap.dcs; it only applies to a new cluster, which every `up` makes).
+TTL="${PATRONI_TTL:-30}"
+LOOP_WAIT="${PATRONI_LOOP_WAIT:-10}"
+RETRY_TIMEOUT="${PATRONI_RETRY_TIMEOUT:-10}"
+# How long `up` waits for one leader and two streaming replicas.
+UP_TIMEOUT="${PATROXY_UP_TIMEOUT:-120}"
+SCOPE=demo
+
+# The three Patroni members: name, PostgreSQL port, REST API port (index 0..2).
+MEMBERS=(node1 node2 node3)
+PG_PORTS=("${PATROXY_PG1_PORT:-5441}" "${PATROXY_PG2_PORT:-5442}" "${PATROXY_PG3_PORT:-5443}")
+API_PORTS=("${PATROXY_API1_PORT:-8441}" "${PATROXY_API2_PORT:-8442}" "${PATROXY_API3_PORT:-8443}")
+
+# Debian's own Patroni and Python: PATH may start with a pyenv shim whose python3 has no psycopg2,
+# so Patroni is run by its absolute path, with /usr/bin first in PATH and nothing else inherited.
+PATRONI=/usr/bin/patroni
+PATRONICTL=/usr/bin/patronictl
+PYTHON=/usr/bin/python3
+ETCD=/usr/bin/etcd
+CLEAN_PATH=/usr/bin:/bin:/usr/sbin:/sbin
 
 # --- layout of the work dir ---------------------------------------------------------------------
 # The marker tells `down` and the next `up` that this directory is ours to delete: PATROXY_WORK
 # may point anywhere, and a stray `rm -rf` of someone else's directory must be impossible.
 MARKER="$WORK/.patroxy-local"
 LOG_DIR="$WORK/log"
-PG1_DATA="$WORK/pg1"
-PG2_DATA="$WORK/pg2"
-PG1_LOG="$LOG_DIR/pg1.log"
-PG2_LOG="$LOG_DIR/pg2.log"
+ETCD_DATA="$WORK/etcd"
+ETCD_PID_FILE="$WORK/etcd.pid"
+ETCD_LOG="$LOG_DIR/etcd.log"
 CONFIG="$WORK/patroxy.json"
 PATROXY_PID_FILE="$WORK/patroxy.pid"
 PATROXY_LOG="$LOG_DIR/patroxy.log"
 
+# Per member NAME: WORK/NAME/ holds patroni.yml, patroni.pid, pgpass and data/ (PGDATA); the logs are
+# LOG_DIR/NAME.log (Patroni) and LOG_DIR/NAME-postgresql.log (PostgreSQL's logging collector).
+member_dir() { printf '%s\n' "$WORK/$1"; }
+member_config() { printf '%s\n' "$WORK/$1/patroni.yml"; }
+member_data() { printf '%s\n' "$WORK/$1/data"; }
+member_pid_file() { printf '%s\n' "$WORK/$1/patroni.pid"; }
+member_log() { printf '%s\n' "$LOG_DIR/$1.log"; }
+
 # --- messages -------------------------------------------------------------------------------------
 say() { printf '%s: %s\n' "$(basename "$0")" "$*"; }
-die() { printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
+die() {
+  printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2
+  exit 1
+}
+now() { date +%H:%M:%S.%3N; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+
 check_settings() {
-  local p
-  for p in "$PRIMARY_PORT" "$REPLICA_PORT" "$PG1_PORT" "$PG2_PORT"; do
-    if ! [[ "$p" =~ ^[0-9]+$ ]] || [ "$p" -lt 1 ] || [ "$p" -gt 65535 ]; then die "not a TCP port: '$p'"; fi
+  local p all=("$PRIMARY_PORT" "$REPLICA_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "${PG_PORTS[@]}" "${API_PORTS[@]}")
+  for p in "${all[@]}"; do
+    if ! is_uint "$p" || [ "$p" -lt 1 ] || [ "$p" -gt 65535 ]; then die "not a TCP port: '$p'"; fi
   done
-  [ "$(printf '%s\n' "$PRIMARY_PORT" "$REPLICA_PORT" "$PG1_PORT" "$PG2_PORT" | sort -u | wc -l)" -eq 4 ] ||
-    die "the four ports must differ: primary $PRIMARY_PORT, replica $REPLICA_PORT, pg1 $PG1_PORT, pg2 $PG2_PORT"
+  [ "$(printf '%s\n' "${all[@]}" | sort -u | wc -l)" -eq "${#all[@]}" ] ||
+    die "the ports must all differ: patroxy $PRIMARY_PORT $REPLICA_PORT, etcd $ETCD_PORT $ETCD_PEER_PORT, PostgreSQL ${PG_PORTS[*]}, Patroni REST ${API_PORTS[*]}"
+  for p in "$TTL" "$LOOP_WAIT" "$RETRY_TIMEOUT" "$UP_TIMEOUT"; do
+    if ! is_uint "$p" || [ "$p" -eq 0 ]; then die "PATRONI_TTL, PATRONI_LOOP_WAIT, PATRONI_RETRY_TIMEOUT and PATROXY_UP_TIMEOUT take whole seconds > 0, got '$p'"; fi
+  done
   [ "$WORK" != "/" ] || die "PATROXY_WORK must not be /"
+  # The path goes verbatim into YAML, JSON and command lines: keep it to plain characters.
+  [[ "$WORK" =~ ^[A-Za-z0-9/._+-]+$ ]] ||
+    die "PATROXY_WORK may hold only letters, digits and / . _ + - (got '$WORK')"
 }
 
-# --- PostgreSQL as the postgres user ----------------------------------------------------------------
-# PostgreSQL refuses to run as root. As root we drop to the 'postgres' user that the Debian package
-# creates; otherwise the current user owns the servers. `cd /` because pg_ctl and postgres complain
-# when they cannot read the caller's working directory.
-as_postgres() {
-  if is_root; then
-    (cd / && runuser -u postgres -- "$@")
-  else
-    (cd / && "$@")
-  fi
+# NAME → its index in MEMBERS, or die.
+member_index() {
+  local i
+  for i in "${!MEMBERS[@]}"; do
+    if [ "${MEMBERS[$i]}" = "$1" ]; then
+      printf '%s\n' "$i"
+      return 0
+    fi
+  done
+  die "no member '$1' (members: ${MEMBERS[*]})"
 }
 
-# Hands a directory to whoever runs the servers (a no-op when not root).
+# --- Patroni and PostgreSQL as the postgres user ------------------------------------------------------
+# PostgreSQL and Patroni refuse to run as root. As root we drop to the 'postgres' user that the Debian
+# package creates; otherwise the current user owns them. setpriv execs (runuser and su fork and
+# stay the parent, and on SIGTERM they SIGKILL their child 2 s later, which would cut Patroni's own
+# shutdown short). `cd /` because pg_ctl and postgres complain when they cannot read the caller's
+# working directory.
+postgres_prefix=()
+if is_root; then postgres_prefix=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
+postgres_home() { if is_root; then getent passwd postgres | cut -d: -f6; else printf '%s\n' "${HOME:-/tmp}"; fi; }
+
+as_postgres() { (cd / && "${postgres_prefix[@]}" "$@"); }
+
+# Hands files or directories to whoever runs the servers (a no-op when not root).
 own_for_postgres() {
   if is_root; then chown postgres:postgres "$@"; fi
 }
@@ -76,12 +129,16 @@ require_postgres_can_reach_work() {
   is_root || return 0
   local dir="$WORK"
   while [ ! -d "$dir" ]; do dir="$(dirname "$dir")"; done
-  runuser -u postgres -- test -x "$dir" -a -r "$dir" 2>/dev/null ||
+  as_postgres test -x "$dir" -a -r "$dir" 2>/dev/null ||
     die "the postgres user cannot reach $WORK: a directory on that path is not traversable by other users (needs o+x; see: namei -l $WORK). Set PATROXY_WORK to a path it can reach, e.g. PATROXY_WORK=/var/tmp/patroxy-local"
 }
 
+# patronictl with one of our configs (it only reads the etcd3 section), in Debian's Python.
+patronictl() { (cd / && env -i PATH="$CLEAN_PATH" HOME="$(postgres_home)" LANG=C.UTF-8 "$PATRONICTL" -c "$(member_config "${MEMBERS[0]}")" "$@"); }
+
 # --- bounded probes and waits ----------------------------------------------------------------------
-# Each probe below is itself bounded (timeout/connect_timeout), so a wait loop over it is bounded too.
+# Each probe below is itself bounded (timeout/connect_timeout/--max-time), so a wait loop over it is
+# bounded too.
 
 # Whether something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
@@ -93,17 +150,75 @@ psql_at() { # PORT USER DBNAME SQL
     -X -A -t -q -v ON_ERROR_STOP=1 -c "$4"
 }
 
-pg_ready() { timeout 5 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$1" -t 3; }
+# GET http://127.0.0.1:PORT/PATH of a Patroni REST API: the body, whatever the status (Patroni answers
+# 503 with a JSON body on the health endpoints); status 1 when nothing answers.
+api_get() { curl -s --max-time 2 "http://127.0.0.1:$1$2"; }
+
+# json CODE [ARG...]: Debian's python3 runs CODE with `d` = the JSON document on stdin and the ARGs
+# in sys.argv[1:].
+json() {
+  local code="$1"
+  shift
+  "$PYTHON" -c "import json, sys; d = json.load(sys.stdin); $code" "$@"
+}
+
+# The leader's name from GET /cluster of the first member that answers (the DCS view: after a kill
+# -9 it still names the dead leader until the leader key expires after ttl); status 1 if none.
+dcs_leader() {
+  local port name
+  for port in "${API_PORTS[@]}"; do
+    if name="$(api_get "$port" /cluster |
+      json 'print(next(m["name"] for m in d.get("members", []) if m.get("role") == "leader"))' 2>/dev/null)" &&
+      [ -n "$name" ]; then
+      printf '%s\n' "$name"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# One line per member from its own GET /patroni: "NAME ROLE STATE STREAMING" where STREAMING is the
+# space-free, comma-separated list of application names the member reports streaming from it
+# ("-" if none); "NAME - down -" when the REST API does not answer.
+member_states() {
+  local i body
+  for i in "${!MEMBERS[@]}"; do
+    if body="$(api_get "${API_PORTS[$i]}" /patroni)" && [ -n "$body" ]; then
+      printf '%s\n' "$body" | json '
+s = [r.get("application_name", "?") for r in d.get("replication", []) if r.get("state") == "streaming"]
+print(sys.argv[1], d.get("role", "-"), d.get("state", "-"), ",".join(s) or "-")' "${MEMBERS[$i]}" 2>/dev/null ||
+        printf '%s - unreadable -\n' "${MEMBERS[$i]}"
+    else
+      printf '%s - down -\n' "${MEMBERS[$i]}"
+    fi
+  done
+}
+
+# True (and prints the leader's name) when exactly one member says it is the running primary
+# ("master" in 3.0.2, "primary" in later Patroni), both others say they are running replicas, and the
+# leader reports both of them streaming.
+cluster_ready() {
+  local states leaders name role state streaming others
+  states="$(member_states)"
+  leaders="$(awk '($2 == "master" || $2 == "primary") && $3 == "running" { print $1 }' <<<"$states")"
+  [ "$(grep -c . <<<"$leaders")" -eq 1 ] || return 1
+  while read -r name role state streaming; do
+    [ "$name" != "$leaders" ] || continue
+    [ "$role" = replica ] && [ "$state" = running ] || return 1
+    others="$(awk -v n="$leaders" '$1 == n { print $4 }' <<<"$states")"
+    [[ ",$others," == *",$name,"* ]] || return 1
+  done <<<"$states"
+  printf '%s\n' "$leaders"
+}
 
 # wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND every 0.2 s until it succeeds; gives up
-# after SECONDS*5 tries or SECONDS of wall time, whichever comes first. Returns 1 on giving up.
+# after SECONDS of wall time. Returns 1 on giving up.
 wait_for() {
   local what="$1" secs="$2"
   shift 2
-  local tries=$((secs * 5)) i=0 deadline=$((SECONDS + secs))
-  while [ "$i" -lt "$tries" ] && [ "$SECONDS" -le "$deadline" ]; do
+  local deadline=$((SECONDS + secs))
+  while [ "$SECONDS" -le "$deadline" ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    i=$((i + 1))
     sleep 0.2
   done
   say "gave up waiting for $what after ${secs}s"
@@ -115,77 +230,156 @@ wait_for() {
 # as ours only while the process's command line still names the file we started it with.
 pid_matches() { # PID SUBSTRING
   local pid="$1" want="$2" cmd
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  is_uint "$pid" || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
   [[ "$cmd" == *"$want"* ]]
 }
 
-# The PID of patroxy started by `up`, or nothing (status 1).
-patroxy_pid() {
+# pid_from_file FILE SUBSTRING: the PID on FILE's first line if that process still runs with
+# SUBSTRING in its command line, or nothing (status 1).
+pid_from_file() {
   local pid
-  [ -f "$PATROXY_PID_FILE" ] || return 1
-  pid="$(head -n 1 "$PATROXY_PID_FILE")"
-  pid_matches "$pid" "$CONFIG" || return 1
+  [ -f "$1" ] || return 1
+  pid="$(head -n 1 "$1")"
+  pid_matches "$pid" "$2" || return 1
   printf '%s\n' "$pid"
 }
 
+patroxy_pid() { pid_from_file "$PATROXY_PID_FILE" "$CONFIG"; }
+etcd_pid() { pid_from_file "$ETCD_PID_FILE" "$ETCD_DATA"; }
+patroni_pid() { pid_from_file "$(member_pid_file "$1")" "$(member_config "$1")"; } # NAME
 # The postmaster PID of DATADIR (first line of its postmaster.pid), or nothing (status 1).
-postmaster_pid() {
-  local data="$1" pid
-  [ -f "$data/postmaster.pid" ] || return 1
-  pid="$(head -n 1 "$data/postmaster.pid")"
-  pid_matches "$pid" "$data" || return 1
-  printf '%s\n' "$pid"
+postmaster_pid() { pid_from_file "$1/postmaster.pid" "$1"; }
+
+# gone PID...: true once all these processes have exited.
+gone() {
+  local pid
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then return 1; fi
+  done
 }
 
-# gone PID: true once the process has exited.
-gone() { ! kill -0 "$1" 2>/dev/null; }
+# start_background PID_FILE LOG COMMAND...: runs COMMAND in its own session (closing this terminal or
+# Ctrl-C here does not reach it), appending its output to LOG, and records its PID. The subshell
+# execs, so $! is the PID of COMMAND itself (setsid does not fork: a background job of a script is not
+# a process group leader).
+start_background() {
+  local pid_file="$1" log="$2"
+  shift 2
+  (cd / && exec setsid "$@") </dev/null >>"$log" 2>&1 &
+  echo "$!" >"$pid_file"
+}
+
+# stop_pid WHAT PID SIGNAL SECONDS: sends SIGNAL, waits up to SECONDS; SIGKILL if it is still there.
+stop_pid() {
+  local what="$1" pid="$2" sig="$3" secs="$4"
+  kill -"$sig" "$pid" 2>/dev/null || true
+  wait_for "$what (pid $pid) to exit on SIG$sig" "$secs" gone "$pid" && return 0
+  say "sending SIGKILL to $what (pid $pid)"
+  kill -KILL "$pid" 2>/dev/null || true
+  wait_for "$what (pid $pid) to exit after SIGKILL" 5 gone "$pid" ||
+    die "$what (pid $pid) is still running after SIGKILL"
+}
 
 # SIGINT, not SIGTERM: SIGTERM makes patroxy drain live sessions for up to 30 s, pointless when
-# the servers behind it stop next. SIGKILL if it has not exited after a bounded wait.
+# the servers behind it stop next.
 stop_patroxy() {
   local pid
-  if ! pid="$(patroxy_pid)"; then
-    rm -f "$PATROXY_PID_FILE"
-    return 0
-  fi
-  say "stopping patroxy (pid $pid)"
-  kill -INT "$pid" 2>/dev/null || true
-  if ! wait_for "patroxy (pid $pid) to exit on SIGINT" 10 gone "$pid"; then
-    say "sending SIGKILL to patroxy (pid $pid)"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_for "patroxy (pid $pid) to exit after SIGKILL" 5 gone "$pid" ||
-      die "patroxy (pid $pid) is still running after SIGKILL"
+  if pid="$(patroxy_pid)"; then
+    say "stopping patroxy (pid $pid)"
+    stop_pid patroxy "$pid" INT 10
   fi
   rm -f "$PATROXY_PID_FILE"
 }
 
-# Fast shutdown through pg_ctl (which itself waits at most -t seconds); if that does not finish,
-# immediate shutdown (SIGQUIT), then SIGKILL of the postmaster, whose children exit on its death.
-stop_pg() { # NAME DATADIR
-  local name="$1" data="$2" pid
-  if ! pid="$(postmaster_pid "$data")"; then
-    return 0
+stop_etcd() {
+  local pid
+  if pid="$(etcd_pid)"; then
+    say "stopping etcd (pid $pid)"
+    stop_pid etcd "$pid" TERM 15
   fi
-  say "stopping PostgreSQL $name (pid $pid)"
-  if as_postgres "$PG_BIN/pg_ctl" -D "$data" -m fast -t 30 -w stop >/dev/null 2>&1 &&
-    wait_for "PostgreSQL $name (pid $pid) to exit" 5 gone "$pid"; then
-    return 0
-  fi
-  kill -QUIT "$pid" 2>/dev/null || true
-  wait_for "PostgreSQL $name (pid $pid) to exit after SIGQUIT" 10 gone "$pid" && return 0
-  kill -KILL "$pid" 2>/dev/null || true
-  wait_for "PostgreSQL $name (pid $pid) to exit after SIGKILL" 5 gone "$pid" && return 0
-  die "PostgreSQL $name (pid $pid) is still running after SIGKILL"
+  rm -f "$ETCD_PID_FILE"
 }
 
-# patroxy first, so no new client reaches a server that is going away; then the replica before
-# its primary, so it does not spend the shutdown retrying the lost stream.
+# A postmaster whose Patroni is gone (killed, crashed): fast shutdown (SIGINT), then immediate
+# (SIGQUIT), then SIGKILL of the postmaster, whose children exit on its death.
+stop_postmaster() { # WHAT DATADIR
+  local what="$1" data="$2" pid
+  pid="$(postmaster_pid "$data")" || return 0
+  say "stopping $what (pid $pid), left without its Patroni"
+  kill -INT "$pid" 2>/dev/null || true
+  wait_for "$what (pid $pid) to exit on SIGINT" 15 gone "$pid" && return 0
+  stop_pid "$what" "$pid" QUIT 10
+}
+
+# stop_members NAME...: SIGTERM to each member's Patroni at once (Patroni stops its PostgreSQL and
+# exits), a bounded wait, SIGKILL for a Patroni still there, then any postmaster left in the data dirs.
+stop_members() {
+  local name pid pids=() names=()
+  for name in "$@"; do
+    if pid="$(patroni_pid "$name")"; then
+      say "stopping Patroni $name (pid $pid) and its PostgreSQL"
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+      names+=("$name")
+    fi
+  done
+  if [ "${#pids[@]}" -gt 0 ] && ! wait_for "Patroni ${names[*]} to stop" 60 gone "${pids[@]}"; then
+    for pid in "${pids[@]}"; do
+      if ! gone "$pid"; then
+        say "sending SIGKILL to Patroni pid $pid"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    done
+    wait_for "Patroni ${names[*]} to exit after SIGKILL" 5 gone "${pids[@]}" ||
+      die "Patroni (pids ${pids[*]}) still running after SIGKILL"
+  fi
+  for name in "$@"; do
+    stop_postmaster "PostgreSQL $name" "$(member_data "$name")"
+    rm -f "$(member_pid_file "$name")"
+  done
+}
+
+# Any other postmaster running from a data dir in the work dir (one or two levels down: a crashed
+# run of this or of an earlier layout of these scripts).
+stop_stray_postmasters() {
+  local f
+  [ -d "$WORK" ] || return 0
+  for f in "$WORK"/*/postmaster.pid "$WORK"/*/*/postmaster.pid; do
+    [ -f "$f" ] || continue
+    stop_postmaster "PostgreSQL in $(dirname "$f")" "$(dirname "$f")"
+  done
+}
+
+# patroxy first, so no new client reaches a server that is going away; then the members (all at
+# once); etcd last, so that Patroni can still release its leader key while it stops.
 stop_all() {
   stop_patroxy
-  stop_pg pg2 "$PG2_DATA"
-  stop_pg pg1 "$PG1_DATA"
+  stop_members "${MEMBERS[@]}"
+  stop_stray_postmasters
+  stop_etcd
+}
+
+# start_member NAME: starts NAME's Patroni as postgres in the background (its config must exist).
+start_member() {
+  local name="$1" pid
+  if pid="$(patroni_pid "$name")"; then
+    say "Patroni $name already runs (pid $pid)"
+    return 0
+  fi
+  [ -f "$(member_config "$name")" ] || die "no $(member_config "$name"); run deploy/local/up first"
+  # A postmaster left behind by a killed Patroni: Patroni would adopt it, but a clean start is clearer.
+  stop_postmaster "PostgreSQL $name" "$(member_data "$name")"
+  start_background "$(member_pid_file "$name")" "$(member_log "$name")" \
+    "${postgres_prefix[@]}" env -i PATH="$CLEAN_PATH" HOME="$(postgres_home)" LANG=C.UTF-8 \
+    "$PATRONI" "$(member_config "$name")"
+  sleep 0.3
+  pid="$(patroni_pid "$name")" || {
+    tail -n 20 "$(member_log "$name")" >&2
+    die "Patroni $name exited at once (log: $(member_log "$name"))"
+  }
+  say "started Patroni $name (pid $pid, REST API 127.0.0.1:${API_PORTS[$(member_index "$name")]}, log $(member_log "$name"))"
 }
 
 # Deletes the work dir, but only one that this setup made (it carries the marker) or an empty one.

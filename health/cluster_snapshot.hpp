@@ -51,6 +51,7 @@ enum class incident_kind {
     dcs_leader_not_primary, ///< the DCS leader is still in recovery, not running, or sees no lock
     primary_not_dcs_leader, ///< a member out of recovery does not hold the lock
     several_primaries,      ///< more than one member reports itself primary
+    sql_check_disagrees,    ///< health.sql_check: the DCS leader is in recovery by SQL, or its SQL check failed
 };
 
 struct incident {
@@ -67,8 +68,9 @@ struct cluster_snapshot {
     /// balancing order.
     std::vector<std::vector<std::uint32_t>> eligible;
 
-    /// The member writes go to: DCS leader lock, out of recovery by its own account, running,
-    /// up. nullopt while any of that is missing or disputed.
+    /// The member writes go to: DCS leader lock, out of recovery by its own account (and by its
+    /// SQL check when health.sql_check is set), running, up. nullopt while any of that is
+    /// missing or disputed.
     std::optional<std::uint32_t> primary{};
     std::string leader_in_dcs{};       ///< holder of the DCS leader lock; empty when none or unknown
     std::optional<cluster_view> dcs{}; ///< the GET /cluster answer used, for the cluster panel

@@ -3,6 +3,8 @@
 // rebuilds the snapshot with derive_snapshot() and hands it to publish_.
 #include "health/poller/patroni_poller.hpp"
 
+#include "health/sql/sql_probe.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -113,9 +115,40 @@ asio::awaitable<void> patroni_poller::member_loop(member_record& m)
         const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
         std::optional<patroni_status> status;
         const auto result = check_result(ec, response, took, status);
+        // Inside the iteration, so the snapshot built from this answer already has the SQL verdict.
+        if (cfg_.health.sql_check && status) {
+            const pg_role role = status->role;
+            co_await check_sql(m, role);
+        }
         record_check(m, result, std::move(status));
         co_await pause_after(started, timer);
     }
+}
+
+asio::awaitable<void> patroni_poller::check_sql(member_record& m, pg_role role)
+{
+    auto& obs = m.observation;
+    if (role != pg_role::primary) {
+        // Replicas are not asked; forgetting the last verdict means a later promotion is
+        // confirmed by a fresh check, never by one from before.
+        obs.sql_in_recovery.reset();
+        obs.sql_error.clear();
+        co_return;
+    }
+    // libpq resolves a name with a blocking getaddrinfo(): hand it the address resolved already.
+    const std::string host = m.endpoint.port() != 0 ? m.endpoint.address().to_string() : obs.member.host;
+    auto probe = probe_recovery(executor_, host, obs.member.port, *cfg_.health.sql_check, cfg_.health.timeout);
+    const sql_probe_result r = co_await std::move(probe);
+    if (r.ok) {
+        if (!obs.sql_error.empty()) event_("info", "member=" + obs.member.name + " SQL check answers again");
+        obs.sql_in_recovery = r.in_recovery;
+        obs.sql_error.clear();
+        co_return;
+    }
+    // One line per new failure, not one per fast poll while it lasts.
+    if (r.error != obs.sql_error) event_("warning", "member=" + obs.member.name + " SQL check failed: " + r.error);
+    obs.sql_in_recovery.reset();
+    obs.sql_error = r.error;
 }
 
 probe_result patroni_poller::check_result(std::error_code ec, const http_response& response,
@@ -236,7 +269,8 @@ void patroni_poller::rebuild()
     observations.reserve(members_.size());
     for (const auto& m : members_) observations.push_back(m.observation);
 
-    auto next = std::make_shared<cluster_snapshot>(derive_snapshot(cfg_.listeners, observations, dcs_, ++generation_));
+    auto next = std::make_shared<cluster_snapshot>(derive_snapshot(cfg_.listeners, observations, dcs_, ++generation_,
+                                                                    cfg_.health.sql_check.has_value()));
     std::size_t i = 0;
     for (const auto& m : members_) next->members[i++].endpoint = m.endpoint;
 
@@ -246,7 +280,12 @@ void patroni_poller::rebuild()
     const bool wants_primary = std::any_of(cfg_.listeners.begin(), cfg_.listeners.end(), [](const auto& l) {
         return l.role.has_value();
     });
-    if (wants_primary && dcs_asked_) {
+    // ... and once every member with an API has answered or failed a first check, so that
+    // "DCS leader node1 is down" does not stand for "node1 was not asked yet".
+    const bool all_checked = std::all_of(members_.begin(), members_.end(), [](const member_record& m) {
+        return !m.client || m.observation.health.status != health_status::unchecked;
+    });
+    if (wants_primary && dcs_asked_ && all_checked) {
         for (const auto& inc : new_incidents(incidents_logged_ ? current_.get() : nullptr, *next))
             event_("error", inc.text);
         incidents_logged_ = true;

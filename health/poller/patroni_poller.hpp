@@ -55,6 +55,9 @@ private:
     };
 
     asio::awaitable<void> member_loop(member_record& m);
+    /// health.sql_check: asks the member's PostgreSQL whether it is in recovery when it reports
+    /// itself primary (`role`), and records the answer in its observation.
+    asio::awaitable<void> check_sql(member_record& m, pg_role role);
     asio::awaitable<void> dcs_loop();
     asio::awaitable<void> pause_after(std::chrono::steady_clock::time_point started, asio::steady_timer& timer);
     [[nodiscard]] probe_result check_result(std::error_code ec, const http_response& response,

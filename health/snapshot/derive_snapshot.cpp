@@ -71,7 +71,7 @@ index_list primary_claimants(const std::vector<member_view>& members)
 }
 
 /// Why the DCS leader cannot take writes, or nullopt when it can.
-std::optional<incident> leader_objection(const member_view& leader, const member_observation& o)
+std::optional<incident> leader_objection(const member_view& leader, const member_observation& o, bool sql_check)
 {
     const auto says = [&](std::string what) {
         return incident{incident_kind::dcs_leader_not_primary, "DCS leader " + leader.name + " " + std::move(what)};
@@ -85,12 +85,21 @@ std::optional<incident> leader_objection(const member_view& leader, const member
     if (leader.role != pg_role::primary) return says("reports itself " + leader.role_text);
     if (leader.state != "running") return says("reports state '" + leader.state + "'");
     if (o.status->cluster_unlocked) return says("reports that it sees no leader lock");
+    // Patroni's role can run ahead of PostgreSQL finishing recovery; the SQL check is the last word.
+    if (sql_check && o.sql_in_recovery != false) {
+        const std::string prefix = "DCS leader " + leader.name + " reports itself primary but ";
+        if (o.sql_in_recovery == true)
+            return incident{incident_kind::sql_check_disagrees, prefix + "SQL says it is in recovery"};
+        if (!o.sql_error.empty())
+            return incident{incident_kind::sql_check_disagrees, prefix + "its SQL check failed: " + o.sql_error};
+        return incident{incident_kind::sql_check_disagrees, prefix + "its SQL check has not answered yet"};
+    }
     return std::nullopt;
 }
 
 /// Applies the write-safety rule: the DCS lock holder that reports itself primary, and nobody
 /// when anything disagrees. Records in `out.incidents` each reason there is no primary.
-void choose_primary(cluster_snapshot& out, std::span<const member_observation> obs)
+void choose_primary(cluster_snapshot& out, std::span<const member_observation> obs, bool sql_check)
 {
     const index_list claimants = primary_claimants(out.members);
     if (claimants.size() > 1) {
@@ -120,7 +129,7 @@ void choose_primary(cluster_snapshot& out, std::span<const member_observation> o
         out.incidents.push_back({incident_kind::dcs_leader_unknown, "DCS leader " + lock->name + " is not a known member"});
         return;
     }
-    if (auto objection = leader_objection(out.members[*leader], obs[*leader])) {
+    if (auto objection = leader_objection(out.members[*leader], obs[*leader], sql_check)) {
         out.incidents.push_back(*std::move(objection));
         return;
     }
@@ -232,14 +241,14 @@ index_list role_eligible(const config::listener& l, config::listener_role role, 
 
 cluster_snapshot derive_snapshot(std::span<const config::listener> listeners,
                                  std::span<const member_observation> members, const std::optional<cluster_view>& dcs,
-                                 std::uint64_t generation)
+                                 std::uint64_t generation, bool sql_check)
 {
     cluster_snapshot s;
     s.generation = generation;
     s.dcs = dcs;
     const cluster_view* view = dcs ? &*dcs : nullptr;
     for (const auto& o : members) s.members.push_back(make_view(o, view));
-    choose_primary(s, members);
+    choose_primary(s, members, sql_check);
     fill_replication_facts(s, members);
     for (const auto& l : listeners) s.eligible.push_back(l.role ? role_eligible(l, *l.role, s) : static_eligible(l, s));
     return s;
@@ -265,6 +274,7 @@ std::string_view to_string(incident_kind k) noexcept
     case incident_kind::dcs_leader_not_primary: return "dcs_leader_not_primary";
     case incident_kind::primary_not_dcs_leader: return "primary_not_dcs_leader";
     case incident_kind::several_primaries: return "several_primaries";
+    case incident_kind::sql_check_disagrees: return "sql_check_disagrees";
     }
     return "?";
 }

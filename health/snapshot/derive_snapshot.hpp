@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace patroxy::health {
@@ -20,6 +21,10 @@ struct member_observation {
     config::member member;                  ///< name, host, port, api, weight (configured or discovered)
     member_health health{};                 ///< check state; unchecked for a member with no API
     std::optional<patroni_status> status{}; ///< last decoded GET /patroni; nullopt if none yet
+    /// health.sql_check: pg_is_in_recovery() as the member's PostgreSQL last answered it; nullopt
+    /// when not checked (only members reporting primary are) or when the check failed.
+    std::optional<bool> sql_in_recovery{};
+    std::string sql_error{}; ///< why the last SQL check failed; empty when it answered or never ran
 };
 
 /// Builds the snapshot for `listeners` (config order) over `members` (their order is the
@@ -27,8 +32,9 @@ struct member_observation {
 ///
 /// Role listeners:
 /// - primary: the one member that holds the DCS leader lock, reports itself primary (out of
-///   recovery), is running, does not report cluster_unlocked, and is up; nobody when there is no
-///   DCS view, no lock holder, or another up member also reports itself primary.
+///   recovery), is running, does not report cluster_unlocked, and is up; with `sql_check` set,
+///   its own SQL check must also have answered pg_is_in_recovery() = false. Nobody when there is
+///   no DCS view, no lock holder, or another up member also reports itself primary.
 /// - replica: up, running, reports itself replica, not the DCS leader (a promotion in progress),
 ///   no `noloadbalance` tag, and with `max_lag` set a known lag <= max_lag.
 /// - read-only: the primary, a standby cluster's standby leader (as Patroni's /read-only), and the
@@ -42,7 +48,8 @@ struct member_observation {
 /// Endpoints are left unresolved: resolving is I/O, so the caller fills member_view::endpoint.
 [[nodiscard]] cluster_snapshot derive_snapshot(std::span<const config::listener> listeners,
                                                std::span<const member_observation> members,
-                                               const std::optional<cluster_view>& dcs, std::uint64_t generation);
+                                               const std::optional<cluster_view>& dcs, std::uint64_t generation,
+                                               bool sql_check = false);
 
 /// The incidents of `next` that `previous` did not have (all of them when previous is null):
 /// what to log once when it appears, not on every snapshot.

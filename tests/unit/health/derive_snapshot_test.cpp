@@ -596,3 +596,71 @@ TEST_CASE("incidents are reported once, when they appear", "[health][snapshot]")
     CHECK(added[1].text == "DCS leader node2 reports itself replica");
     CHECK(to_string(incident_kind::several_primaries) == "several_primaries");
 }
+
+TEST_CASE("sql_check off: the SQL verdict is not consulted", "[health][snapshot][sql_check]")
+{
+    cluster c;
+    c.members[0].sql_in_recovery = true; // would block the primary if the check were on
+    const auto s = c.derive();
+    CHECK(s.primary == 0u);
+    CHECK(s.incidents.empty());
+}
+
+TEST_CASE("sql_check on: the DCS leader needs pg_is_in_recovery() = false", "[health][snapshot][sql_check]")
+{
+    cluster c;
+    const auto derive = [&] { return derive_snapshot(c.listeners, c.members, c.dcs, 8, true); };
+    SECTION("SQL confirms: the primary as without the check")
+    {
+        c.members[0].sql_in_recovery = false;
+        const auto s = derive();
+        CHECK(s.primary == 0u);
+        CHECK(s.incidents.empty());
+        CHECK(s.eligible[primary_l] == index_list{0});
+        CHECK(s.eligible[read_only_l] == index_list{0, 1, 2});
+    }
+    SECTION("Patroni says primary, SQL says in recovery: no primary, replicas unaffected")
+    {
+        c.members[0].sql_in_recovery = true;
+        const auto s = derive();
+        CHECK_FALSE(s.primary);
+        CHECK(s.eligible[primary_l].empty());
+        CHECK(has_incident(s, incident_kind::sql_check_disagrees,
+                           "DCS leader node1 reports itself primary but SQL says it is in recovery"));
+        CHECK(s.eligible[replica_l] == index_list{1, 2});
+    }
+    SECTION("the SQL check failed")
+    {
+        c.members[0].sql_error = "timeout after 1000 ms";
+        const auto s = derive();
+        CHECK_FALSE(s.primary);
+        CHECK(has_incident(s, incident_kind::sql_check_disagrees,
+                           "DCS leader node1 reports itself primary but its SQL check failed: timeout after 1000 ms"));
+    }
+    SECTION("the SQL check has not run")
+    {
+        const auto s = derive();
+        CHECK_FALSE(s.primary);
+        CHECK(has_incident(s, incident_kind::sql_check_disagrees,
+                           "DCS leader node1 reports itself primary but its SQL check has not answered yet"));
+    }
+    SECTION("a replica's missing SQL verdict changes nothing for reads")
+    {
+        c.members[0].sql_in_recovery = false;
+        c.members[1].sql_error = "connection refused";
+        const auto s = derive();
+        CHECK(s.primary == 0u);
+        CHECK(s.eligible[replica_l] == index_list{1, 2});
+    }
+}
+
+TEST_CASE("sql_check on: the existing objections come first", "[health][snapshot][sql_check]")
+{
+    cluster c;
+    c.status(0).state = "starting";
+    const auto s = derive_snapshot(c.listeners, c.members, c.dcs, 9, true);
+    CHECK_FALSE(s.primary);
+    CHECK(has_incident(s, incident_kind::dcs_leader_not_primary, "DCS leader node1 reports state 'starting'"));
+    CHECK(s.incidents.size() == 1);
+    CHECK(to_string(incident_kind::sql_check_disagrees) == "sql_check_disagrees");
+}

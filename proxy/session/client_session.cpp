@@ -171,7 +171,7 @@ asio::awaitable<void> client_session::serve()
 void client_session::kill(const std::string& reason)
 {
     if (killed_ || cause_ != close_cause::none) return;
-    if (stage_ == stage::connecting) {
+    if (stage_ != stage::relaying) {
         // Nothing of this server has reached the client yet: drop the server and let the
         // connect stage try again under the new snapshot instead of failing the client.
         std::error_code ignored;

@@ -96,18 +96,23 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
 asio::awaitable<void> client_session::serve_ssl_passthrough()
 {
     // The backend is chosen now: the TLS session, if any, is between the client and that server.
-    const bool connected = co_await connect_server();
-    if (!connected) co_return;
-    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
-                                              nothrow_awaitable);
-    if (!ec) std::tie(ec, n) = co_await asio::async_read(server_, asio::buffer(server_buf_.get(), 1), nothrow_awaitable);
-    if (ec) {
+    // Until it answers, nothing of it has reached the client, so a failure moves on to another
+    // member (or waits for one) exactly as a failed connect does.
+    bool connected = co_await connect_server();
+    std::error_code ec;
+    std::size_t n = 0;
+    while (connected) {
+        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
+                                                     nothrow_awaitable);
+        if (!ec) std::tie(ec, n) = co_await read_first_answer();
+        if (!ec) break;
         note_failure(*member_, "failed during SSL negotiation: " + ec.message());
-        prepare_no_server_error();
-        co_await send_prepared_error();
-        co_return;
+        set_member(nullptr, 0);
+        connected = co_await find_server();
     }
-    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), 1), nothrow_awaitable);
+    if (!connected) co_return; // find_server() has answered 57P03
+    // One byte, 'S' or 'N'; an old server may send a whole ErrorResponse instead.
+    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), n), nothrow_awaitable);
     if (ec) {
         finish(close_cause::client_error, ec.message());
         co_return;
@@ -136,6 +141,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
         co_return;
     }
     remember_startup(std::get<protocol::startup_message>(*packet));
+    stage_ = stage::connecting; // the startup deadline is met; the queue deadline rules now
     const std::size_t pending = co_await forward_startup_and_peek();
     if (cause_ != close_cause::none) co_return;
     co_await relay(true, pending);

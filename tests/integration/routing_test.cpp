@@ -176,26 +176,6 @@ struct health_def {
     unsigned rise = 2;
 };
 
-/// Marks every open descriptor of this process close-on-exec. The fixtures fork patroxy without
-/// closing inherited descriptors, and Asio opens fake_patroni's acceptor without SOCK_CLOEXEC: a
-/// patroxy child would keep the fake's listening socket alive, so a "refusing" fake would still
-/// complete handshakes (patroxy's check then times out instead of being refused) and the fake
-/// could not bind its port again.
-void close_descriptors_on_exec()
-{
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-        const std::string name = entry.path().filename().string();
-        if (name.empty() || !std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
-            continue;
-        const int fd = std::stoi(name);
-        if (fd <= 2)
-            continue;
-        const int flags = ::fcntl(fd, F_GETFD);
-        if (flags >= 0)
-            (void)::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-    }
-}
-
 /// `patroxy -f` with a native JSON config over the cluster's three members and `listeners`.
 std::unique_ptr<patroxy_process> start_proxy(const routing_cluster& cluster, const std::vector<listener_def>& listeners,
                                              const health_def& health = {})
@@ -225,7 +205,6 @@ std::unique_ptr<patroxy_process> start_proxy(const routing_cluster& cluster, con
                       {"listeners", std::move(ls)},
                       {"timeouts", {{"connect", "1s"}, {"startup", "2s"}}},
                       {"workers", 1}};
-    close_descriptors_on_exec();
     return std::make_unique<patroxy_process>(PATROXY_BINARY, doc.dump(2), ports);
 }
 

@@ -204,6 +204,13 @@ subprocess::subprocess(const process_options& options)
             if (::getppid() != parent)
                 ::_exit(127);
         }
+        // The child must not keep the test's sockets (a fake Patroni's acceptor, say): Asio
+        // opens them without close-on-exec, and an inherited listening socket keeps accepting.
+        const long max_fd = std::min(::sysconf(_SC_OPEN_MAX), 65536L);
+        for (int fd = 3; fd < max_fd; ++fd) {
+            const int flags = ::fcntl(fd, F_GETFD);
+            if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        }
         ::execvp(argv[0], argv.data());
         fail(4);
     }

@@ -9,6 +9,7 @@
 
 #include <asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -75,6 +76,9 @@ struct cluster_snapshot {
     std::string leader_in_dcs{};       ///< holder of the DCS leader lock; empty when none or unknown
     std::optional<cluster_view> dcs{}; ///< the GET /cluster answer used, for the cluster panel
     std::vector<incident> incidents{}; ///< why the routing is degraded, if it is
+    /// Per listener: since when it has had no eligible member (the epoch while it has one).
+    /// Carried over from snapshot to snapshot by the poller, for the 57P03 message and stats.
+    std::vector<std::chrono::system_clock::time_point> empty_since{};
 };
 
 using snapshot_ptr = std::shared_ptr<const cluster_snapshot>;

@@ -49,6 +49,20 @@ bool is_primary_member(const snapshot_ptr& s, const std::string& name)
     return s && s->primary && s->members[*s->primary].name == name;
 }
 
+/// Since when each listener has had nobody eligible: kept from the previous snapshot while it
+/// stays empty, now when it just became empty.
+void carry_empty_since(const cluster_snapshot* previous, cluster_snapshot& next)
+{
+    next.empty_since.assign(next.eligible.size(), {});
+    const auto now = std::chrono::system_clock::now();
+    for (std::size_t l = 0; l < next.eligible.size(); ++l) {
+        if (!next.eligible[l].empty()) continue;
+        const bool was_empty = previous && l < previous->empty_since.size() &&
+                               previous->empty_since[l] != std::chrono::system_clock::time_point{};
+        next.empty_since[l] = was_empty ? previous->empty_since[l] : now;
+    }
+}
+
 } // namespace
 
 patroni_poller::patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish,
@@ -273,6 +287,7 @@ void patroni_poller::rebuild()
                                                                     cfg_.health.sql_check.has_value()));
     std::size_t i = 0;
     for (const auto& m : members_) next->members[i++].endpoint = m.endpoint;
+    carry_empty_since(current_.get(), *next);
 
     // Incidents explain why writes have nowhere to go: only worth a line where a listener
     // follows the primary, and only once the DCS has been asked (before that, "no DCS view" is

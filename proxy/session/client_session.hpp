@@ -93,6 +93,7 @@ private:
     asio::awaitable<std::size_t> forward_startup_and_peek();
     asio::awaitable<std::tuple<std::error_code, std::size_t>> read_first_answer();
     void prepare_no_server_error();
+    [[nodiscard]] std::string empty_since_text() const;
     void note_failure(const health::member_view& member, std::string_view what);
     void set_member(const health::member_view* member, std::uint32_t index);
 

@@ -12,6 +12,7 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
+#include <ctime>
 #include <sstream>
 
 namespace patroxy::proxy {
@@ -175,6 +176,19 @@ asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
     }
 }
 
+std::string client_session::empty_since_text() const
+{
+    if (!snapshot_ || listener_.index >= snapshot_->empty_since.size()) return {};
+    const auto since = snapshot_->empty_since[listener_.index];
+    if (since == std::chrono::system_clock::time_point{}) return {};
+    const auto t = std::chrono::system_clock::to_time_t(since);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    const auto n = std::strftime(buf, sizeof buf, "%H:%M:%S UTC", &tm);
+    return " since " + std::string(buf, n);
+}
+
 void client_session::prepare_no_server_error()
 {
     listener_.counters.rejected_no_server.fetch_add(1, std::memory_order_relaxed);
@@ -182,7 +196,12 @@ void client_session::prepare_no_server_error()
     std::string detail;
     if (plan_.empty()) {
         message += ": no server is eligible";
+        if (listener_.cfg.role) message += std::string(" for role ") + std::string(config::to_string(*listener_.cfg.role));
+        message += empty_since_text();
         if (queued_for_.count() > 0) message += " (held " + std::to_string(queued_for_.count()) + " ms in the queue)";
+        // The incidents say why (no DCS leader, two claimants, the leader still in recovery).
+        if (snapshot_)
+            for (const auto& inc : snapshot_->incidents) detail += (detail.empty() ? "" : "; ") + inc.text;
     } else
         detail = "tried " + failures_;
     prepare_error(close_cause::no_server, "57P03", std::move(message), std::move(detail),

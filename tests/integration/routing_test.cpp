@@ -177,12 +177,15 @@ struct health_def {
 };
 
 /// `patroxy -f` with a native JSON config over the cluster's three members and `listeners`.
+/// `configured` members are named in the config (the first ones); with `discover` patroxy learns
+/// the others from GET /cluster.
 std::unique_ptr<patroxy_process> start_proxy(const routing_cluster& cluster, const std::vector<listener_def>& listeners,
-                                             const health_def& health = {})
+                                             const health_def& health = {},
+                                             std::size_t configured = routing_cluster::size, bool discover = false)
 {
     using nlohmann::json;
     json members = json::array();
-    for (std::size_t i = 0; i < routing_cluster::size; ++i)
+    for (std::size_t i = 0; i < configured; ++i)
         members.push_back({{"name", routing_cluster::name(i)},
                            {"host", "127.0.0.1"},
                            {"port", cluster.pg_port(i)},
@@ -195,7 +198,7 @@ std::unique_ptr<patroxy_process> start_proxy(const routing_cluster& cluster, con
         ls.push_back(std::move(j));
         ports.push_back(l.port);
     }
-    const json doc = {{"cluster", {{"members", std::move(members)}}},
+    const json doc = {{"cluster", {{"members", std::move(members)}, {"discover", discover}}},
                       {"health",
                        {{"interval", health.interval},
                         {"fast_interval", health.fast_interval},
@@ -791,4 +794,19 @@ TEST_CASE("one GET /patroni per member per interval whatever the number of liste
     INFO(cluster_reads << " GET /cluster in " << window.count() << " ms");
     CHECK(cluster_reads >= 5);
     CHECK(cluster_reads <= 8);
+}
+
+TEST_CASE("discover: a member the DCS lists but the config does not is checked and routed", "[routing]")
+{
+    routing_cluster cluster;
+    cluster.healthy(0);
+    const listener_def replicas{"replicas", "replica"};
+    auto proxy = start_proxy(cluster, {replicas}, {}, 2, true); // node3 is not in the config
+
+    const auto node2 = cluster.pg_port(1);
+    const auto node3 = cluster.pg_port(2);
+    // node3 comes from GET /cluster, is asked GET /patroni itself, and joins the replica set.
+    CHECK(cluster.api(2).wait_for_requests("/patroni", 1, 5s));
+    REQUIRE(wait_routes(replicas.port, {node2, node3}, 5s));
+    CHECK(count_of(proxy->log(), "member=node3 discovered from the DCS") == 1);
 }

@@ -72,6 +72,8 @@ patroni_poller::patroni_poller(asio::any_io_executor executor, const config::con
       thresholds_(thresholds_from(cfg.health)),
       publish_(std::move(publish)),
       event_(std::move(event)),
+      follows_roles_(std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                                 [](const config::listener& l) { return l.role.has_value(); })),
       wake_(executor_, asio::steady_timer::time_point::max())
 {
     limits_.connect_timeout = cfg.health.timeout;
@@ -292,15 +294,12 @@ void patroni_poller::rebuild()
     // Incidents explain why writes have nowhere to go: only worth a line where a listener
     // follows the primary, and only once the DCS has been asked (before that, "no DCS view" is
     // just startup).
-    const bool wants_primary = std::any_of(cfg_.listeners.begin(), cfg_.listeners.end(), [](const auto& l) {
-        return l.role.has_value();
-    });
     // ... and once every member with an API has answered or failed a first check, so that
     // "DCS leader node1 is down" does not stand for "node1 was not asked yet".
     const bool all_checked = std::all_of(members_.begin(), members_.end(), [](const member_record& m) {
         return !m.client || m.observation.health.status != health_status::unchecked;
     });
-    if (wants_primary && dcs_asked_ && all_checked) {
+    if (follows_roles_ && dcs_asked_ && all_checked) {
         for (const auto& inc : new_incidents(incidents_logged_ ? current_.get() : nullptr, *next))
             event_("error", inc.text);
         incidents_logged_ = true;
@@ -315,7 +314,7 @@ void patroni_poller::rebuild()
 
     // Poll fast while writes have nowhere to go or the primary is failing its checks.
     bool fast = false;
-    if (wants_primary) {
+    if (follows_roles_) {
         fast = !next->primary || next->members[*next->primary].health.consecutive_failures > 0;
     }
     if (fast != fast_) {

@@ -83,6 +83,7 @@ private:
 
     snapshot_ptr current_;
     std::uint64_t generation_ = 0;
+    const bool follows_roles_; ///< some listener routes by role: the primary matters
     bool fast_ = false;
     bool dcs_asked_ = false;        ///< GET /cluster has been tried at least once
     bool incidents_logged_ = false; ///< the incidents of current_ have been logged

@@ -6,12 +6,18 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake make pkg-config
-  libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2
+  libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2 zlib1g-dev
   # tests: real PostgreSQL servers, TLS certificates for them
   postgresql-15 postgresql-client-15 openssl
   # deploy/local: a real Patroni cluster on etcd (v3 API); python3-etcd is the first of Patroni's
   # alternative DCS dependencies, named so that no other one is chosen; curl for Patroni's REST API
   patroni python3-etcd etcd-server etcd-client curl
+  # the comparison (e2e side-by-side figures, bench/): Debian's HAProxy with the classic config
+  haproxy
+  # stats page: promtool checks /metrics, headless Chromium renders the page in the browser test
+  prometheus chromium
+  # deploy/docker: `docker-compose config` checks the compose file offline (no engine here)
+  docker-compose
 )
 
 missing=()
@@ -34,4 +40,9 @@ DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recomme
 if [[ " ${missing[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
   echo "disabling the etcd.service that etcd-server started (deploy/local runs its own etcd)"
   $sudo systemctl disable --now etcd.service || true
+fi
+# Likewise Debian's prometheus starts a server on :9090; only its promtool is wanted here.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  echo "disabling the prometheus.service that prometheus started (only promtool is used)"
+  $sudo systemctl disable --now prometheus.service || true
 fi

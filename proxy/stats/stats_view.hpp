@@ -1,0 +1,187 @@
+// Everything the stats listener shows, as plain values: one copy taken on the control thread, then
+// rendered as HTML, JSON, CSV or Prometheus text by pure functions (render_*.hpp). Keeping the
+// view separate from the live counters lets the renderers be tested on a fixed view, and lets
+// all four formats agree because they read the same numbers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace patroxy::proxy::stats {
+
+/// An operator's override of one member on one listener (HAProxy's `set server ... state`).
+enum class admin_state {
+    ready, ///< routed normally
+    drain, ///< no new sessions; live ones stay (HAProxy's DRAIN)
+    maint, ///< no new sessions, live ones closed (HAProxy's MAINT)
+};
+
+/// A latency distribution: fixed upper bounds in seconds, a count per bucket, and the sum. The
+/// same shape prometheus-cpp's Histogram takes, so /metrics renders it without re-bucketing.
+struct histogram_view {
+    std::vector<double> bounds;        ///< ascending upper bounds in seconds, +Inf implied
+    std::vector<std::uint64_t> counts; ///< per bucket, NOT cumulative; size bounds.size() + 1
+    double sum_seconds = 0;
+
+    [[nodiscard]] std::uint64_t count() const noexcept
+    {
+        std::uint64_t n = 0;
+        for (auto c : counts) n += c;
+        return n;
+    }
+};
+
+/// One member as seen through one listener: HAProxy's server row plus Patroni's columns.
+struct server_row {
+    std::string name;    ///< member name, e.g. "node1"
+    std::string address; ///< "127.0.0.1:5441"
+
+    // Sessions: current, highest seen, total served, times chosen by the balancer (LbTot), and
+    // seconds since the last new session (nullopt: never).
+    std::uint64_t sessions_cur = 0;
+    std::uint64_t sessions_max = 0;
+    std::uint64_t sessions_total = 0;
+    std::uint64_t lb_total = 0;
+    std::optional<std::chrono::seconds> last_session{};
+    // Session rate: new sessions in the last second, and the highest such rate seen.
+    std::uint64_t rate_cur = 0;
+    std::uint64_t rate_max = 0;
+    // Bytes of finished sessions: in = client -> server, out = server -> client.
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    // Errors: Conn = connects that failed (refused, timed out, early FATAL); Resp = sessions
+    // closed by a server error or a malformed server message.
+    std::uint64_t errors_conn = 0;
+    std::uint64_t errors_resp = 0;
+    std::uint64_t killed = 0; ///< sessions closed because the member left the listener (or maint)
+
+    // Server group.
+    std::string status;     ///< "UP", "UP 1/3", "DOWN", "DOWN 1/2", "MAINT", "DRAIN", "no check"
+    std::string last_check; ///< "L7OK/200 in 3ms", "L4CON in 0ms", "" before the first check
+    std::uint32_t weight = 0;
+    bool active = false;    ///< eligible on this listener now (HAProxy's Act = Y)
+    bool backup = false;    ///< routed only when no active member is (fallback_to_primary): Bck = Y
+    std::uint64_t checks_failed = 0;            ///< Chk
+    std::uint64_t downs = 0;                    ///< Dwn
+    std::chrono::seconds downtime{};            ///< Dwntme
+    std::optional<std::chrono::seconds> last_change{}; ///< seconds since it went up/down (LastChg)
+    admin_state admin = admin_state::ready;
+
+    // Patroni.
+    std::string role;  ///< as the member reports itself: "primary", "replica", "" when unknown
+    std::string state; ///< "running", "starting", ... "" when unknown
+    std::optional<std::uint64_t> timeline{};
+    std::optional<std::uint64_t> lag_bytes{};
+
+    histogram_view connect_time; ///< backend connect time, this member through this listener
+};
+
+/// Sessions a listener closed because their member may no longer serve it, by why.
+struct kill_counts {
+    std::uint64_t role_lost = 0;   ///< the member is no longer the primary / no longer a replica
+    std::uint64_t member_down = 0; ///< the member failed its checks (marked DOWN)
+    std::uint64_t over_lag = 0;    ///< replica past max_lag with on_lag: shutdown
+    std::uint64_t maint = 0;       ///< an operator put the member in maint
+
+    [[nodiscard]] std::uint64_t total() const noexcept { return role_lost + member_down + over_lag + maint; }
+};
+
+/// One listener: HAProxy's FRONTEND row (and, for the table, its servers).
+struct listener_row {
+    std::string name;    ///< "primary"
+    std::string bind;    ///< "127.0.0.1:5000"
+    std::string routes;  ///< "role primary" / "role replica, max_lag 1MB" / "servers node1, node2"
+    std::string balance; ///< "roundrobin", "leastconn", "first"
+
+    std::uint64_t queue_cur = 0;  ///< clients waiting for an eligible member now
+    std::uint64_t queue_max = 0;  ///< the most seen waiting at once
+    std::chrono::milliseconds queue_timeout{}; ///< how long a client may wait (shown as the Limit)
+    std::uint64_t queued_total = 0; ///< clients that had to wait, ever
+
+    std::uint64_t sessions_cur = 0;
+    std::uint64_t sessions_max = 0;
+    std::uint64_t sessions_limit = 0; ///< max_connections; 0 = none
+    std::uint64_t sessions_total = 0; ///< connections accepted
+    std::uint64_t rate_cur = 0;
+    std::uint64_t rate_max = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+
+    // Why clients were turned away.
+    std::uint64_t denied_limit = 0;     ///< over max_connections: 53300 (HAProxy's Denied)
+    std::uint64_t errors_startup = 0;   ///< malformed or timed-out startups (HAProxy's Req errors)
+    std::uint64_t denied_no_server = 0; ///< no eligible member before queue_timeout: 57P03
+    kill_counts killed{};
+
+    std::string status; ///< "OPEN", "FULL" (at max_connections), "NO SERVER" (nothing eligible)
+    std::optional<std::chrono::seconds> empty_for{}; ///< how long it has had no eligible member
+
+    histogram_view queue_wait; ///< time clients spent queued
+
+    std::vector<server_row> servers; ///< every configured/discovered member this listener may use
+};
+
+/// One row of the `patronictl list`-like cluster panel.
+struct cluster_member {
+    std::string name;
+    std::string host;   ///< "127.0.0.1:5441"
+    std::string role;   ///< patronictl's words: "Leader", "Replica", "Sync Standby", "" unknown
+    std::string state;  ///< "running", "streaming", "stopped", ...
+    std::optional<std::uint64_t> timeline{};
+    std::optional<std::uint64_t> lag_bytes{};
+    std::string check_status; ///< "UP", "DOWN 1/2", ... (status_text)
+    std::string last_check;   ///< "L7OK/200 in 3ms"
+    histogram_view check_duration; ///< GET /patroni durations
+};
+
+/// One line of the recent-events list.
+struct event {
+    std::chrono::system_clock::time_point at;
+    std::string kind; ///< "leader", "member_down", "member_up", "killed", "queued", "rejected", "admin", "reload", "incident"
+    std::string text; ///< "leader changed from node1 to node2"
+};
+
+/// Cancel requests by what became of them.
+struct cancel_counts {
+    std::uint64_t forwarded = 0;
+    std::uint64_t unknown_key = 0;
+    std::uint64_t failed = 0;
+};
+
+struct stats_view {
+    std::string version;                        ///< patroxy's version
+    std::int64_t pid = 0;
+    std::chrono::system_clock::time_point now{};
+    std::chrono::seconds uptime{};
+    std::chrono::seconds refresh{10}; ///< the page's auto-refresh
+    bool admin_enabled = false;       ///< stats.auth is set, so the admin forms are offered
+
+    std::string scope;   ///< Patroni scope (cluster name); may be empty
+    std::string leader;  ///< member that holds the DCS leader lock; empty when none
+    std::string primary; ///< member writes go to now; empty when none
+    std::uint64_t generation = 0; ///< snapshot generation
+    std::vector<std::string> incidents; ///< why routing is degraded now, one line each
+
+    std::vector<cluster_member> cluster;
+    std::vector<listener_row> listeners;
+    std::vector<event> events; ///< newest first
+
+    std::uint64_t leader_changes = 0;
+    cancel_counts cancels{};
+    std::uint64_t reloads = 0;
+};
+
+[[nodiscard]] constexpr const char* to_string(admin_state s) noexcept
+{
+    switch (s) {
+    case admin_state::ready: return "ready";
+    case admin_state::drain: return "drain";
+    case admin_state::maint: return "maint";
+    }
+    return "ready";
+}
+
+} // namespace patroxy::proxy::stats

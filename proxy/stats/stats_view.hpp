@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace patroxy::proxy::stats {
@@ -183,5 +184,8 @@ struct stats_view {
     }
     return "ready";
 }
+
+/// "ready", "drain" or "maint" (an admin form's value); nullopt for anything else.
+[[nodiscard]] std::optional<admin_state> parse_admin_state(std::string_view text) noexcept;
 
 } // namespace patroxy::proxy::stats

@@ -17,6 +17,8 @@ using duration = std::chrono::milliseconds;
 struct endpoint {
     std::string host;
     std::uint16_t port = 0;
+
+    bool operator==(const endpoint&) const = default;
 };
 
 /// One PostgreSQL server / Patroni member.
@@ -60,6 +62,8 @@ struct listener {
     std::optional<std::uint64_t> max_lag; ///< bytes
     bool fallback_to_primary = false;
     lag_action on_lag = lag_action::keep;
+
+    bool operator==(const listener&) const = default; ///< a reload replaces a listener that differs
 };
 
 /// Optional libpq confirmation that the leader is out of recovery, as a monitoring user.
@@ -81,12 +85,16 @@ struct health_settings {
 struct stats_auth {
     std::string user;
     std::string password;
+
+    bool operator==(const stats_auth&) const = default;
 };
 
 struct stats_settings {
     endpoint bind;
     duration refresh = std::chrono::seconds(10);
     std::optional<stats_auth> auth;
+
+    bool operator==(const stats_settings&) const = default;
 };
 
 struct timeouts {

@@ -63,6 +63,12 @@ void carry_empty_since(const cluster_snapshot* previous, cluster_snapshot& next)
     }
 }
 
+bool any_role_listener(const config::config& cfg)
+{
+    return std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                       [](const config::listener& l) { return l.role.has_value(); });
+}
+
 } // namespace
 
 patroni_poller::patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish,
@@ -72,8 +78,7 @@ patroni_poller::patroni_poller(asio::any_io_executor executor, const config::con
       thresholds_(thresholds_from(cfg.health)),
       publish_(std::move(publish)),
       event_(std::move(event)),
-      follows_roles_(std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
-                                 [](const config::listener& l) { return l.role.has_value(); })),
+      follows_roles_(any_role_listener(cfg)),
       wake_(executor_, asio::steady_timer::time_point::max())
 {
     limits_.connect_timeout = cfg.health.timeout;
@@ -81,12 +86,41 @@ patroni_poller::patroni_poller(asio::any_io_executor executor, const config::con
     for (const auto& m : cfg_.members) add_member(m, false);
 }
 
+std::vector<std::string> patroni_poller::reconfigure(const config::config& cfg)
+{
+    // Members are compared with what is being checked, not with the last file: a member
+    // changed twice is still reported.
+    std::vector<std::string> kept;
+    for (const auto& was : cfg_.members) {
+        const auto* now = cfg.find_member(was.name);
+        if (!now || now->host != was.host || now->port != was.port || now->api != was.api || now->weight != was.weight)
+            kept.push_back(was.name);
+    }
+    auto checked = std::move(cfg_.members);
+    cfg_ = cfg;
+    cfg_.members = std::move(checked);
+    thresholds_ = thresholds_from(cfg.health);
+    limits_.connect_timeout = cfg.health.timeout; // for clients made from now on
+    limits_.response_timeout = cfg.health.timeout;
+    follows_roles_ = any_role_listener(cfg);
+    for (const auto& m : cfg.members) {
+        const bool known = std::any_of(members_.begin(), members_.end(),
+                                       [&m](const member_record& r) { return r.observation.member.name == m.name; });
+        if (known) continue;
+        cfg_.members.push_back(m);
+        auto& record = add_member(m, false);
+        if (record.client && !stopped_) spawn(member_loop(record), "check loop of " + m.name);
+    }
+    rebuild();
+    return kept;
+}
+
 patroni_poller::member_record& patroni_poller::add_member(config::member m, bool discovered)
 {
     auto& record = members_.emplace_back();
     std::string error;
     record.endpoint = resolve_member(m, error);
-    if (!error.empty()) event_("error", "member=" + m.name + " " + error);
+    if (!error.empty()) event_("error", "config", "member=" + m.name + " " + error);
     record.api = m.api.empty() ? std::nullopt : parse_http_url(m.api);
     if (record.api)
         record.client = std::make_unique<http_client>(executor_, record.api->host, record.api->port, limits_);
@@ -117,7 +151,7 @@ void patroni_poller::spawn(asio::awaitable<void> loop, std::string what)
         try {
             std::rethrow_exception(e);
         } catch (const std::exception& ex) {
-            event_("error", "BUG: the " + what + " ended: " + ex.what());
+            event_("error", "bug", "BUG: the " + what + " ended: " + ex.what());
         }
     });
 }
@@ -156,13 +190,13 @@ asio::awaitable<void> patroni_poller::check_sql(member_record& m, pg_role role)
     auto probe = probe_recovery(executor_, host, obs.member.port, *cfg_.health.sql_check, cfg_.health.timeout);
     const sql_probe_result r = co_await std::move(probe);
     if (r.ok) {
-        if (!obs.sql_error.empty()) event_("info", "member=" + obs.member.name + " SQL check answers again");
+        if (!obs.sql_error.empty()) event_("info", "sql_check", "member=" + obs.member.name + " SQL check answers again");
         obs.sql_in_recovery = r.in_recovery;
         obs.sql_error.clear();
         co_return;
     }
     // One line per new failure, not one per fast poll while it lasts.
-    if (r.error != obs.sql_error) event_("warning", "member=" + obs.member.name + " SQL check failed: " + r.error);
+    if (r.error != obs.sql_error) event_("warning", "sql_check", "member=" + obs.member.name + " SQL check failed: " + r.error);
     obs.sql_in_recovery.reset();
     obs.sql_error = r.error;
 }
@@ -209,7 +243,7 @@ void patroni_poller::record_check(member_record& m, const probe_result& r, std::
 
     const bool now_up = is_up(obs.health.status);
     if (now_up != was_up || !was_checked)
-        event_(now_up ? "info" : "warning", "member=" + obs.member.name + " is " + (now_up ? "UP" : "DOWN") + ": " +
+        event_(now_up ? "info" : "warning", now_up ? "member_up" : "member_down", "member=" + obs.member.name + " is " + (now_up ? "UP" : "DOWN") + ": " +
                                                 std::string(to_string(r.code)) +
                                                 (r.detail.empty() ? "" : " (" + r.detail + ")"));
     rebuild();
@@ -234,7 +268,7 @@ asio::awaitable<void> patroni_poller::dcs_loop()
                     dcs_ = std::move(decoded.value);
                     rebuild();
                 } else {
-                    event_("warning", "GET /cluster from " + dcs_client_member_ + ": " + decoded.error);
+                    event_("warning", "dcs", "GET /cluster from " + dcs_client_member_ + ": " + decoded.error);
                 }
             }
             // A failed read leaves the last view in place; the next round asks another member
@@ -273,7 +307,7 @@ void patroni_poller::discover(const cluster_view& view)
         // api_url names the /patroni endpoint; the client is given host and port only.
         m.api = dm.api_url;
         auto& record = add_member(std::move(m), true);
-        event_("info", "member=" + dm.name + " discovered from the DCS at " + dm.host + ":" +
+        event_("info", "discovered", "member=" + dm.name + " discovered from the DCS at " + dm.host + ":" +
                            std::to_string(*dm.port));
         if (record.client) spawn(member_loop(record), "check loop of " + dm.name);
     }
@@ -301,7 +335,7 @@ void patroni_poller::rebuild()
     });
     if (follows_roles_ && dcs_asked_ && all_checked) {
         for (const auto& inc : new_incidents(incidents_logged_ ? current_.get() : nullptr, *next))
-            event_("error", inc.text);
+            event_("error", "incident", inc.text);
         incidents_logged_ = true;
     }
     if (current_ && current_->primary != next->primary) {
@@ -309,7 +343,7 @@ void patroni_poller::rebuild()
             return s->primary ? s->members[*s->primary].name : std::string("none");
         };
         const snapshot_ptr next_ptr = next;
-        event_("info", "primary changed from " + name(current_) + " to " + name(next_ptr));
+        event_("info", "leader", "primary changed from " + name(current_) + " to " + name(next_ptr));
     }
 
     // Poll fast while writes have nowhere to go or the primary is failing its checks.
@@ -319,7 +353,7 @@ void patroni_poller::rebuild()
     }
     if (fast != fast_) {
         fast_ = fast;
-        event_("info", fast ? "polling every fast_interval until a single primary is confirmed"
+        event_("info", "polling", fast ? "polling every fast_interval until a single primary is confirmed"
                             : "a single primary is confirmed; polling every interval");
         if (fast) wake_.cancel();
     }

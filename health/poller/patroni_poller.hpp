@@ -28,8 +28,11 @@ class patroni_poller {
 public:
     /// Receives every new snapshot, on the poller's executor.
     using publish_fn = std::function<void(const snapshot_ptr&)>;
-    /// Receives one line per event worth an operator's attention (member down/up, incidents).
-    using event_fn = std::function<void(std::string_view level, const std::string& text)>;
+    /// Receives one line per event worth an operator's attention. `level` is "info", "warning"
+    /// or "error"; `kind` names what happened, for the stats page's event list: "member_up",
+    /// "member_down", "leader", "incident", "discovered", "sql_check", "dcs", "polling",
+    /// "config", "bug".
+    using event_fn = std::function<void(std::string_view level, std::string_view kind, const std::string& text)>;
 
     patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish, event_fn event);
     patroni_poller(const patroni_poller&) = delete;
@@ -40,6 +43,13 @@ public:
     void start();
     /// Stops the loops (they end at their next wake-up).
     void stop();
+
+    /// Applies a reloaded config (SIGHUP): the listeners (eligibility is derived for them, in
+    /// the order given, from the next snapshot on), the health settings (from each loop's next
+    /// check), `discover`, and members new by name (checked from now on). Members removed from
+    /// the config or changed keep their place, because member indices stay stable for the life
+    /// of the process; their names are returned so the caller can say a restart is needed.
+    std::vector<std::string> reconfigure(const config::config& cfg);
 
     [[nodiscard]] const snapshot_ptr& current() const noexcept { return current_; }
     /// True while polling every fast_interval.
@@ -83,7 +93,7 @@ private:
 
     snapshot_ptr current_;
     std::uint64_t generation_ = 0;
-    const bool follows_roles_; ///< some listener routes by role: the primary matters
+    bool follows_roles_; ///< some listener routes by role: the primary matters
     bool fast_ = false;
     bool dcs_asked_ = false;        ///< GET /cluster has been tried at least once
     bool incidents_logged_ = false; ///< the incidents of current_ have been logged

@@ -1,137 +1,404 @@
-// Wiring: control io_context on the main thread (acceptors, signals), N workers for sessions.
+// Wiring: the control io_context on the main thread (acceptors, signals, the health poller, the
+// stats listener), N workers for sessions. Also the reload: SIGHUP reads the config file again;
+// new listeners bind, removed ones close, changed ones are replaced, and live sessions stay.
 #include "proxy/app/application.hpp"
 
 #include "health/poller/patroni_poller.hpp"
+#include "proxy/app/stats_collector.hpp"
+#include "proxy/app/stats_routes.hpp"
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/session/session.hpp"
+#include "proxy/stats/event_log.hpp"
+#include "proxy/stats/http_server.hpp"
 #include "proxy/support/log.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <csignal>
 #include <list>
+#include <map>
 #include <memory>
+#include <optional>
+#include <thread>
 
 namespace patroxy::proxy {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// How long SIGTERM waits for live sessions before closing them.
 constexpr auto drain_grace = std::chrono::seconds(30);
 
 std::string describe(const config::endpoint& e) { return e.host + ":" + std::to_string(e.port); }
 
+/// Resolves `e` for binding; nullopt (and a log line naming `what`) when it cannot be.
+std::optional<tcp::endpoint> resolve_bind(asio::io_context& io, const config::endpoint& e, const std::string& what)
+{
+    std::error_code ec;
+    tcp::resolver resolver(io);
+    const auto results = resolver.resolve(e.host, std::to_string(e.port), tcp::resolver::passive, ec);
+    if (ec || results.empty()) {
+        log_line(log_level::error) << what << " cannot resolve " << describe(e) << ": " << (ec ? ec.message() : "no address");
+        return std::nullopt;
+    }
+    return results.begin()->endpoint();
+}
+
 /// Opens and binds an acceptor; a readable error on failure.
 bool bind_acceptor(tcp::acceptor& acceptor, const config::listener& l)
 {
+    const std::string what = "listener=" + l.name;
+    auto& io = static_cast<asio::io_context&>(acceptor.get_executor().context());
+    const auto endpoint = resolve_bind(io, l.bind, what);
+    if (!endpoint) return false;
     std::error_code ec;
-    tcp::resolver resolver(acceptor.get_executor());
-    const auto results = resolver.resolve(l.bind.host, std::to_string(l.bind.port), tcp::resolver::passive, ec);
-    if (ec || results.empty()) {
-        log_line(log_level::error) << "listener=" << l.name << " cannot resolve " << describe(l.bind) << ": "
-                                   << (ec ? ec.message() : "no address");
-        return false;
-    }
-    const auto endpoint = results.begin()->endpoint();
-    acceptor.open(endpoint.protocol(), ec);
+    acceptor.open(endpoint->protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.bind(*endpoint, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        log_line(log_level::error) << "listener=" << l.name << " cannot listen on " << describe(l.bind) << ": "
-                                   << ec.message();
+        log_line(log_level::error) << what << " cannot listen on " << describe(l.bind) << ": " << ec.message();
         return false;
     }
-    log_line(log_level::info) << "listener=" << l.name << " listening on " << endpoint;
+    log_line(log_level::info) << what << " listening on " << *endpoint;
     return true;
+}
+
+log_level level_named(std::string_view level)
+{
+    return level == "error" ? log_level::error : level == "warning" ? log_level::warning : log_level::info;
+}
+
+/// Whether the listener's members can change, so a client may be held for a better snapshot.
+bool listener_can_queue(const config::config& cfg, const config::listener& l)
+{
+    return l.role.has_value() || std::any_of(l.servers.begin(), l.servers.end(), [&cfg](const std::string& name) {
+               const auto* m = cfg.find_member(name);
+               return m && !m->api.empty();
+           });
 }
 
 } // namespace
 
-int run_proxy(const config::config& cfg)
-{
-    // Declared before the workers: sessions still alive when the workers are destroyed refer
-    // to these, so they must outlive the worker pool.
-    asio::io_context control(1);
-    cancel_registry cancels;
-    session_env env{.timeouts = cfg.timeouts, .max_message = cfg.limits.max_message, .retries = cfg.retries, .cancels = cancels};
-    std::list<listener_runtime> listeners; // stable addresses: sessions keep references
-    std::list<tcp::acceptor> acceptors;
-    worker_pool workers(cfg.workers);
-    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
-        auto& l = listeners.emplace_back();
-        l.cfg = cfg.listeners[i];
-        l.index = i;
-        l.can_queue = l.cfg.role.has_value() ||
-                      std::any_of(l.cfg.servers.begin(), l.cfg.servers.end(), [&cfg](const std::string& name) {
-                          const auto* m = cfg.find_member(name);
-                          return m && !m->api.empty();
-                      });
-        auto& acceptor = acceptors.emplace_back(control);
-        if (!bind_acceptor(acceptor, l.cfg)) return 1;
-    }
+/// The proxy's long-lived parts, owned in the order they must be destroyed in reverse: sessions
+/// still alive when the workers stop refer to the environment and the listeners.
+class application {
+public:
+    application(const config::config& cfg, std::string config_path);
+    int run();
 
+private:
+    struct bound_listener {
+        listener_runtime* runtime = nullptr;
+        std::unique_ptr<tcp::acceptor> acceptor;
+    };
+
+    bool open_listener(const config::listener& l, std::size_t slot, const listener_runtime* previous);
+    void close_listener(bound_listener& b);
+    [[nodiscard]] config::config poller_config(const config::config& cfg) const;
+    [[nodiscard]] std::size_t slot_of(const std::string& name);
+    bool start_stats(const config::config& cfg);
+    void reload();
+    void warn_restart_needed(const config::config& next) const;
+    [[nodiscard]] std::string set_admin(std::string_view listener, std::string_view member, stats::admin_state state);
+    void on_event(std::string_view level, std::string_view kind, const std::string& text);
+    void schedule_sample();
+    void watch_signals();
+    void stop_accepting();
+
+    config::config cfg_;
+    const std::string config_path_;
+    asio::io_context control_{1};
+    cancel_registry cancels_;
+    session_env env_;
+    stats::event_log events_;
+    std::list<listener_runtime> runtimes_;  ///< every listener ever opened, retired ones included
+    std::map<std::string, bound_listener> bound_; ///< the open listeners, by name
+    std::vector<config::listener> slots_; ///< eligibility index -> listener config; names never move
+    worker_pool workers_;
+    stats_collector collector_;
+    std::optional<health::patroni_poller> poller_;
+    std::optional<stats::http_server> stats_server_;
+    asio::steady_timer sample_timer_{control_};
+    asio::signal_set signals_{control_, SIGTERM, SIGINT, SIGHUP};
+    bool ready_ = false;
+    bool immediate_ = false;
+};
+
+application::application(const config::config& cfg, std::string config_path)
+    : cfg_(cfg),
+      config_path_(std::move(config_path)),
+      env_{.timeouts = cfg.timeouts, .max_message = cfg.limits.max_message, .retries = cfg.retries, .cancels = cancels_},
+      workers_(cfg.workers),
+      collector_(runtimes_, env_, events_)
+{
+    collector_.configure(cfg_);
+}
+
+std::size_t application::slot_of(const std::string& name)
+{
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].name == name) return i;
+    return slots_.size();
+}
+
+config::config application::poller_config(const config::config& cfg) const
+{
+    // The poller derives eligibility per slot: a listener keeps its index for the life of the
+    // process, so a session of a removed or replaced listener is still judged by its own rules.
+    auto copy = cfg;
+    copy.listeners = slots_;
+    return copy;
+}
+
+bool application::open_listener(const config::listener& l, std::size_t slot, const listener_runtime* previous)
+{
+    auto acceptor = std::make_unique<tcp::acceptor>(control_);
+    if (!bind_acceptor(*acceptor, l)) return false;
+    auto& runtime = runtimes_.emplace_back();
+    runtime.cfg = l;
+    runtime.index = slot;
+    runtime.can_queue = listener_can_queue(cfg_, l);
+    if (previous) // an operator's drain/maint survives a reload
+        for (std::size_t i = 0; i < max_tracked_members; ++i)
+            runtime.admin[i].store(previous->admin[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    asio::co_spawn(control_, accept_loop(*acceptor, runtime, workers_, env_), asio::detached);
+    bound_[l.name] = bound_listener{&runtime, std::move(acceptor)};
+    return true;
+}
+
+void application::close_listener(bound_listener& b)
+{
+    std::error_code ignored;
+    b.acceptor->close(ignored);
+    b.runtime->retired = true;
+}
+
+bool application::start_stats(const config::config& cfg)
+{
+    if (stats_server_) {
+        stats_server_->stop();
+        stats_server_.reset();
+    }
+    if (!cfg.stats) return true;
+    std::optional<stats::basic_credentials> auth;
+    if (cfg.stats->auth) auth = stats::basic_credentials{cfg.stats->auth->user, cfg.stats->auth->password};
+    stats_backend backend{
+        .view = [this] { return collector_.collect(); },
+        .set_admin = [this](std::string_view l, std::string_view m, stats::admin_state s) { return set_admin(l, m, s); },
+        .ready = [this] { return ready_ && collector_.snapshot() != nullptr; },
+    };
+    auto& server = stats_server_.emplace(control_.get_executor(), stats::http_server_limits{}, auth,
+                                         [backend](const stats::http_request& r) { return serve_stats_request(r, backend); });
+    const auto endpoint = resolve_bind(control_, cfg.stats->bind, "stats listener");
+    if (!endpoint) return false;
+    if (auto ec = server.listen(*endpoint)) {
+        log_line(log_level::error) << "stats listener cannot listen on " << describe(cfg.stats->bind) << ": "
+                                   << ec.message();
+        stats_server_.reset();
+        return false;
+    }
+    server.start();
+    log_line(log_level::info) << "stats listener on " << server.local_endpoint()
+                              << (auth ? " (basic auth)" : " (no auth: admin actions disabled)");
+    return true;
+}
+
+std::string application::set_admin(std::string_view listener, std::string_view member, stats::admin_state state)
+{
+    const auto& snapshot = collector_.snapshot();
+    if (!snapshot) return "no cluster snapshot yet";
+    std::optional<std::uint32_t> index;
+    for (std::uint32_t i = 0; i < snapshot->members.size(); ++i)
+        if (snapshot->members[i].name == member) index = i;
+    if (!index || *index >= max_tracked_members) return "unknown member '" + std::string(member) + "'";
+    std::vector<listener_runtime*> targets;
+    for (auto& [name, b] : bound_)
+        if (listener == "*" || name == listener) targets.push_back(b.runtime);
+    if (targets.empty()) return "unknown listener '" + std::string(listener) + "'";
+
+    const std::string member_name(member);
+    for (auto* runtime : targets) {
+        runtime->admin[*index].store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
+        if (state == stats::admin_state::maint)
+            workers_.run_on_each([runtime, member_name](worker& w) { close_sessions_in_maintenance(w, runtime, member_name); });
+    }
+    // Clients queued for a member that is ready again look at the snapshot once more.
+    if (state == stats::admin_state::ready) workers_.publish(snapshot);
+    const std::string where = listener == "*" ? std::string("every listener") : "listener " + std::string(listener);
+    const std::string text = "member " + member_name + " set to " + stats::to_string(state) + " on " + where;
+    log_line(log_level::warning) << "admin: " << text;
+    events_.add("admin", text);
+    return {};
+}
+
+void application::on_event(std::string_view level, std::string_view kind, const std::string& text)
+{
+    log_line(level_named(level)) << text;
+    // Polling-speed changes are the poller's own business; the page lists what operators act on.
+    if (kind != "polling") events_.add(kind, text);
+}
+
+void application::schedule_sample()
+{
+    sample_timer_.expires_after(std::chrono::seconds(1));
+    sample_timer_.async_wait([this](const std::error_code& ec) {
+        if (ec) return;
+        collector_.sample();
+        schedule_sample();
+    });
+}
+
+void application::warn_restart_needed(const config::config& next) const
+{
+    std::vector<std::string> fixed;
+    if (next.workers != cfg_.workers) fixed.emplace_back("workers");
+    if (next.timeouts.connect != cfg_.timeouts.connect || next.timeouts.startup != cfg_.timeouts.startup ||
+        next.timeouts.client_idle != cfg_.timeouts.client_idle || next.timeouts.server_idle != cfg_.timeouts.server_idle)
+        fixed.emplace_back("timeouts");
+    if (next.limits.max_message != cfg_.limits.max_message) fixed.emplace_back("limits");
+    if (next.retries != cfg_.retries) fixed.emplace_back("retries");
+    if (next.scope != cfg_.scope) fixed.emplace_back("cluster.scope");
+    for (const auto& what : fixed)
+        log_line(log_level::warning) << "reload: '" << what << "' changed; it takes effect at the next restart";
+}
+
+void application::reload()
+{
+    auto loaded = config::load_config_file(config_path_);
+    if (!loaded.errors.empty()) {
+        std::string text = "reload of " + config_path_ + " refused, still running the previous config:";
+        for (const auto& e : loaded.errors) text += " " + config::to_string(e) + ";";
+        log_line(log_level::error) << text;
+        events_.add("reload", text);
+        return;
+    }
+    auto next = std::move(*loaded.value);
+    warn_restart_needed(next);
+
+    // Listeners: close the removed and the changed ones first, so a changed one can bind its
+    // address again; then open the new and the changed ones.
+    std::map<std::string, const listener_runtime*> replaced;
+    for (auto it = bound_.begin(); it != bound_.end();) {
+        const auto wanted = std::find_if(next.listeners.begin(), next.listeners.end(),
+                                         [&it](const config::listener& l) { return l.name == it->first; });
+        const bool same = wanted != next.listeners.end() && *wanted == it->second.runtime->cfg &&
+                          listener_can_queue(next, *wanted) == it->second.runtime->can_queue;
+        if (same) {
+            ++it;
+            continue;
+        }
+        log_line(log_level::info) << "reload: listener=" << it->first
+                                  << (wanted == next.listeners.end() ? " removed" : " changed")
+                                  << "; its live sessions stay";
+        replaced[it->first] = it->second.runtime;
+        close_listener(it->second);
+        it = bound_.erase(it);
+    }
+    const auto old_cfg = std::exchange(cfg_, next);
+    std::size_t opened = 0;
+    for (const auto& l : cfg_.listeners) {
+        if (bound_.count(l.name)) continue;
+        const auto slot = slot_of(l.name);
+        if (slot == slots_.size())
+            slots_.push_back(l);
+        else
+            slots_[slot] = l;
+        const auto previous = replaced.find(l.name);
+        if (open_listener(l, slot, previous == replaced.end() ? nullptr : previous->second)) ++opened;
+    }
+    const auto kept = poller_->reconfigure(poller_config(cfg_));
+    for (const auto& name : kept)
+        log_line(log_level::warning) << "reload: member " << name
+                                     << " was removed or changed; it stays as it was until the next restart";
+    if (old_cfg.stats != cfg_.stats && !start_stats(cfg_))
+        log_line(log_level::error) << "reload: the stats listener could not be restarted";
+    collector_.configure(cfg_);
+    collector_.count_reload();
+    const std::string text = "configuration reloaded from " + config_path_ + ": " + std::to_string(bound_.size()) +
+                             " listener(s), " + std::to_string(opened) + " opened or replaced";
+    log_line(log_level::info) << text;
+    events_.add("reload", text);
+}
+
+void application::stop_accepting()
+{
+    for (auto& [name, b] : bound_) close_listener(b);
+    if (stats_server_) stats_server_->stop();
+    sample_timer_.cancel();
+    poller_->stop();
+}
+
+void application::watch_signals()
+{
+    signals_.async_wait([this](const std::error_code& ec, int signo) {
+        if (ec) return;
+        if (signo == SIGHUP) {
+            log_line(log_level::info) << "SIGHUP: reloading " << config_path_;
+            reload();
+            watch_signals();
+            return;
+        }
+        immediate_ = signo == SIGINT;
+        log_line(log_level::info) << (immediate_ ? "SIGINT: stopping now" : "SIGTERM: no new connections, draining");
+        stop_accepting();
+        if (immediate_) control_.stop();
+    });
+}
+
+int application::run()
+{
+    for (const auto& l : cfg_.listeners) {
+        slots_.push_back(l);
+        if (!open_listener(l, slots_.size() - 1, nullptr)) return 1;
+    }
     // The poller publishes every snapshot to the workers; each worker then closes the sessions
     // whose member lost its place (kill_policy.hpp).
-    health::patroni_poller poller(
-        control.get_executor(), cfg,
-        [&workers](const health::snapshot_ptr& s) { workers.publish(s, &close_sessions_leaving); },
-        [](std::string_view level, const std::string& text) {
-            const auto lvl = level == "error" ? log_level::error : level == "warning" ? log_level::warning
-                                                                                      : log_level::info;
-            log_line(lvl) << text;
-        });
-    poller.start(); // publishes the first snapshot before any session can be accepted
-    workers.start();
-    log_line(log_level::info) << "patroxy started: " << listeners.size() << " listener(s), " << workers.size()
-                              << " worker(s), " << cfg.members.size() << " member(s)";
-
-    auto listener_it = listeners.begin();
-    for (auto& acceptor : acceptors) {
-        asio::co_spawn(control, accept_loop(acceptor, *listener_it++, workers, env), asio::detached);
-    }
-
-    bool immediate = false;
-    asio::signal_set signals(control, SIGTERM, SIGINT);
-    signals.async_wait([&](const std::error_code& ec, int signo) {
-        if (ec) return;
-        immediate = signo == SIGINT;
-        log_line(log_level::info) << (immediate ? "SIGINT: stopping now" : "SIGTERM: no new connections, draining");
-        for (auto& a : acceptors) {
-            std::error_code ignored;
-            a.close(ignored);
-        }
-        poller.stop();
-        if (immediate) control.stop();
-    });
+    poller_.emplace(
+        control_.get_executor(), poller_config(cfg_),
+        [this](const health::snapshot_ptr& s) {
+            collector_.on_snapshot(s);
+            workers_.publish(s, &close_sessions_leaving);
+        },
+        [this](std::string_view level, std::string_view kind, const std::string& text) { on_event(level, kind, text); });
+    poller_->start(); // publishes the first snapshot before any session can be accepted
+    if (!start_stats(cfg_)) return 1;
+    workers_.start();
+    ready_ = true;
+    schedule_sample();
+    log_line(log_level::info) << "patroxy started: " << bound_.size() << " listener(s), " << workers_.size()
+                              << " worker(s), " << cfg_.members.size() << " member(s)";
+    watch_signals();
     ::signal(SIGPIPE, SIG_IGN);
 
     // Runs until the signal handler has closed the acceptors (and, for SIGINT, stopped the loop).
-    control.run();
+    control_.run();
 
-    if (!immediate) {
+    if (!immediate_) {
         // Drain: live sessions finish on their own, up to the grace period.
         const auto until = std::chrono::steady_clock::now() + drain_grace;
-        while (workers.total_sessions() > 0 && std::chrono::steady_clock::now() < until)
+        while (workers_.total_sessions() > 0 && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (workers.total_sessions() > 0)
-            log_line(log_level::warning) << "drain grace period over; closing " << workers.total_sessions()
+        if (workers_.total_sessions() > 0)
+            log_line(log_level::warning) << "drain grace period over; closing " << workers_.total_sessions()
                                          << " session(s)";
     }
-    workers.stop_now();
+    workers_.stop_now();
     log_line(log_level::info) << "patroxy stopped";
     return 0;
+}
+
+int run_proxy(const config::config& cfg, const std::string& config_path)
+{
+    application app(cfg, config_path);
+    return app.run();
 }
 
 } // namespace patroxy::proxy

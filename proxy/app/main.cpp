@@ -88,7 +88,7 @@ int main(int argc, char** argv)
     }
     patroxy::proxy::set_log_level(opts.level);
     try {
-        return patroxy::proxy::run_proxy(*loaded.value);
+        return patroxy::proxy::run_proxy(*loaded.value, opts.file);
     } catch (const std::exception& e) {
         patroxy::proxy::log_line(patroxy::proxy::log_level::error) << "fatal: " << e.what();
         return exit_runtime_error;

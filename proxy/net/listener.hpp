@@ -3,11 +3,14 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "proxy/routing/kill_policy.hpp"
 #include "proxy/routing/route.hpp"
+#include "proxy/stats/atomic_histogram.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -17,19 +20,46 @@ namespace patroxy::proxy {
 class worker_pool;
 struct session_env;
 
-/// Counters shared by the sessions of one listener (they run on several workers).
+/// Raises `max` to `value` if it is higher (a "highest seen" counter updated from any worker).
+template <typename T>
+void raise_to(std::atomic<T>& max, T value) noexcept
+{
+    T seen = max.load(std::memory_order_relaxed);
+    while (value > seen && !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+    }
+}
+
+/// Counters shared by the sessions of one listener (they run on several workers). Relaxed
+/// atomics, touched per session (never per message): bytes are added when a session closes.
 struct listener_counters {
     std::atomic<std::uint32_t> active{0};         ///< sessions counted against max_connections
+    std::atomic<std::uint32_t> active_max{0};     ///< the most seen at once
     std::atomic<std::uint64_t> accepted{0};       ///< connections accepted
     std::atomic<std::uint64_t> routed{0};         ///< round-robin tickets handed out
     std::atomic<std::uint64_t> rejected_limit{0}; ///< answered 53300
     std::atomic<std::uint64_t> rejected_startup{0}; ///< malformed or timed-out startups
     std::atomic<std::uint64_t> rejected_no_server{0}; ///< answered 57P03
     std::atomic<std::uint32_t> queued{0};         ///< sessions waiting for an eligible member now
-    std::atomic<std::uint64_t> queue_wait_ms{0};  ///< total time sessions spent queued
-    std::atomic<std::uint64_t> killed{0};         ///< sessions closed because their member left
+    std::atomic<std::uint32_t> queued_max{0};     ///< the most seen waiting at once
+    std::atomic<std::uint64_t> queued_total{0};   ///< sessions that had to wait, ever
+    stats::atomic_histogram queue_wait{stats::queue_wait_bounds}; ///< per queued session, its total wait
+    std::array<std::atomic<std::uint64_t>, kill_kind_count> killed{}; ///< by kill_kind
     std::atomic<std::uint64_t> bytes_in{0};       ///< client -> server, added at session close
     std::atomic<std::uint64_t> bytes_out{0};      ///< server -> client, added at session close
+};
+
+/// One member as a server of one listener (HAProxy's server row), by snapshot member index.
+struct server_counters {
+    std::atomic<std::uint32_t> sessions_max{0};   ///< the most live sessions at once
+    std::atomic<std::uint64_t> sessions_total{0}; ///< sessions connected to it
+    std::atomic<std::uint64_t> lb_total{0};       ///< times the balancer chose it (each connect attempt)
+    std::atomic<std::int64_t> last_session_ns{0}; ///< steady_clock time of the last new session; 0 = never
+    std::atomic<std::uint64_t> bytes_in{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+    std::atomic<std::uint64_t> errors_conn{0};    ///< connects refused, timed out, or answered with an early FATAL
+    std::atomic<std::uint64_t> errors_resp{0};    ///< sessions ended by a server error or malformed server message
+    std::atomic<std::uint64_t> killed{0};
+    stats::atomic_histogram connect_time{stats::connect_time_bounds};
 };
 
 struct listener_runtime {
@@ -40,6 +70,11 @@ struct listener_runtime {
     bool can_queue = false;
     listener_counters counters;
     member_session_counts member_sessions{}; ///< live sessions per member, for leastconn
+    std::array<server_counters, max_tracked_members> servers;
+    member_admin_states admin{}; ///< drain/maint set from the stats page
+    /// Removed from the config by a reload: no longer accepting, kept while its sessions live.
+    /// Control thread only.
+    bool retired = false;
 };
 
 /// Accepts forever on `acceptor` (until it is closed), spawning a session per connection.

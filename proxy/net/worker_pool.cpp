@@ -61,6 +61,11 @@ void worker_pool::publish(const health::snapshot_ptr& snapshot, after_install af
     }
 }
 
+void worker_pool::run_on_each(std::function<void(worker&)> fn)
+{
+    for (auto& w : workers_) asio::post(w->context_, [&target = *w, fn] { fn(target); });
+}
+
 std::uint64_t worker_pool::total_sessions() const noexcept
 {
     std::uint64_t total = 0;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -81,6 +82,9 @@ public:
     /// `after(worker, previous, current)` there (to close sessions that lost their member).
     using after_install = void (*)(worker&, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
     void publish(const health::snapshot_ptr& snapshot, after_install after = nullptr);
+
+    /// Runs `fn(worker)` on every worker's own thread (e.g. to close some of its sessions).
+    void run_on_each(std::function<void(worker&)> fn);
 
     [[nodiscard]] std::uint64_t total_sessions() const noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }

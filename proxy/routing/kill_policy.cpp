@@ -26,24 +26,25 @@ bool over_max_lag(const config::listener& l, const health::member_view& m)
 
 } // namespace
 
-std::optional<std::string> kill_reason(const config::listener& listener, std::size_t listener_index,
-                                       std::string_view member, const health::cluster_snapshot& current)
+std::optional<kill_decision> kill_reason(const config::listener& listener, std::size_t listener_index,
+                                         std::string_view member, const health::cluster_snapshot& current)
 {
     std::uint32_t index = 0;
     const auto* m = find_member(current, member, index);
     const std::string name(member);
-    if (!m) return "member " + name + " is no longer part of the cluster";
+    if (!m) return kill_decision{kill_kind::member_down, "member " + name + " is no longer part of the cluster"};
     if (listener_index < current.eligible.size()) {
         const auto& eligible = current.eligible[listener_index];
         if (std::find(eligible.begin(), eligible.end(), index) != eligible.end()) return std::nullopt;
     }
     if (!m->up) {
         const auto check = health::last_check_text(m->health);
-        return "member " + name + " is down" + (check.empty() ? "" : " (" + check + ")");
+        return kill_decision{kill_kind::member_down, "member " + name + " is down" + (check.empty() ? "" : " (" + check + ")")};
     }
-    if (listener.role == config::listener_role::primary) return "member " + name + " is no longer the primary";
+    if (listener.role == config::listener_role::primary)
+        return kill_decision{kill_kind::role_lost, "member " + name + " is no longer the primary"};
     if (listener.on_lag == config::lag_action::shutdown && over_max_lag(listener, *m))
-        return "member " + name + " lags behind the primary by more than max_lag";
+        return kill_decision{kill_kind::over_lag, "member " + name + " lags behind the primary by more than max_lag"};
     return std::nullopt;
 }
 

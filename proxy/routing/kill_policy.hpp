@@ -7,16 +7,31 @@
 #include "health/cluster_snapshot.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace patroxy::proxy {
 
+/// Why sessions are killed, for the counters (stats::kill_counts has the same four).
+enum class kill_kind : std::uint8_t {
+    role_lost,   ///< no longer the primary, or no longer eligible for another reason
+    member_down, ///< failed its checks, or left the cluster
+    over_lag,    ///< past max_lag with on_lag: shutdown
+    maint,       ///< an operator put it in maintenance
+};
+inline constexpr std::size_t kill_kind_count = 4;
+
+struct kill_decision {
+    kill_kind kind = kill_kind::role_lost;
+    std::string reason; ///< for the client's 57P01 and the log: "member node1 is no longer the primary"
+};
+
 /// Why a session of listener `listener` (index `listener_index`) on member `member` must close
 /// under `current`, or nullopt to keep it.
-[[nodiscard]] std::optional<std::string> kill_reason(const config::listener& listener, std::size_t listener_index,
-                                                     std::string_view member,
-                                                     const health::cluster_snapshot& current);
+[[nodiscard]] std::optional<kill_decision> kill_reason(const config::listener& listener, std::size_t listener_index,
+                                                       std::string_view member,
+                                                       const health::cluster_snapshot& current);
 
 } // namespace patroxy::proxy

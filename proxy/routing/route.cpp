@@ -13,13 +13,15 @@ struct weighted {
     std::uint32_t weight; ///< divided by the weights' gcd
 };
 
-std::vector<weighted> weighted_members(const health::cluster_snapshot& snapshot, const std::vector<std::uint32_t>& eligible)
+std::vector<weighted> weighted_members(const health::cluster_snapshot& snapshot, const std::vector<std::uint32_t>& eligible,
+                                       const member_admin_states* admin)
 {
     std::vector<weighted> out;
     std::uint32_t divisor = 0;
     for (auto i : eligible) {
         const auto w = snapshot.members[i].weight;
         if (w == 0) continue; // drained: no new sessions
+        if (admin && i < admin->size() && (*admin)[i].load(std::memory_order_relaxed) != 0) continue; // drain/maint
         out.push_back({i, w});
         divisor = std::gcd(divisor, w);
     }
@@ -71,10 +73,10 @@ std::size_t least_connections(const std::vector<weighted>& members, std::uint64_
 
 route_plan plan_route(const health::cluster_snapshot& snapshot, std::size_t listener_index,
                       config::balance_mode balance, std::uint64_t ticket, unsigned retries,
-                      const member_session_counts* sessions)
+                      const member_session_counts* sessions, const member_admin_states* admin)
 {
     if (listener_index >= snapshot.eligible.size()) return {};
-    const auto members = weighted_members(snapshot, snapshot.eligible[listener_index]);
+    const auto members = weighted_members(snapshot, snapshot.eligible[listener_index], admin);
     if (members.empty()) return {};
 
     std::size_t start = 0;

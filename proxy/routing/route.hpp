@@ -22,6 +22,10 @@ inline constexpr std::size_t max_tracked_members = 128;
 /// Live sessions per member of one listener, for leastconn.
 using member_session_counts = std::array<std::atomic<std::uint32_t>, max_tracked_members>;
 
+/// An operator's override per member of one listener (stats::admin_state as a byte: 0 ready,
+/// anything else drain or maint). A member not ready takes no new sessions.
+using member_admin_states = std::array<std::atomic<std::uint8_t>, max_tracked_members>;
+
 /// The members to try for one session, best first. Empty when no member may take it.
 class route_plan {
 public:
@@ -52,10 +56,12 @@ private:
 ///   listener's running count of routed sessions;
 /// - first: the first eligible member in config order that has a weight;
 /// - leastconn: the fewest live sessions per unit of weight, ties broken round-robin.
-/// Members of weight 0 take no new sessions. After the first, the others follow in turn, at
+/// Members of weight 0, and members an operator set to drain or maint (`admin`), take no new
+/// sessions. After the first, the others follow in turn, at
 /// most `retries` of them, so a failed connect moves on.
 [[nodiscard]] route_plan plan_route(const health::cluster_snapshot& snapshot, std::size_t listener_index,
                                     config::balance_mode balance, std::uint64_t ticket, unsigned retries,
-                                    const member_session_counts* sessions = nullptr);
+                                    const member_session_counts* sessions = nullptr,
+                                    const member_admin_states* admin = nullptr);
 
 } // namespace patroxy::proxy

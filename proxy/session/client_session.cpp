@@ -87,6 +87,7 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
 {
     startup_deadline_ = started_ + env_.timeouts.startup;
     const auto active = listener_.counters.active.fetch_add(1, std::memory_order_relaxed) + 1;
+    raise_to(listener_.counters.active_max, active);
     over_limit_ = active > listener_.cfg.max_connections;
     std::error_code ignored;
     client_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -96,12 +97,34 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
 client_session::~client_session()
 {
     owner_.live_sessions().erase(this);
+    account_server();
     set_member(nullptr, 0);
     if (cancel_key_) env_.cancels.remove(cancel_key_->process_id, cancel_key_->secret_key, id_);
     listener_.counters.active.fetch_sub(1, std::memory_order_relaxed);
     listener_.counters.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
     listener_.counters.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
+    if (queued_for_.count() > 0) listener_.counters.queue_wait.observe(queued_for_);
     owner_.sessions.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void client_session::count_cancel() noexcept
+{
+    switch (cause_) {
+    case close_cause::cancel_forwarded: env_.cancels_forwarded.fetch_add(1, std::memory_order_relaxed); break;
+    case close_cause::cancel_unknown_key: env_.cancels_unknown_key.fetch_add(1, std::memory_order_relaxed); break;
+    case close_cause::cancel_failed: env_.cancels_failed.fetch_add(1, std::memory_order_relaxed); break;
+    default: break;
+    }
+}
+
+void client_session::account_server() noexcept
+{
+    if (!member_ || member_index_ >= listener_.servers.size()) return;
+    auto& server = listener_.servers[member_index_];
+    server.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
+    server.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
+    if (cause_ == close_cause::server_error || cause_ == close_cause::server_protocol_error)
+        server.errors_resp.fetch_add(1, std::memory_order_relaxed);
 }
 
 asio::awaitable<void> client_session::run()
@@ -112,6 +135,7 @@ asio::awaitable<void> client_session::run()
     if (killed_ && notify_on_kill_) co_await send_prepared_error();
     close_sockets();
 
+    count_cancel();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     const bool quiet = cause_ == close_cause::client_closed || cause_ == close_cause::cancel_forwarded;
     log_line(quiet ? log_level::debug : log_level::info)
@@ -168,7 +192,7 @@ asio::awaitable<void> client_session::serve()
     co_await send_prepared_error();
 }
 
-void client_session::kill(const std::string& reason)
+void client_session::kill(const kill_decision& decision)
 {
     if (killed_ || cause_ != close_cause::none) return;
     if (stage_ != stage::relaying) {
@@ -183,8 +207,10 @@ void client_session::kill(const std::string& reason)
     // of a server message would corrupt the client's stream.
     notify_on_kill_ = stage_ == stage::relaying && relay_aware_ && !writing_to_client_ &&
                       server_scanner_.at_message_boundary();
-    prepare_error(close_cause::killed, "57P01", "terminating connection: " + reason);
-    listener_.counters.killed.fetch_add(1, std::memory_order_relaxed);
+    prepare_error(close_cause::killed, "57P01", "terminating connection: " + decision.reason);
+    listener_.counters.killed[static_cast<std::size_t>(decision.kind)].fetch_add(1, std::memory_order_relaxed);
+    if (member_index_ < listener_.servers.size())
+        listener_.servers[member_index_].killed.fetch_add(1, std::memory_order_relaxed);
     // No more server bytes: a read that completes from now on is dropped by the pump.
     std::error_code ignored;
     server_.close(ignored);

@@ -10,6 +10,7 @@
 #include "protocol/backend_messages.hpp"
 #include "protocol/message_scanner.hpp"
 #include "protocol/startup.hpp"
+#include "proxy/routing/kill_policy.hpp"
 #include "proxy/routing/route.hpp"
 #include "proxy/session/close_reason.hpp"
 #include "proxy/session/session.hpp"
@@ -51,7 +52,7 @@ public:
     /// Ends the session because its member may no longer serve this listener. Where the stream
     /// to the client is at a message boundary the client first gets FATAL 57P01 with `reason`,
     /// so drivers reconnect at once. Call on the session's worker thread.
-    void kill(const std::string& reason);
+    void kill(const kill_decision& decision);
 
     [[nodiscard]] const listener_runtime& listener() const noexcept { return listener_; }
     /// The server this session is connected to (or connecting to), or nullptr.
@@ -76,6 +77,10 @@ private:
     asio::awaitable<void> send_prepared_error();
     [[nodiscard]] std::string prefix() const;
     void close_sockets() noexcept;
+    /// Adds this session's bytes and errors to its server's counters, at close.
+    void account_server() noexcept;
+    /// Counts a CancelRequest session by its outcome.
+    void count_cancel() noexcept;
 
     // startup_stage.cpp
     asio::awaitable<std::optional<protocol::first_packet>> read_first_packet();
@@ -94,7 +99,7 @@ private:
     asio::awaitable<std::tuple<std::error_code, std::size_t>> read_first_answer();
     void prepare_no_server_error();
     [[nodiscard]] std::string empty_since_text() const;
-    void note_failure(const health::member_view& member, std::string_view what);
+    void note_failure(const health::member_view& member, std::uint32_t index, std::string_view what);
     void set_member(const health::member_view* member, std::uint32_t index);
 
     // relay_stage.cpp

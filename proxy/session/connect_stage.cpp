@@ -46,12 +46,17 @@ void client_session::set_member(const health::member_view* member, std::uint32_t
         listener_.member_sessions[member_index_].fetch_sub(1, std::memory_order_relaxed);
     member_ = member;
     member_index_ = index;
-    if (member_ && member_index_ < listener_.member_sessions.size())
-        listener_.member_sessions[member_index_].fetch_add(1, std::memory_order_relaxed);
+    if (!member_ || member_index_ >= listener_.member_sessions.size()) return;
+    const auto live = listener_.member_sessions[member_index_].fetch_add(1, std::memory_order_relaxed) + 1;
+    auto& server = listener_.servers[member_index_];
+    raise_to(server.sessions_max, live);
+    server.sessions_total.fetch_add(1, std::memory_order_relaxed);
+    server.last_session_ns.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
-void client_session::note_failure(const health::member_view& member, std::string_view what)
+void client_session::note_failure(const health::member_view& member, std::uint32_t index, std::string_view what)
 {
+    if (index < listener_.servers.size()) listener_.servers[index].errors_conn.fetch_add(1, std::memory_order_relaxed);
     std::ostringstream line;
     line << member.name << " (" << member.endpoint << "): " << what;
     log_line(log_level::warning) << prefix() << " server " << line.str();
@@ -79,7 +84,7 @@ void client_session::plan_from_current_snapshot()
     if (!snapshot_) return;
     const auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
     plan_ = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries,
-                       &listener_.member_sessions);
+                       &listener_.member_sessions, &listener_.admin);
 }
 
 asio::awaitable<bool> client_session::connect_server()
@@ -118,14 +123,16 @@ asio::awaitable<void> client_session::wait_for_newer_snapshot()
 {
     using namespace asio::experimental::awaitable_operators;
     const auto start = clock::now();
-    if (queued_for_.count() == 0)
+    if (queued_for_.count() == 0) {
         log_line(log_level::info) << prefix() << " queued: " << (plan_.empty() ? "no eligible server" : failures_);
-    listener_.counters.queued.fetch_add(1, std::memory_order_relaxed);
+        listener_.counters.queued_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    const auto waiting = listener_.counters.queued.fetch_add(1, std::memory_order_relaxed) + 1;
+    raise_to(listener_.counters.queued_max, waiting);
     queue_timer_.expires_at(queue_deadline_);
     co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || queue_timer_.async_wait(nothrow_awaitable));
     listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
-    listener_.counters.queue_wait_ms.fetch_add(static_cast<std::uint64_t>(waited.count()), std::memory_order_relaxed);
     queued_for_ += waited;
 }
 
@@ -134,10 +141,13 @@ asio::awaitable<bool> client_session::try_candidates()
     while (next_candidate_ < plan_.attempts()) {
         const auto index = plan_.candidate_index(next_candidate_);
         const auto& member = plan_.candidate(next_candidate_++);
+        if (index < listener_.servers.size()) listener_.servers[index].lb_total.fetch_add(1, std::memory_order_relaxed);
+        const auto started = clock::now();
         if (auto ec = co_await connect_with_timeout(member.endpoint)) {
-            note_failure(member, ec == asio::error::timed_out ? "connect timed out" : ec.message());
+            note_failure(member, index, ec == asio::error::timed_out ? "connect timed out" : ec.message());
             continue;
         }
+        if (index < listener_.servers.size()) listener_.servers[index].connect_time.observe(clock::now() - started);
         set_member(&member, index);
         co_return true;
     }
@@ -166,9 +176,9 @@ asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
             last_server_rx_ = clock::now();
             const auto sqlstate = early_fatal_sqlstate(protocol::bytes_view(server_buf_.get(), n));
             if (!worth_retrying(sqlstate)) co_return n;
-            note_failure(*member_, "answered FATAL " + sqlstate);
+            note_failure(*member_, member_index_, "answered FATAL " + sqlstate);
         } else {
-            note_failure(*member_, "closed before answering the startup: " + ec.message());
+            note_failure(*member_, member_index_, "closed before answering the startup: " + ec.message());
         }
         set_member(nullptr, 0);
         const bool found = co_await find_server();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace patroxy::proxy {
 
@@ -23,6 +24,10 @@ struct session_env {
     unsigned retries = 0;
     cancel_registry& cancels;
     std::atomic<std::uint64_t> next_session_id{1};
+    // CancelRequests by what became of them, for the stats listener.
+    std::atomic<std::uint64_t> cancels_forwarded{0};
+    std::atomic<std::uint64_t> cancels_unknown_key{0};
+    std::atomic<std::uint64_t> cancels_failed{0};
 };
 
 /// Starts serving an accepted client on `owner` (the worker whose context the socket uses).
@@ -32,5 +37,9 @@ void start_session(asio::ip::tcp::socket client, listener_runtime& listener, wor
 /// Closes the sessions on `owner` whose member may no longer serve their listener under
 /// `current` (kill_policy.hpp). Runs on `owner`'s thread, right after it installed `current`.
 void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
+
+/// Closes the sessions on `owner` connected to `member` through `listener` (every listener when
+/// null): an operator put the member in maintenance. Runs on `owner`'s thread.
+void close_sessions_in_maintenance(worker& owner, const listener_runtime* listener, const std::string& member);
 
 } // namespace patroxy::proxy

@@ -21,29 +21,46 @@ bool routing_changed(const health::cluster_snapshot& a, const health::cluster_sn
     return false;
 }
 
+/// Kills every live session on `owner` connected to a member for which `decide` returns a
+/// decision, and logs one line per listener and reason.
+template <typename Decide>
+void kill_where(worker& owner, Decide decide)
+{
+    // Collected first: kill() only marks a session; it leaves the set when its coroutine ends.
+    std::vector<std::pair<client_session*, kill_decision>> doomed;
+    for (auto* session : owner.live_sessions()) {
+        const auto* member = session->member();
+        if (!member) continue;
+        if (auto decision = decide(*session, *member)) doomed.emplace_back(session, std::move(*decision));
+    }
+    std::map<std::string, std::size_t> per_reason;
+    for (auto& [session, decision] : doomed) {
+        session->kill(decision);
+        ++per_reason[session->listener().cfg.name + ": " + decision.reason];
+    }
+    for (const auto& [what, count] : per_reason)
+        log_line(log_level::warning) << "worker=" << owner.id() << " killed " << count << " session(s) of listener "
+                                     << what;
+}
+
 } // namespace
 
 void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous, const health::snapshot_ptr& current)
 {
     if (!current || (previous && !routing_changed(*previous, *current))) return;
+    kill_where(owner, [&current](const client_session& session, const health::member_view& member) {
+        const auto& listener = session.listener();
+        return kill_reason(listener.cfg, listener.index, member.name, *current);
+    });
+}
 
-    // Collected first: kill() only marks a session; it leaves the set when its coroutine ends.
-    std::vector<std::pair<client_session*, std::string>> doomed;
-    for (auto* session : owner.live_sessions()) {
-        const auto* member = session->member();
-        if (!member) continue;
-        const auto& listener = session->listener();
-        if (auto reason = kill_reason(listener.cfg, listener.index, member->name, *current))
-            doomed.emplace_back(session, std::move(*reason));
-    }
-    std::map<std::string, std::size_t> per_reason;
-    for (auto& [session, reason] : doomed) {
-        session->kill(reason);
-        ++per_reason[session->listener().cfg.name + ": " + reason];
-    }
-    for (const auto& [what, count] : per_reason)
-        log_line(log_level::warning) << "worker=" << owner.id() << " killed " << count << " session(s) of listener "
-                                     << what;
+void close_sessions_in_maintenance(worker& owner, const listener_runtime* listener, const std::string& member)
+{
+    kill_where(owner, [listener, &member](const client_session& session,
+                                          const health::member_view& m) -> std::optional<kill_decision> {
+        if (m.name != member || (listener && &session.listener() != listener)) return std::nullopt;
+        return kill_decision{kill_kind::maint, "member " + member + " was put in maintenance by an operator"};
+    });
 }
 
 } // namespace patroxy::proxy

@@ -106,7 +106,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
                                                      nothrow_awaitable);
         if (!ec) std::tie(ec, n) = co_await read_first_answer();
         if (!ec) break;
-        note_failure(*member_, "failed during SSL negotiation: " + ec.message());
+        note_failure(*member_, member_index_, "failed during SSL negotiation: " + ec.message());
         set_member(nullptr, 0);
         connected = co_await find_server();
     }

@@ -115,7 +115,7 @@ struct poller_rig {
     void start()
     {
         poller.emplace(io.get_executor(), cfg, [](const patroxy::health::snapshot_ptr&) {},
-                       [this](std::string_view level, const std::string& text) {
+                       [this](std::string_view level, std::string_view, const std::string& text) {
                            events.push_back(std::string(level) + ": " + text);
                        });
         poller->start();

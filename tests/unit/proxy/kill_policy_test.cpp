@@ -38,7 +38,8 @@ TEST_CASE("a primary that lost the role has its primary sessions closed", "[prox
     auto s = snapshot({{1}, {0, 2}}); // node2 promoted, node1 now a replica
     const auto reason = kill_reason(listener(config::listener_role::primary), 0, "node1", s);
     REQUIRE(reason);
-    CHECK(*reason == "member node1 is no longer the primary");
+    CHECK(reason->reason == "member node1 is no longer the primary");
+    CHECK(reason->kind == proxy::kill_kind::role_lost);
     // no primary at all (election, two claimants): still closed, writes must not go on
     s.eligible[0].clear();
     CHECK(kill_reason(listener(config::listener_role::primary), 0, "node2", s));
@@ -56,7 +57,8 @@ TEST_CASE("a member marked down has its sessions closed on every listener", "[pr
     s.members[1].up = false;
     const auto reason = kill_reason(listener(config::listener_role::replica), 1, "node2", s);
     REQUIRE(reason);
-    CHECK(reason->starts_with("member node2 is down"));
+    CHECK(reason->reason.starts_with("member node2 is down"));
+    CHECK(reason->kind == proxy::kill_kind::member_down);
     CHECK(kill_reason(listener(std::nullopt), 1, "node2", s)); // static listeners too
 }
 
@@ -70,11 +72,14 @@ TEST_CASE("lag closes sessions only with on_lag shutdown", "[proxy][kill]")
     l.on_lag = config::lag_action::shutdown;
     const auto reason = kill_reason(l, 1, "node2", s);
     REQUIRE(reason);
-    CHECK(*reason == "member node2 lags behind the primary by more than max_lag");
+    CHECK(reason->reason == "member node2 lags behind the primary by more than max_lag");
+    CHECK(reason->kind == proxy::kill_kind::over_lag);
 }
 
 TEST_CASE("a member gone from the snapshot has its sessions closed", "[proxy][kill]")
 {
     const auto s = snapshot({{0}, {1}});
-    CHECK(kill_reason(listener(config::listener_role::replica), 1, "node9", s));
+    const auto reason = kill_reason(listener(config::listener_role::replica), 1, "node9", s);
+    REQUIRE(reason);
+    CHECK(reason->kind == proxy::kill_kind::member_down);
 }

@@ -92,3 +92,17 @@ TEST_CASE("leastconn picks the fewest sessions per unit of weight", "[proxy][rou
     CHECK(plan_route(s, 0, balance_mode::leastconn, 1, 0, &sessions).candidate(0).name == "pg2");
     CHECK(plan_route(s, 0, balance_mode::leastconn, 2, 0, &sessions).candidate(0).name == "pg3");
 }
+
+TEST_CASE("members an operator set to drain or maint take no new sessions", "[proxy][route]")
+{
+    const auto s = three_members();
+    patroxy::proxy::member_admin_states admin{};
+    admin[1] = 1; // drain
+    CHECK(order(plan_route(s, 0, balance_mode::roundrobin, 1, 5, nullptr, &admin)) ==
+          std::vector<std::string>{"pg3", "pg1"});
+    admin[0] = 2; // maint
+    admin[2] = 2;
+    CHECK(plan_route(s, 0, balance_mode::roundrobin, 0, 5, nullptr, &admin).empty());
+    admin[0] = 0; // back to ready
+    CHECK(order(plan_route(s, 0, balance_mode::first, 0, 5, nullptr, &admin)) == std::vector<std::string>{"pg1"});
+}

@@ -1,0 +1,98 @@
+// Turns the proxy's live state (listener and server counters on every worker, the latest
+// snapshot, the event log) into a stats::stats_view, the one copy all four stats formats render.
+// Runs on the control thread: it is fed every snapshot the poller publishes and samples the
+// counters once a second for session rates and for the aggregated events (N sessions killed,
+// N clients queued or rejected).
+#pragma once
+
+#include "config/config.hpp"
+#include "health/cluster_snapshot.hpp"
+#include "proxy/stats/atomic_histogram.hpp"
+#include "proxy/stats/event_log.hpp"
+#include "proxy/stats/stats_view.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace patroxy::proxy {
+
+struct listener_runtime;
+struct session_env;
+
+class stats_collector {
+public:
+    stats_collector(const std::list<listener_runtime>& listeners, const session_env& env, stats::event_log& events);
+
+    /// The settings the view reflects (scope, rise/fall, refresh, whether admin forms are offered).
+    void configure(const config::config& cfg);
+
+    /// Every snapshot the poller publishes: check durations and leader changes.
+    void on_snapshot(const health::snapshot_ptr& snapshot);
+
+    /// Once a second: session rates, and one event per listener for what happened in that
+    /// second (sessions killed, clients queued, clients rejected).
+    void sample();
+
+    void count_reload() noexcept { ++reloads_; }
+
+    [[nodiscard]] stats::stats_view collect() const;
+
+    /// The latest snapshot, or null before the first.
+    [[nodiscard]] const health::snapshot_ptr& snapshot() const noexcept { return snapshot_; }
+
+private:
+    /// New sessions per second: the last completed second and the highest seen.
+    struct rate {
+        std::uint64_t last_total = 0;
+        std::uint64_t current = 0;
+        std::uint64_t max = 0;
+        void advance(std::uint64_t total) noexcept;
+    };
+    /// Totals seen at the previous sample, to report what changed in the last second.
+    struct seen_totals {
+        std::uint64_t killed = 0;
+        std::uint64_t queued = 0;
+        std::uint64_t rejected_no_server = 0;
+        std::uint64_t rejected_limit = 0;
+    };
+    struct member_checks {
+        std::uint64_t seen = 0; ///< health.checks already observed
+        std::unique_ptr<stats::atomic_histogram> durations =
+            std::make_unique<stats::atomic_histogram>(stats::check_duration_bounds);
+    };
+
+    /// A listener as operators know it, by name: the open runtime last, after the ones a reload
+    /// replaced (their sessions still count, so totals never go backwards).
+    using versions = std::vector<const listener_runtime*>;
+    [[nodiscard]] versions versions_of(const listener_runtime& current) const;
+
+    void report_changes(const versions& l, seen_totals& seen);
+    [[nodiscard]] stats::listener_row listener_row(const versions& l) const;
+    [[nodiscard]] stats::server_row server_row(const versions& l, std::uint32_t index) const;
+    [[nodiscard]] std::vector<stats::cluster_member> cluster_panel() const;
+
+    const std::list<listener_runtime>& listeners_;
+    const session_env& env_;
+    stats::event_log& events_;
+
+    std::string scope_;
+    health::check_thresholds thresholds_;
+    std::chrono::seconds refresh_{10};
+    bool admin_enabled_ = false;
+
+    health::snapshot_ptr snapshot_;
+    std::string last_leader_;        ///< the last member confirmed primary; empty before the first
+    std::uint64_t leader_changes_ = 0;
+    std::uint64_t reloads_ = 0;
+    std::map<std::string, member_checks> checks_;       ///< by member name
+    std::map<std::string, rate> listener_rates_;        ///< by listener name
+    std::map<std::string, rate> server_rates_;          ///< by "listener/member"
+    std::map<std::string, seen_totals> seen_;           ///< by listener name
+    const std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+};
+
+} // namespace patroxy::proxy

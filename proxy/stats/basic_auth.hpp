@@ -1,0 +1,37 @@
+// HTTP Basic authentication for the stats listener (RFC 7617): decoding the Authorization field
+// and checking it against the configured user and password without leaking, through timing,
+// how much of a guess was right.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace patroxy::proxy::stats {
+
+/// The user and password the stats listener asks for (config "stats.auth").
+struct basic_credentials {
+    std::string user;
+    std::string password;
+};
+
+/// The WWW-Authenticate value of a 401.
+inline constexpr std::string_view basic_challenge = "Basic realm=\"patroxy stats\"";
+
+/// Decodes standard base64 (RFC 4648 section 4). Padding may be left out, but a character outside
+/// the alphabet, a '=' anywhere but at the end, or a length no encoder produces gives nullopt.
+[[nodiscard]] std::optional<std::string> base64_decode(std::string_view text);
+
+/// The credentials of an Authorization field value "Basic <base64 of user:password>" (scheme
+/// case-insensitive); nullopt for another scheme, invalid base64, or no ':' after the user.
+[[nodiscard]] std::optional<basic_credentials> parse_basic_authorization(std::string_view field_value);
+
+/// Equality whose running time depends only on the length of `given` (what the client sent),
+/// never on where it first differs from `expected` or on `expected`'s length.
+[[nodiscard]] bool constant_time_equal(std::string_view given, std::string_view expected) noexcept;
+
+/// The Authorization field value names `expected`'s user with `expected`'s password. Both are
+/// compared in full, so a right user with a wrong password takes as long as a wrong user.
+[[nodiscard]] bool basic_authorized(std::string_view field_value, const basic_credentials& expected);
+
+} // namespace patroxy::proxy::stats

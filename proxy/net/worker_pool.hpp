@@ -3,6 +3,7 @@
 #pragma once
 
 #include "health/cluster_snapshot.hpp"
+#include "proxy/net/buffer_pool.hpp"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -46,6 +47,9 @@ public:
     /// that lost its role. Touched on this worker's thread only.
     [[nodiscard]] std::unordered_set<client_session*>& live_sessions() noexcept { return live_sessions_; }
 
+    /// Relay buffers lent to this worker's sessions while they move bytes. This thread only.
+    [[nodiscard]] buffer_pool& buffers() noexcept { return buffers_; }
+
     /// Live sessions on this worker (read by other threads to pick the least loaded).
     std::atomic<std::uint32_t> sessions{0};
 
@@ -58,6 +62,9 @@ private:
     health::snapshot_ptr snapshot_;
     asio::steady_timer snapshot_signal_{context_, asio::steady_timer::time_point::max()};
     std::unordered_set<client_session*> live_sessions_;
+    /// 32 KiB: a whole startup packet (at most 10000 bytes) fits, and a COPY moves in few
+    /// syscalls. Up to 64 idle buffers (2 MiB) are kept for the next busy sessions.
+    buffer_pool buffers_{32 * 1024, 64};
 };
 
 class worker_pool {

@@ -79,8 +79,9 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
       env_(env),
       id_(id),
       client_address_(format_endpoint(client_)),
-      client_buf_(std::make_unique_for_overwrite<std::byte[]>(buffer_size)),
-      server_buf_(std::make_unique_for_overwrite<std::byte[]>(buffer_size)),
+      client_buf_(owner.buffers().acquire()),
+      server_buf_(owner.buffers().acquire()),
+      buffer_size_(owner.buffers().buffer_size()),
       client_scanner_(client_reported_types(), env.max_message),
       server_scanner_(server_reported_types(), env.max_message),
       started_(clock::now())

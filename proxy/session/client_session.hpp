@@ -10,6 +10,7 @@
 #include "protocol/backend_messages.hpp"
 #include "protocol/message_scanner.hpp"
 #include "protocol/startup.hpp"
+#include "proxy/net/buffer_pool.hpp"
 #include "proxy/routing/kill_policy.hpp"
 #include "proxy/routing/route.hpp"
 #include "proxy/session/close_reason.hpp"
@@ -106,6 +107,8 @@ private:
     asio::awaitable<void> relay(bool protocol_aware, std::size_t pending_server_bytes);
     asio::awaitable<void> pump_client_to_server(bool protocol_aware);
     asio::awaitable<void> pump_server_to_client(bool protocol_aware, std::size_t pending);
+    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_pooled(asio::ip::tcp::socket& socket,
+                                                                          pooled_buffer& buffer);
     [[nodiscard]] std::error_code scan_client_bytes(std::size_t n);
     asio::awaitable<void> refuse_client_stream(std::error_code error);
     [[nodiscard]] bool scan_server_bytes(std::size_t n);
@@ -134,10 +137,12 @@ private:
     const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
     std::uint32_t member_index_ = 0;              ///< member_'s index in snapshot_
 
-    // Relay buffers, one per direction; the first packet is read into client_buf_.
-    static constexpr std::size_t buffer_size = 32 * 1024;
-    std::unique_ptr<std::byte[]> client_buf_;
-    std::unique_ptr<std::byte[]> server_buf_;
+    // Relay buffers, one per direction, on loan from the worker's pool: held from accept until
+    // the relay starts (the first packet is read into client_buf_ and re-sent on a retried
+    // connect), then only while bytes are moving (read_pooled()).
+    pooled_buffer client_buf_;
+    pooled_buffer server_buf_;
+    std::size_t buffer_size_ = 0;
     std::size_t first_packet_length_ = 0;
 
     protocol::message_scanner client_scanner_;

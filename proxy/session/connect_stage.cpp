@@ -160,7 +160,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_f
     // unreachable after the connect timeout, like a connect that never completes.
     using namespace asio::experimental::awaitable_operators;
     connect_timer_.expires_after(env_.timeouts.connect);
-    auto result = co_await (server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size), nothrow_awaitable) ||
+    auto result = co_await (server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable) ||
                             connect_timer_.async_wait(nothrow_awaitable));
     if (result.index() == 1) co_return std::tuple{std::error_code(asio::error::timed_out), std::size_t{0}};
     co_return std::get<0>(result);

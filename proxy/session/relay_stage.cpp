@@ -5,6 +5,7 @@
 #include "proxy/session/client_session.hpp"
 
 #include "proxy/net/listener.hpp"
+#include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/support/log.hpp"
 
@@ -21,13 +22,34 @@ asio::awaitable<void> client_session::relay(bool protocol_aware, std::size_t pen
     last_client_rx_ = clock::now();
     if (pending_server_bytes == 0) last_server_rx_ = last_client_rx_;
     watchdog_timer_.cancel(); // re-arm for the idle deadlines
+    // Reads are tried at once and only wait for readiness when nothing is there (read_pooled),
+    // which needs non-blocking sockets. Asio's asynchronous operations are unaffected.
+    std::error_code ignored;
+    client_.non_blocking(true, ignored);
+    server_.non_blocking(true, ignored);
     co_await (pump_client_to_server(protocol_aware) && pump_server_to_client(protocol_aware, pending_server_bytes));
+}
+
+asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_pooled(asio::ip::tcp::socket& socket,
+                                                                                      pooled_buffer& buffer)
+{
+    // The same syscalls as Asio's own speculative read (try, then wait for readiness, then
+    // read), except that the buffer goes back to the worker's pool while the peer is silent.
+    for (;;) {
+        if (!buffer) buffer = owner_.buffers().acquire();
+        std::error_code ec;
+        const std::size_t n = socket.read_some(asio::buffer(buffer.get(), buffer_size_), ec);
+        if (ec != asio::error::would_block && ec != asio::error::try_again) co_return std::tuple{ec, n};
+        buffer.reset();
+        const auto [wait_ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, nothrow_awaitable);
+        if (wait_ec) co_return std::tuple{wait_ec, std::size_t{0}};
+    }
 }
 
 asio::awaitable<void> client_session::pump_client_to_server(bool protocol_aware)
 {
     for (;;) {
-        auto [ec, n] = co_await client_.async_read_some(asio::buffer(client_buf_.get(), buffer_size), nothrow_awaitable);
+        auto [ec, n] = co_await read_pooled(client_, client_buf_);
         if (ec) {
             on_read_end(true, ec);
             co_return;
@@ -54,8 +76,7 @@ asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware,
     std::size_t n = pending;
     for (;;) {
         if (n == 0) {
-            auto [ec, got] = co_await server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size),
-                                                              nothrow_awaitable);
+            auto [ec, got] = co_await read_pooled(server_, server_buf_);
             if (ec) {
                 on_read_end(false, ec);
                 co_return;

@@ -90,7 +90,7 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
     // Half-close and let the server end it, as a client's own cancel connection does.
     std::error_code ignored;
     server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    std::tie(ec, n) = co_await server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size), nothrow_awaitable);
+    std::tie(ec, n) = co_await server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable);
 }
 
 asio::awaitable<void> client_session::serve_ssl_passthrough()
@@ -117,12 +117,12 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
         finish(close_cause::client_error, ec.message());
         co_return;
     }
-    if (server_buf_[0] == protocol::encryption_accepted) {
+    if (server_buf_.get()[0] == protocol::encryption_accepted) {
         // From here on the bytes are TLS records: relay them without looking inside.
         co_await relay(false, 0);
         co_return;
     }
-    if (server_buf_[0] != protocol::encryption_refused) {
+    if (server_buf_.get()[0] != protocol::encryption_refused) {
         // Not S or N: an old server's ErrorResponse, say. Pass it on and stay out of the way.
         co_await relay(false, 0);
         co_return;

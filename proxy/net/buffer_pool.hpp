@@ -1,0 +1,71 @@
+// Relay buffers, per worker. A session holds a buffer only while bytes are moving: an idle
+// session (the common case for pooled application connections) owns none, so ten thousand idle
+// clients cost sockets and coroutine frames, not 2 x 16 KiB each. One pool per worker thread,
+// so taking and returning a buffer is a vector push/pop with no lock (STYLE.md section 2).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace patroxy::proxy {
+
+class buffer_pool;
+
+/// A buffer on loan from a pool; returns itself when dropped. Empty (no storage) by default.
+class pooled_buffer {
+public:
+    pooled_buffer() = default;
+    pooled_buffer(buffer_pool* pool, std::unique_ptr<std::byte[]> storage) noexcept
+        : pool_(pool), storage_(std::move(storage))
+    {
+    }
+    pooled_buffer(pooled_buffer&& other) noexcept = default;
+    pooled_buffer& operator=(pooled_buffer&& other) noexcept
+    {
+        if (this != &other) {
+            reset();
+            pool_ = other.pool_;
+            storage_ = std::move(other.storage_);
+        }
+        return *this;
+    }
+    pooled_buffer(const pooled_buffer&) = delete;
+    pooled_buffer& operator=(const pooled_buffer&) = delete;
+    ~pooled_buffer() { reset(); }
+
+    [[nodiscard]] std::byte* get() const noexcept { return storage_.get(); }
+    [[nodiscard]] explicit operator bool() const noexcept { return storage_ != nullptr; }
+    /// Gives the storage back to the pool now.
+    void reset() noexcept;
+
+private:
+    buffer_pool* pool_ = nullptr;
+    std::unique_ptr<std::byte[]> storage_;
+};
+
+class buffer_pool {
+public:
+    /// Every buffer is `buffer_size` bytes; at most `max_free` are kept for reuse, the rest are
+    /// freed, so a burst does not pin its peak memory for ever.
+    buffer_pool(std::size_t buffer_size, std::size_t max_free) : buffer_size_(buffer_size), max_free_(max_free) {}
+    buffer_pool(const buffer_pool&) = delete;
+    buffer_pool& operator=(const buffer_pool&) = delete;
+
+    [[nodiscard]] pooled_buffer acquire();
+    [[nodiscard]] std::size_t buffer_size() const noexcept { return buffer_size_; }
+    [[nodiscard]] std::size_t free_count() const noexcept { return free_.size(); }
+    /// Buffers currently lent out.
+    [[nodiscard]] std::size_t in_use() const noexcept { return in_use_; }
+
+private:
+    friend class pooled_buffer;
+    void give_back(std::unique_ptr<std::byte[]> storage) noexcept;
+
+    const std::size_t buffer_size_;
+    const std::size_t max_free_;
+    std::size_t in_use_ = 0;
+    std::vector<std::unique_ptr<std::byte[]>> free_;
+};
+
+} // namespace patroxy::proxy

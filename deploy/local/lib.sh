@@ -16,6 +16,7 @@ PATROXY_BIN="$BUILD_DIR/proxy/patroxy"
 PG_BIN="${PATROXY_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PRIMARY_PORT="${PATROXY_PRIMARY_PORT:-5000}"
 REPLICA_PORT="${PATROXY_REPLICA_PORT:-5001}"
+STATS_PORT="${PATROXY_STATS_PORT:-8404}"         # patroxy's stats page, /stats.json, /metrics
 ETCD_PORT="${PATROXY_ETCD_PORT:-2379}"           # etcd client URL (v3 API), what Patroni talks to
 ETCD_PEER_PORT="${PATROXY_ETCD_PEER_PORT:-2380}" # etcd peer URL (a cluster of one, but etcd needs it)
 # Patroni's timing (bootstrap.dcs; it only applies to a new cluster, which every `up` makes).
@@ -66,18 +67,20 @@ die() {
   exit 1
 }
 now() { date +%H:%M:%S.%3N; }
+# "HH:MM:SS.mmm (epoch S.NNNNNN)": for humans and for measurements that must not trip over midnight.
+now_both() { date '+%H:%M:%S.%3N (epoch %s.%6N)'; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
 check_settings() {
-  local p all=("$PRIMARY_PORT" "$REPLICA_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "${PG_PORTS[@]}" "${API_PORTS[@]}")
+  local p all=("$PRIMARY_PORT" "$REPLICA_PORT" "$STATS_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "${PG_PORTS[@]}" "${API_PORTS[@]}")
   for p in "${all[@]}"; do
     if ! is_uint "$p" || [ "$p" -lt 1 ] || [ "$p" -gt 65535 ]; then die "not a TCP port: '$p'"; fi
   done
   [ "$(printf '%s\n' "${all[@]}" | sort -u | wc -l)" -eq "${#all[@]}" ] ||
-    die "the ports must all differ: patroxy $PRIMARY_PORT $REPLICA_PORT, etcd $ETCD_PORT $ETCD_PEER_PORT, PostgreSQL ${PG_PORTS[*]}, Patroni REST ${API_PORTS[*]}"
+    die "the ports must all differ: patroxy $PRIMARY_PORT $REPLICA_PORT (stats $STATS_PORT), etcd $ETCD_PORT $ETCD_PEER_PORT, PostgreSQL ${PG_PORTS[*]}, Patroni REST ${API_PORTS[*]}"
   for p in "$TTL" "$LOOP_WAIT" "$RETRY_TIMEOUT" "$UP_TIMEOUT"; do
     if ! is_uint "$p" || [ "$p" -eq 0 ]; then die "PATRONI_TTL, PATRONI_LOOP_WAIT, PATRONI_RETRY_TIMEOUT and PATROXY_UP_TIMEOUT take whole seconds > 0, got '$p'"; fi
   done
@@ -153,6 +156,9 @@ psql_at() { # PORT USER DBNAME SQL
 # GET http://127.0.0.1:PORT/PATH of a Patroni REST API: the body, whatever the status (Patroni answers
 # 503 with a JSON body on the health endpoints); status 1 when nothing answers.
 api_get() { curl -s --max-time 2 "http://127.0.0.1:$1$2"; }
+
+# Whether patroxy's stats listener answers HTTP on STATS_PORT (any status: 401 with auth counts).
+stats_answers() { [ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://127.0.0.1:$STATS_PORT/stats.json")" != 000 ]; }
 
 # json CODE [ARG...]: Debian's python3 runs CODE with `d` = the JSON document on stdin and the ARGs
 # in sys.argv[1:].
@@ -252,11 +258,15 @@ patroni_pid() { pid_from_file "$(member_pid_file "$1")" "$(member_config "$1")";
 # The postmaster PID of DATADIR (first line of its postmaster.pid), or nothing (status 1).
 postmaster_pid() { pid_from_file "$1/postmaster.pid" "$1"; }
 
-# gone PID...: true once all these processes have exited.
+# gone PID...: true once all these processes have exited. A zombie has exited too: its parent may be
+# slow to reap it (the servers here are reparented to whatever reaps orphans on this machine).
 gone() {
-  local pid
+  local pid stat
   for pid in "$@"; do
-    if kill -0 "$pid" 2>/dev/null; then return 1; fi
+    kill -0 "$pid" 2>/dev/null || continue
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+    stat="${stat##*) }"
+    [ "${stat%% *}" = Z ] || return 1
   done
 }
 
@@ -353,33 +363,109 @@ stop_stray_postmasters() {
 }
 
 # patroxy first, so no new client reaches a server that is going away; then the members (all at
-# once); etcd last, so that Patroni can still release its leader key while it stops.
+# once); then whatever an earlier run left without a PID file (Patroni before PostgreSQL, which it
+# would restart); etcd last, so that Patroni can still release its leader key while it stops.
 stop_all() {
   stop_patroxy
   stop_members "${MEMBERS[@]}"
+  stop_strays patroxy haproxy Patroni
   stop_stray_postmasters
+  stop_strays PostgreSQL
   stop_etcd
+  stop_strays etcd
 }
 
-# start_member NAME: starts NAME's Patroni as postgres in the background (its config must exist).
-start_member() {
-  local name="$1" pid
-  if pid="$(patroni_pid "$name")"; then
-    say "Patroni $name already runs (pid $pid)"
-    return 0
-  fi
+# pids_running REGEX: the PIDs (not this shell's) whose command line, NULs read as spaces, matches
+# the bash REGEX.
+pids_running() {
+  local f pid args
+  for f in /proc/[0-9]*/cmdline; do
+    pid="${f#/proc/}"
+    pid="${pid%/cmdline}"
+    [ "$pid" != "$$" ] || continue
+    { mapfile -d '' args <"$f"; } 2>/dev/null || continue # builtins only: no fork per process
+    if [[ "${args[*]}" =~ $1 ]]; then printf '%s\n' "$pid"; fi
+  done
+}
+
+# What a run of this setup starts, by the command lines it gives them, all naming a path in the work
+# dir: a crashed or interrupted run (PID files lost, the work dir deleted by hand) can leave them
+# behind, and then `up` would find its ports taken. Matched on program and argument together, so an
+# editor or `tail -f` on a file in the work dir is never taken for one of them.
+stray_patterns() {
+  local w
+  w="$(printf '%s' "$WORK" | sed 's/[][\.*^$+?(){}|]/\\&/g')" # a regex matching the path literally
+  printf '%s\n' \
+    "patroxy ^[^ ]*patroxy -f $w/patroxy\.json( |$)" \
+    "haproxy ^[^ ]*haproxy .*-f $w/[^ ]*\.cfg" \
+    "Patroni ^[^ ]*python3 $PATRONI $w/[^ /]+/patroni\.yml( |$)" \
+    "PostgreSQL ^[^ ]*/postgres -D $w/" \
+    "etcd ^$ETCD .*--data-dir $w/etcd( |$)"
+}
+
+# stop_strays KIND...: stops those processes of the given kinds (patroxy haproxy Patroni PostgreSQL
+# etcd), in that order, each with the signal its orderly stop takes.
+stop_strays() {
+  local what pattern pid kinds=" $* "
+  while read -r what pattern; do
+    [[ "$kinds" == *" $what "* ]] || continue
+    for pid in $(pids_running "$pattern"); do
+      say "stopping $what left by an earlier run (pid $pid): $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-100)"
+      case "$what" in
+        PostgreSQL | patroxy) stop_pid "$what" "$pid" INT 15 ;;
+        *) stop_pid "$what" "$pid" TERM 30 ;;
+      esac
+    done
+  done < <(stray_patterns)
+}
+
+# Our ports lie in the kernel's ephemeral range (32768-60999 by default), so any program's outgoing
+# connection can hold one of them as its local port for a moment, and a server started then fails to
+# bind. That passes: start_until_bound starts it again.
+# start_until_bound WHAT LOG ARG ALIVE READY START...: runs START... (which starts a server in the
+# background) unless `ALIVE ARG` says it runs already, waits (bounded) until `READY ARG` succeeds or
+# `ALIVE ARG` fails; a server that died with "address already in use" at the end of its LOG is started
+# again after 2 s, up to 10 times. Status 0 when it runs (ready or not: the caller says what it needs),
+# 1 when it died otherwise.
+start_until_bound() {
+  local what="$1" log="$2" arg="$3" alive="$4" ready="$5" try
+  shift 5
+  # shellcheck disable=SC2317  # called by wait_for
+  ready_or_dead() { ! "$alive" "$arg" >/dev/null || "$ready" "$arg"; }
+  for try in $(seq 1 10); do
+    "$alive" "$arg" >/dev/null || "$@"
+    wait_for "$what to start" 30 ready_or_dead || true
+    if "$alive" "$arg" >/dev/null; then return 0; fi
+    tail -n 30 "$log" 2>/dev/null | grep -qi 'address already in use' || return 1
+    say "try $try: $what could not bind a port (an outgoing connection's, for a moment?); again in 2 s"
+    sleep 2
+  done
+  return 1
+}
+
+# launch_member NAME: starts NAME's Patroni as postgres in the background (its config must exist).
+launch_member() {
+  local name="$1"
   [ -f "$(member_config "$name")" ] || die "no $(member_config "$name"); run deploy/local/up first"
   # A postmaster left behind by a killed Patroni: Patroni would adopt it, but a clean start is clearer.
   stop_postmaster "PostgreSQL $name" "$(member_data "$name")"
   start_background "$(member_pid_file "$name")" "$(member_log "$name")" \
     "${postgres_prefix[@]}" env -i PATH="$CLEAN_PATH" HOME="$(postgres_home)" LANG=C.UTF-8 \
     "$PATRONI" "$(member_config "$name")"
-  sleep 0.3
-  pid="$(patroni_pid "$name")" || {
+}
+
+member_api_answers() { [ -n "$(api_get "${API_PORTS[$(member_index "$1")]}" /patroni)" ]; } # NAME
+
+# start_member NAME: starts NAME's Patroni unless it runs (again, if its REST API could not bind) and
+# waits until its REST API answers.
+start_member() {
+  local name="$1" pid
+  if ! start_until_bound "Patroni $name" "$(member_log "$name")" "$name" patroni_pid member_api_answers \
+    launch_member "$name" || ! pid="$(patroni_pid "$name")"; then
     tail -n 20 "$(member_log "$name")" >&2
-    die "Patroni $name exited at once (log: $(member_log "$name"))"
-  }
-  say "started Patroni $name (pid $pid, REST API 127.0.0.1:${API_PORTS[$(member_index "$name")]}, log $(member_log "$name"))"
+    die "Patroni $name exited (log: $(member_log "$name"))"
+  fi
+  say "Patroni $name runs (pid $pid, REST API 127.0.0.1:${API_PORTS[$(member_index "$name")]}, log $(member_log "$name"))"
 }
 
 # Deletes the work dir, but only one that this setup made (it carries the marker) or an empty one.

@@ -1,0 +1,242 @@
+# Shared by the end-to-end tests (tests/e2e/*.sh): one real cluster per test (deploy/local/up with
+# the e2e ports and a work dir under the build dir), background probes and watchers (tests/e2e/e2e.py),
+# the events (crash, switchover), HAProxy with the classic Patroni config, and the cleanup that runs
+# deploy/local/down whatever happens.
+# Sourced after `set -euo pipefail` and E2E_NAME=<ctest name>.
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LOCAL="$(cd "$E2E_DIR/../../deploy/local" && pwd)"
+
+# --- the cluster's settings: ports no demo uses (55xxx, 58xxx, 52xxx), Patroni's short timing ------
+export PATROXY_BUILD_DIR="${PATROXY_BUILD_DIR:-$(cd "$E2E_DIR/../.." && pwd)/build}"
+export PATROXY_WORK="${PATROXY_E2E_WORK:-$PATROXY_BUILD_DIR/e2e-work}"
+export PATROXY_PRIMARY_PORT=55000 PATROXY_REPLICA_PORT=55001 PATROXY_STATS_PORT=58404
+export PATROXY_PG1_PORT=55441 PATROXY_PG2_PORT=55442 PATROXY_PG3_PORT=55443
+export PATROXY_API1_PORT=58441 PATROXY_API2_PORT=58442 PATROXY_API3_PORT=58443
+export PATROXY_ETCD_PORT=52379 PATROXY_ETCD_PEER_PORT=52380
+export PATRONI_TTL=10 PATRONI_LOOP_WAIT=2 PATRONI_RETRY_TIMEOUT=3
+export PATROXY_NO_BUILD="${PATROXY_NO_BUILD:-1}"
+# HAProxy (the comparison only): the classic config's two listeners and its stats page.
+HAPROXY_PRIMARY_PORT=55100
+HAPROXY_REPLICA_PORT=55101
+HAPROXY_STATS_PORT=58405
+HAPROXY=/usr/sbin/haproxy
+
+# deploy/local's helpers: MEMBERS, PG_PORTS, API_PORTS, member_index, member_states, cluster_ready,
+# dcs_leader, psql_at, wait_for, gone, stop_pid, pid_from_file, ...
+# shellcheck source=deploy/local/lib.sh
+source "$LOCAL/lib.sh"
+check_settings
+
+# The patroxy health settings deploy/local/up writes (interval 1s, rise 2): what "after rise" means.
+HEALTH_INTERVAL=1
+HEALTH_RISE=2
+
+# --- messages (replace deploy/local's, which name the script) ------------------------------------
+say() { printf '%s %s: %s\n' "$E2E_NAME" "$(date +%H:%M:%S.%3N)" "$*"; }
+fail() {
+  printf '%s: FAIL: %s\n' "$E2E_NAME" "$*" >&2
+  exit 1
+}
+die() { fail "$@"; }
+epoch() { date +%s.%6N; }
+
+# --- records: <build>/e2e-logs/<test>/, kept after the run (the next run of the test replaces them) ---
+E2E_LOGS="$PATROXY_BUILD_DIR/e2e-logs"
+LOGS="$E2E_LOGS/$E2E_NAME"
+rm -rf -- "$LOGS"
+mkdir -p "$LOGS"
+
+e2e_py() { /usr/bin/python3 "$E2E_DIR/e2e.py" "$@"; }
+
+# name:pg_port:api_port,... for e2e.py
+MEMBERS_ARG=""
+for i in "${!MEMBERS[@]}"; do MEMBERS_ARG+="${MEMBERS_ARG:+,}${MEMBERS[$i]}:${PG_PORTS[$i]}:${API_PORTS[$i]}"; done
+
+pg_port_of() { printf '%s\n' "${PG_PORTS[$(member_index "$1")]}"; }
+
+# --- background jobs: probes and watchers ---------------------------------------------------------
+# Each job NAME writes LOGS/NAME.jsonl and stops by itself when LOGS/NAME.stop appears (at the latest
+# after its own --max-seconds).
+declare -A JOBS=()
+
+start_job() { # NAME E2E_PY_SUBCOMMAND [ARG...]
+  local name="$1"
+  shift
+  rm -f "$LOGS/$name.stop"
+  # A simple command in the background: $! is python itself, so a kill reaches it.
+  /usr/bin/python3 "$E2E_DIR/e2e.py" "$@" --out "$LOGS/$name.jsonl" --stop "$LOGS/$name.stop" 2>>"$LOGS/$name.err" &
+  JOBS[$name]=$!
+}
+start_probe() { start_job "$1" probe --kind "$2" --port "$3"; }      # NAME write|read PORT
+start_watch() { start_job "$1" watch --members "$MEMBERS_ARG"; }     # NAME
+
+stop_jobs() { # NAME... (all when none given)
+  local name pids=()
+  [ $# -gt 0 ] || set -- "${!JOBS[@]}"
+  for name in "$@"; do
+    [ -n "${JOBS[$name]:-}" ] || continue
+    touch "$LOGS/$name.stop"
+    pids+=("${JOBS[$name]}")
+  done
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  # An attempt in progress finishes first: at most the probe's connect timeout (15 s).
+  if ! wait_for "jobs $* to stop" 25 gone "${pids[@]}"; then kill "${pids[@]}" 2>/dev/null || true; fi
+  wait "${pids[@]}" 2>/dev/null || true
+  for name in "$@"; do unset "JOBS[$name]"; done
+}
+
+# --- the cluster ------------------------------------------------------------------------------------
+# cluster_up: deploy/local/up, a table for the probes' writes, and LEADER/LEADER_PORT/REPLICAS.
+cluster_up() {
+  say "deploy/local/up (work dir $PATROXY_WORK; patroxy :$PATROXY_PRIMARY_PORT/:$PATROXY_REPLICA_PORT, stats :$PATROXY_STATS_PORT)"
+  local t0=$SECONDS
+  "$LOCAL/up" >"$LOGS/up.log" 2>&1 || {
+    tail -n 30 "$LOGS/up.log" >&2
+    fail "deploy/local/up failed (log: $LOGS/up.log)"
+  }
+  LEADER="$(cluster_ready)" || fail "deploy/local/up returned but the cluster is not ready"
+  LEADER_PORT="$(pg_port_of "$LEADER")"
+  REPLICAS=()
+  for name in "${MEMBERS[@]}"; do [ "$name" = "$LEADER" ] || REPLICAS+=("$name"); done
+  psql_at "$PATROXY_PRIMARY_PORT" app app "CREATE TABLE IF NOT EXISTS e2e(t timestamptz)" >/dev/null
+  say "up in $((SECONDS - t0))s: leader $LEADER (:$LEADER_PORT), replicas ${REPLICAS[*]}"
+}
+
+# The members' ports in the order of names given: "55441 55443".
+ports_of() {
+  local n out=()
+  for n in "$@"; do out+=("$(pg_port_of "$n")"); done
+  printf '%s\n' "${out[*]}"
+}
+
+# check_routing: a write through :primary lands on the leader (out of recovery) and 4 new connections
+# through :replicas reach servers in recovery, both replicas among them.
+check_routing() {
+  local got seen="" p i
+  got="$(psql_at "$PATROXY_PRIMARY_PORT" app app "INSERT INTO e2e VALUES (now()) RETURNING inet_server_port(), pg_is_in_recovery()")"
+  [ "$got" = "$LEADER_PORT|f" ] || fail "a write through :primary reached '$got', not the leader $LEADER (:$LEADER_PORT|f)"
+  [ "$(dcs_leader)" = "$LEADER" ] || fail "the DCS leader is $(dcs_leader), not $LEADER"
+  say "a write through :primary landed on the leader $LEADER (:$LEADER_PORT, in recovery: f)"
+  for i in 1 2 3 4; do
+    got="$(psql_at "$PATROXY_REPLICA_PORT" app app "SELECT inet_server_port(), pg_is_in_recovery()")"
+    [ "${got#*|}" = t ] || fail "a read through :replicas reached a server not in recovery ($got)"
+    seen+=" ${got%%|*}"
+  done
+  for p in $(ports_of "${REPLICAS[@]}"); do
+    [[ " $seen " == *" $p "* ]] || fail "4 reads through :replicas reached ports$seen, never the replica :$p"
+  done
+  say "4 reads through :replicas reached ports$seen, all in recovery (both replicas)"
+}
+
+# --- events -----------------------------------------------------------------------------------------
+# The epoch time an event script printed: "... (epoch S.NNNNNN) ...".
+event_epoch() { grep -m1 -Eo 'epoch [0-9]+\.[0-9]+' "$1" | cut -d' ' -f2; }
+
+# kill_leader LOGNAME: deploy/local/kill-leader; EVENT_AT = the time of its kill -9.
+kill_leader() {
+  "$LOCAL/kill-leader" >"$LOGS/$1.log" 2>&1 || {
+    cat "$LOGS/$1.log" >&2
+    fail "deploy/local/kill-leader failed"
+  }
+  EVENT_AT="$(event_epoch "$LOGS/$1.log")"
+  [ -n "$EVENT_AT" ] || fail "no kill time in the output of deploy/local/kill-leader ($LOGS/$1.log)"
+  say "$(grep -m1 'killed leader' "$LOGS/$1.log" | sed 's/^kill-leader: //')"
+}
+
+# switchover LOGNAME [CANDIDATE]: deploy/local/switchover; EVENT_AT = when it sent the POST.
+switchover() {
+  "$LOCAL/switchover" ${2:+"$2"} >"$LOGS/$1.log" 2>&1 || {
+    cat "$LOGS/$1.log" >&2
+    fail "deploy/local/switchover failed"
+  }
+  EVENT_AT="$(event_epoch "$LOGS/$1.log")"
+  [ -n "$EVENT_AT" ] || fail "no POST time in the output of deploy/local/switchover ($LOGS/$1.log)"
+  say "$(sed 's/^switchover: //' "$LOGS/$1.log" | tr '\n' ' ')"
+}
+
+# --- HAProxy with the classic Patroni config (PATRONI-NOTES.md) -------------------------------------
+HAPROXY_CFG="$PATROXY_WORK/haproxy.cfg" # in the work dir: deploy/local/down deletes it, up sweeps strays
+HAPROXY_PID_FILE="$PATROXY_WORK/haproxy.pid"
+
+haproxy_pid() { pid_from_file "$HAPROXY_PID_FILE" "$HAPROXY_CFG"; }
+
+haproxy_listen() { # NAME PORT PATRONI_ENDPOINT [balance]
+  local i
+  printf 'listen %s\n    bind 127.0.0.1:%s\n' "$1" "$2"
+  [ -z "${4:-}" ] || printf '    balance %s\n' "$4"
+  printf '    option httpchk OPTIONS %s\n    http-check expect status 200\n' "$3"
+  printf '    default-server inter 3s fall 3 rise 2 on-marked-down shutdown-sessions\n'
+  for i in "${!MEMBERS[@]}"; do
+    printf '    server %s 127.0.0.1:%s maxconn 100 check port %s\n' "${MEMBERS[$i]}" "${PG_PORTS[$i]}" "${API_PORTS[$i]}"
+  done
+}
+
+# haproxy_up: writes the config and starts Debian's HAProxy 2.6 in the foreground (-db), in the
+# background, with its PID recorded; waits until it routes as Patroni says (haproxy_settled).
+haproxy_up() {
+  {
+    printf 'global\n    maxconn 1000\n'
+    printf 'defaults\n    mode tcp\n    retries 2\n    timeout client 30m\n    timeout connect 4s\n'
+    printf '    timeout server 30m\n    timeout check 5s\n'
+    printf 'listen stats\n    mode http\n    bind 127.0.0.1:%s\n    stats enable\n    stats uri /\n' "$HAPROXY_STATS_PORT"
+    haproxy_listen primary "$HAPROXY_PRIMARY_PORT" /primary
+    haproxy_listen replicas "$HAPROXY_REPLICA_PORT" /replica roundrobin
+  } >"$HAPROXY_CFG"
+  "$HAPROXY" -c -q -f "$HAPROXY_CFG" || fail "haproxy rejects $HAPROXY_CFG"
+  start_until_bound haproxy "$LOGS/haproxy.log" - haproxy_pid haproxy_listening \
+    start_background "$HAPROXY_PID_FILE" "$LOGS/haproxy.log" "$HAPROXY" -db -f "$HAPROXY_CFG" ||
+    { cat "$LOGS/haproxy.log" >&2; fail "haproxy exited"; }
+  say "HAProxy $($HAPROXY -v | head -n 1 | awk '{print $3}') (pid $(haproxy_pid)) on :$HAPROXY_PRIMARY_PORT/:$HAPROXY_REPLICA_PORT, classic config (inter 3s fall 3 rise 2)"
+}
+
+haproxy_listening() { port_open "$HAPROXY_PRIMARY_PORT" && port_open "$HAPROXY_REPLICA_PORT"; }
+
+haproxy_down() {
+  local pid
+  if pid="$(haproxy_pid)"; then stop_pid haproxy "$pid" TERM 10; fi
+  rm -f "$HAPROXY_PID_FILE"
+}
+
+# HAProxy's view from its CSV stats: "listener server status" lines.
+haproxy_states() {
+  curl -s --max-time 2 "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" |
+    awk -F, '($1 == "primary" || $1 == "replicas") && $2 != "FRONTEND" && $2 != "BACKEND" { print $1, $2, $18 }'
+}
+
+# haproxy_settled LEADER: HAProxy routes :primary to LEADER only and :replicas to the others only.
+haproxy_settled() {
+  local states name want_p want_r
+  states="$(haproxy_states)" || return 1
+  for name in "${MEMBERS[@]}"; do
+    if [ "$name" = "$1" ]; then want_p=UP want_r=DOWN; else want_p=DOWN want_r=UP; fi
+    grep -qx "primary $name $want_p" <<<"$states" || return 1
+    grep -qx "replicas $name $want_r" <<<"$states" || return 1
+  done
+}
+
+# --- cleanup ------------------------------------------------------------------------------------------
+E2E_STARTED=$SECONDS
+
+e2e_cleanup() {
+  local rc=$?
+  set +e
+  stop_jobs
+  haproxy_down
+  if [ "$rc" -ne 0 ] && [ -f "$PATROXY_LOG" ]; then
+    echo "--- last lines of $PATROXY_LOG" >&2
+    tail -n 40 "$PATROXY_LOG" >&2
+  fi
+  # deploy/local/down deletes the work dir: keep its logs (patroxy, etcd, Patroni, PostgreSQL).
+  cp -r "$LOG_DIR" "$LOGS/work-log" 2>/dev/null
+  [ ! -f "$PATROXY_WORK/patroxy.json" ] || cp "$PATROXY_WORK/patroxy.json" "$LOGS/"
+  [ ! -f "$HAPROXY_CFG" ] || cp "$HAPROXY_CFG" "$LOGS/"
+  say "cleaning up: deploy/local/down (records and logs kept in $LOGS)"
+  "$LOCAL/down" >"$LOGS/down.log" 2>&1 || echo "$E2E_NAME: deploy/local/down failed (log: $LOGS/down.log)" >&2
+  say "exit $rc after $((SECONDS - E2E_STARTED))s"
+  exit "$rc"
+}
+trap e2e_cleanup EXIT
+trap 'echo "$E2E_NAME: FAIL: command failed at line $LINENO" >&2' ERR
+trap 'exit 130' INT TERM

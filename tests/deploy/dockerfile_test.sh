@@ -18,8 +18,10 @@ mapfile -t runtime_pkgs < <(dockerfile_packages runtime)
 echo "build stage:   ${build_pkgs[*]}"
 echo "runtime stage: ${runtime_pkgs[*]}"
 
+# One apt-cache call for all (it lists those it knows and complains about the others).
+known=$(apt-cache show --no-all-versions "${build_pkgs[@]}" "${runtime_pkgs[@]}" 2>/dev/null | sed -n 's/^Package: //p')
 for p in "${build_pkgs[@]}" "${runtime_pkgs[@]}"; do
-  check "Debian 12 has package $p" bash -c "apt-cache show '$p' >/dev/null 2>&1"
+  check "Debian 12 has package $p" grep -qx -- "$p" <<< "$known"
 done
 
 # install-packages.sh: the words after "# build" up to the next comment line.

@@ -68,6 +68,8 @@ check "the last USER is not root" \
 check "HEALTHCHECK runs the copied health check script" \
   bash -c "grep -q '^COPY deploy/docker/healthcheck.sh /usr/local/bin/patroxy-healthcheck$' '$DOCKERFILE' &&
            grep -A1 '^HEALTHCHECK' '$DOCKERFILE' | grep -q '/usr/local/bin/patroxy-healthcheck'"
+check "the build stage installs the binary from where CMake puts it (proxy/patroxy)" \
+  bash -c "[[ '$binary' == */proxy/patroxy ]] && grep -q ' /build/proxy/patroxy /usr/local/bin/patroxy' '$DOCKERFILE'"
 check "the build stage turns tests off and builds Release" \
   grep -q -- '-DPATROXY_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release' "$DOCKERFILE"
 check ".dockerignore keeps .git and build dirs out of the context" \

@@ -376,6 +376,14 @@ def cmd_table(a):
             f"{secs(s['error_window']) if s['error_window'] is not None else 'none'} | "
             f"{s['failed']} of {s['attempts']}: {s['connect_failures']} / {s['in_flight']} / {s['read_only']} / {s['statement_failures']} | "
             f"{secs(s['delay'])} | {secs(s['gap'])} |")
+    if a.cancel:
+        lines += ["", "| cancel of SELECT pg_sleep(30) through the replica listener | took effect (57014, user request) | slowest |",
+                  "|---|---|---|"]
+        for item in a.cancel:
+            label, path = item.split("=", 1)
+            if os.path.exists(path):
+                c = json.load(open(path))
+                lines.append(f"| {label} | {c['ok']} of {c['count']} | {secs(c['slowest'])} |")
     text = "\n".join(lines) + "\n"
     if a.header:
         text = a.header.rstrip("\n") + "\n\n" + text
@@ -408,7 +416,11 @@ def cmd_landed(a):
     for r in failed[:5]:
         print(f"  failed seq {r['seq']} at {fmt(r['start'])} ({r['phase']}): {short_error(r)}")
     first = None
-    ref = a.first_after if a.first_after is not None else a.t_from
+    ref = a.ref if a.ref is not None else a.t_from
+    if a.last_on:
+        last = max((r["end"] for r in recs if r["ok"] and r.get("port") == ports[a.last_on]), default=None)
+        print(f"  last client on {a.last_on}: {fmt(last)}"
+              + ("" if last is None else f" ({last - ref:+.3f} s from {fmt(ref)})"))
     if a.first_on:
         first = min((r["end"] for r in recs if r["ok"] and r.get("port") == ports[a.first_on]
                      and r["start"] >= ref), default=None)
@@ -420,10 +432,10 @@ def cmd_landed(a):
     bad = []
     allowed = set()
     if a.allow_in_flight_on:
-        # A client whose session was established before its member stopped may be cut by the stop.
-        allowed = {r["seq"] for r in failed if r["phase"] == "statement"
-                   and r.get("port") in (None, ports[a.allow_in_flight_on])
-                   and r.get("connected", r["end"]) <= a.in_flight_until}
+        # A session its member had already accepted may be cut when that member stops (a statement
+        # running, or a session still starting), as long as it began before the stop was over.
+        allowed = {r["seq"] for r in failed if r["start"] <= a.in_flight_until
+                   and error_kind(r, ports[a.allow_in_flight_on], a.in_flight_until) == "in-flight"}
         if allowed:
             print(f"  {len(allowed)} client(s) in flight on {a.allow_in_flight_on} cut by its stop (allowed): seq {sorted(allowed)}")
     if a.check_no_failures and len(failed) > len(allowed):
@@ -515,7 +527,7 @@ def cmd_cancel(a):
         cur = conn.cursor()
         # A statement the cancel does not reach still ends (with "statement timeout", which does not
         # count as a cancel), so a broken cancel costs seconds, not --sleep seconds.
-        guard = a.after + a.within + 2
+        guard = a.after + a.within + 0.5
         cur.execute(f"SET statement_timeout = '{int(guard * 1000)}ms'")
         cur.execute("SELECT inet_server_port()")
         port = cur.fetchone()[0]
@@ -549,12 +561,13 @@ def cmd_cancel(a):
             for r in results:
                 f.write(json.dumps(r) + "\n")
     worst = max(r["took"] for r in results)
+    in_1s = sum(1 for r in results if r["ok"] and r["took"] <= 1.0)
     print(f"{ok} of {a.count} cancels took effect (57014 canceling statement due to user request) within "
-          f"{a.within} s; slowest {worst:.3f} s; sessions per server port: "
+          f"{a.within} s, {in_1s} within 1 s; slowest {worst:.3f} s; sessions per server port: "
           + ", ".join(f":{p} {n}" for p, n in sorted(landed.items())))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"ok": ok, "count": a.count, "slowest": worst}, f)
+            json.dump({"ok": ok, "count": a.count, "slowest": worst, "within": a.within}, f)
     if not a.check:
         return 0
     bad = []
@@ -615,6 +628,7 @@ def main():
     s.add_argument("--out")
     s.add_argument("--header")
     s.add_argument("--footer")
+    s.add_argument("--cancel", action="append", help="LABEL=FILE: a cancel --json summary, for a second table")
 
     s = sub.add_parser("landed")
     s.add_argument("--probe", required=True)
@@ -629,7 +643,8 @@ def main():
     s.add_argument("--allow-in-flight-on")
     s.add_argument("--in-flight-until", type=float, default=0)
     s.add_argument("--first-on")
-    s.add_argument("--first-after", type=float, help="the time --first-within counts from (default --from)")
+    s.add_argument("--ref", type=float, help="the time --first-within and --last-on count from (default --from)")
+    s.add_argument("--last-on")
     s.add_argument("--first-within", type=float)
     s.add_argument("--json")
     s.add_argument("--expect-recovery", choices=("true", "false"), default="true")
@@ -657,7 +672,7 @@ def main():
     s.add_argument("--count", type=int, default=20)
     s.add_argument("--sleep", type=float, default=30)
     s.add_argument("--after", type=float, default=0.3)
-    s.add_argument("--within", type=float, default=1.0)
+    s.add_argument("--within", type=float, default=2.0)
     s.add_argument("--min-servers", type=int)
     s.add_argument("--out")
     s.add_argument("--json")

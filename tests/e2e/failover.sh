@@ -63,7 +63,7 @@ e2e_py outage --probe "$LOGS/writes.jsonl" --watch "$LOGS/watch.jsonl" --event "
 echo
 e2e_py landed --probe "$LOGS/reads.jsonl" --members "$MEMBERS_ARG" --from "$START_AT" \
   --what "reads through :replicas while $OLD rejoins" --check-no-failures --never-on "$NEW" \
-  --first-on "$OLD" --first-after "$STREAM_AT" --first-within "$ROUTED_WITHIN" || rc=1
+  --first-on "$OLD" --ref "$STREAM_AT" --first-within "$ROUTED_WITHIN" || rc=1
 e2e_py landed --probe "$LOGS/writes.jsonl" --members "$MEMBERS_ARG" --from "$START_AT" --expect-recovery false \
   --what "writes through :primary while $OLD rejoins" --never-on "$OLD" --check-no-failures || rc=1
 echo

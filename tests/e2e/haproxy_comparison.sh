@@ -4,6 +4,8 @@
 # /replica, http-check expect status 200, default-server inter 3s fall 3 rise 2 on-marked-down
 # shutdown-sessions), both in front of the same cluster at the same time: one write probe through
 # each (a NEW connection every 100 ms, INSERT, libpq connect_timeout 15 s), during the same event.
+#   0. 10 cancels through each replica listener (SELECT pg_sleep(30), then a CancelRequest through the
+#      same listener), while both replicas are up;
 #   1. switchover (deploy/local/switchover), then
 #   2. crash (deploy/local/kill-leader) once all three members stream again and HAProxy has settled.
 # Prints a table (error window = first failed probe -> first success after it; failed probes, of which
@@ -26,6 +28,13 @@ wait_for "HAProxy to route :primary to $LEADER and :replicas to ${REPLICAS[*]}" 
 say "HAProxy settled: $(haproxy_states | tr '\n' ';')"
 
 rc=0
+# --- 0. cancels through each replica listener, while both replicas are up ------------------------------
+echo
+say "10 cancels of SELECT pg_sleep(30) through patroxy's :replicas, then through HAProxy's"
+e2e_py cancel --port "$PATROXY_REPLICA_PORT" --count 10 --min-servers 2 --check --json "$LOGS/cancel-patroxy.json" ||
+  rc=1
+e2e_py cancel --port "$HAPROXY_REPLICA_PORT" --count 10 --json "$LOGS/cancel-haproxy.json"
+
 # measure NAME WHAT EVENT_FUNCTION [ARG]: both probes and the watcher around one event, then the
 # figures of each probe (asserted for patroxy with the extra outage flags in PATROXY_CHECKS).
 measure() {
@@ -74,7 +83,8 @@ Error window: first failed probe -> first success after it. Delay: new leader's 
 says running master -> first write on it ends. Longest without a write: the longest gap between
 two successful writes, from the last one before the event."
 e2e_py table "$LOGS/switchover-patroxy.json" "$LOGS/switchover-haproxy.json" \
-  "$LOGS/crash-patroxy.json" "$LOGS/crash-haproxy.json" --header "$header" --out "$E2E_LOGS/comparison.md"
+  "$LOGS/crash-patroxy.json" "$LOGS/crash-haproxy.json" --header "$header" --out "$E2E_LOGS/comparison.md" \
+  --cancel "patroxy=$LOGS/cancel-patroxy.json" --cancel "HAProxy 2.6=$LOGS/cancel-haproxy.json"
 cp "$E2E_LOGS/comparison.md" "$LOGS/"
 echo
 say "table written to $E2E_LOGS/comparison.md"

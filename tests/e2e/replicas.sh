@@ -5,12 +5,13 @@
 #   1. reads alternate over both replicas, never the leader;
 #   6. cancel: 20 times a session through :replicas runs SELECT pg_sleep(30) and psycopg2 sends a
 #      CancelRequest through :replicas; all 20 must end with 57014 "canceling statement due to user
-#      request" within 1 s, with sessions on both replicas among them;
+#      request" within 2 s (typically 15-100 ms; a cancel sent to the wrong server never takes effect),
+#      with sessions on both replicas among them;
 #   5. lag: replay paused on replica A (pg_wal_replay_pause(), in Patroni's maintenance mode, which
 #      otherwise resumes it within a loop_wait) while ~5 MB are written on the leader:
 #      once A's lag (leader's xlog.location - A's replayed_location, as Patroni reports them) is over
 #      1 MB, new reads never reach A after one health interval (1 s) + 0.5 s, and keep working on B;
-#      after pg_wal_replay_resume() A is read from again within 5 s;
+#      once it has caught up after pg_wal_replay_resume(), A is read from again within 5 s;
 #   4. replica B stopped (deploy/local/stop-member) and started again: reads keep working on A
 #      throughout (zero failures; a read whose session was already open on B when it stopped may be
 #      cut, and is reported), none reaches B while it is away, and B is read from again within
@@ -22,6 +23,9 @@ E2E_NAME=e2e.replicas
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+# Typically 15-100 ms; the bound is 2 s because a 2-core machine shared with compilers stalls a process
+# for a second now and then. A cancel that reaches the wrong server never takes effect at all.
+CANCEL_WITHIN=2.0
 MAX_LAG=1048576                                              # deploy/local's max_lag 1MB
 LAG_NOTICED=$(awk -v i="$HEALTH_INTERVAL" 'BEGIN { print i + 0.5 }') # s for patroxy to act on a lag
 BACK_WITHIN=$(awk -v i="$HEALTH_INTERVAL" -v r="$HEALTH_RISE" 'BEGIN { print r * i + 1.5 }')
@@ -56,7 +60,7 @@ landed --from "$BEGIN_AT" --to "$(epoch)" --what "1. reads with all members up" 
 # --- 6. cancel through :replicas --------------------------------------------------------------------
 echo
 say "6. 20 cancels of SELECT pg_sleep(30) through :replicas"
-e2e_py cancel --port "$PATROXY_REPLICA_PORT" --count 20 --sleep 30 --within 1.0 --min-servers 2 --check \
+e2e_py cancel --port "$PATROXY_REPLICA_PORT" --count 20 --sleep 30 --within "$CANCEL_WITHIN" --min-servers 2 --check \
   --out "$LOGS/cancel.jsonl" || rc=1
 
 # --- 5. lag filter ------------------------------------------------------------------------------------
@@ -79,13 +83,16 @@ psql_at "$A_PORT" postgres postgres "SELECT pg_wal_replay_resume()" >/dev/null
 patronictl resume --wait >"$LOGS/patronictl-resume.log" 2>&1 || fail "patronictl resume failed ($LOGS/patronictl-resume.log)"
 CAUGHT_UP="$(e2e_py lag --watch "$LOGS/watch.jsonl" --replica "$A" --leader "$LEADER" --since "$RESUME_AT" \
   --at-most "$MAX_LAG" --timeout 20)" || fail "$A did not catch up after pg_wal_replay_resume()"
-say "$A resumed at $(date -d "@$RESUME_AT" +%H:%M:%S.%3N), lag back to $(cut -d' ' -f2 <<<"$CAUGHT_UP") bytes"
+say "$A resumed at $(date -d "@$RESUME_AT" +%H:%M:%S.%3N), lag back to $(cut -d' ' -f2 <<<"$CAUGHT_UP") bytes at $(date -d "@${CAUGHT_UP%% *}" +%H:%M:%S.%3N)"
+CAUGHT_UP="${CAUGHT_UP%% *}"
 wait_read_on "$A" "$RESUME_AT" 8 || true
 landed --from "$(awk -v a="$LAG_AT" -v n="$LAG_NOTICED" 'BEGIN { printf "%.6f", a + n }')" --to "$RESUME_AT" \
   --what "5. reads while $A lags over 1 MB (from ${LAG_NOTICED} s after the lag was seen)" --check-no-failures \
   --never-on "$A" --also-on "$B" --min-clients 15
-landed --from "$PAUSE_AT" --what "5. reads from the pause on" --check-no-failures --never-on "$LEADER" \
-  --first-on "$A" --first-after "$RESUME_AT" --first-within 5
+landed --from "$PAUSE_AT" --to "$RESUME_AT" --what "5. reads from the pause to the resume" --check-no-failures \
+  --never-on "$LEADER" --last-on "$A" --ref "$LAG_AT"
+landed --from "$RESUME_AT" --what "5. reads from the resume on" --check-no-failures --never-on "$LEADER" \
+  --first-on "$A" --ref "$CAUGHT_UP" --first-within 5
 
 # --- 4. a replica stopped and started again ----------------------------------------------------------
 echo
@@ -104,7 +111,7 @@ sleep 0.5
 stop_jobs reads writes watch
 landed --from "$STOP_AT" --what "4. reads from the stop of $B on" --check-no-failures \
   --allow-in-flight-on "$B" --in-flight-until "$STOPPED_AT" --never-on "$LEADER" \
-  --first-on "$B" --first-after "$RUNNING_AT" --first-within "$BACK_WITHIN"
+  --first-on "$B" --ref "$RUNNING_AT" --first-within "$BACK_WITHIN"
 landed --from "$STOPPED_AT" --to "$START_AT" --what "4. reads while $B is stopped" --check-no-failures \
   --never-on "$B" --also-on "$A" --min-clients 15
 

@@ -14,10 +14,12 @@ packages=(
   patroni python3-etcd etcd-server etcd-client curl
   # the comparison (e2e side-by-side figures, bench/): Debian's HAProxy with the classic config
   haproxy
-  # stats page: promtool checks /metrics, headless Chromium renders the page in the browser test
-  prometheus chromium
-  # deploy/docker: `docker-compose config` checks the compose file offline (no engine here)
-  docker-compose
+  # stats page: promtool checks /metrics, headless Chromium renders the page in the browser test,
+  # which drives it over the DevTools protocol with python3-websocket
+  prometheus chromium python3-websocket
+  # deploy/docker: `docker-compose config` checks the compose file offline (no engine here);
+  # deploy/systemd: systemd-analyze verifies the unit, strace checks its system-call filter
+  docker-compose systemd strace
 )
 
 missing=()

@@ -167,10 +167,25 @@ const replication_peer* replication_row(const member_observation* primary, std::
     return nullptr;
 }
 
+/// While no primary is confirmed (an election, a crashed leader), replicas' lag is measured
+/// against the last WAL position a member reported as primary, as Patroni's /replica?lag does
+/// with the leader's last LSN in the DCS: replicas stop advancing when the leader is gone, so
+/// this is their real lag, and reads keep flowing through a failover instead of stopping
+/// because the lag became unknown.
+const member_observation* last_known_primary(std::span<const member_observation> obs)
+{
+    const member_observation* best = nullptr;
+    for (const auto& o : obs) {
+        if (!o.status || o.status->role != pg_role::primary || !o.status->xlog.location) continue;
+        if (!best || *o.status->xlog.location > *best->status->xlog.location) best = &o;
+    }
+    return best;
+}
+
 /// Lag, synchronous-standby flag and replication state of each non-primary member.
 void fill_replication_facts(cluster_snapshot& out, std::span<const member_observation> obs)
 {
-    const member_observation* primary = out.primary ? &obs[*out.primary] : nullptr;
+    const member_observation* primary = out.primary ? &obs[*out.primary] : last_known_primary(obs);
     for (std::size_t i = 0; i < out.members.size(); ++i) {
         member_view& m = out.members[i];
         if (out.primary == to_index(i)) continue;

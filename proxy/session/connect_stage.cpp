@@ -60,6 +60,8 @@ void client_session::note_failure(const health::member_view& member, std::uint32
     std::ostringstream line;
     line << member.name << " (" << member.endpoint << "): " << what;
     log_line(log_level::warning) << prefix() << " server " << line.str();
+    // A queued client retries the same members; the 57P03 names each failure once.
+    if (failures_.find(line.str()) != std::string::npos) return;
     if (!failures_.empty()) failures_ += "; ";
     failures_ += line.str();
 }

@@ -205,6 +205,19 @@ TEST_CASE("lag is the primary's WAL position minus the replica's replayed positi
         CHECK(s.members[1].lag == 2 * mb);
         CHECK(s.eligible[replica_l] == index_list{2});
     }
+    SECTION("while no primary is confirmed, lag is measured against the last primary's position")
+    {
+        c.status(1).xlog.replayed_location = leader_lsn - mb;
+        c.status(2).xlog.replayed_location = leader_lsn - mb - 1;
+        c.in_dcs(0).role = dcs_role::replica; // the leader lock is gone: an election
+        c.in_dcs(1).lag.reset();               // and the DCS says "unknown"
+        c.in_dcs(2).lag.reset();
+        const auto s = c.derive();
+        REQUIRE_FALSE(s.primary);
+        CHECK(s.members[1].lag == mb);
+        CHECK(s.members[2].lag == mb + 1);
+        CHECK(s.eligible[replica_l] == index_list{1}); // reads go on through the election
+    }
     SECTION("without the primary's position, the /cluster lag")
     {
         c.status(0).xlog.location.reset();
@@ -450,7 +463,8 @@ TEST_CASE("a replica whose PostgreSQL is not running is not eligible", "[health]
     CHECK(c.eligible(read_only_l) == index_list{0});
 }
 
-TEST_CASE("no DCS view: no primary, replicas without a lag bound still serve", "[health][snapshot]")
+TEST_CASE("no DCS view: no primary, replicas still serve, lag measured against the member reporting primary",
+          "[health][snapshot]")
 {
     cluster c;
     c.dcs.reset();
@@ -461,7 +475,9 @@ TEST_CASE("no DCS view: no primary, replicas without a lag bound still serve", "
     CHECK(s.eligible[primary_l].empty());
     CHECK(has_incident(s, incident_kind::no_dcs_view, "no DCS view (GET /cluster has not answered)"));
     CHECK(s.eligible[replica_l] == index_list{1, 2});
-    CHECK(s.eligible[async_l].empty()); // lag unknown without a primary or a DCS view
+    CHECK(s.eligible[async_l] == index_list{1, 2}); // node1 still reports its WAL position: lag 0
+    c.status(0).xlog.location.reset();
+    CHECK(c.derive().eligible[async_l].empty()); // no position from anyone, no DCS: lag unknown
     CHECK_FALSE(s.members[1].dcs);
 }
 

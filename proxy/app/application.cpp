@@ -194,6 +194,7 @@ bool application::start_stats(const config::config& cfg)
         .view = [this] { return collector_.collect(); },
         .set_admin = [this](std::string_view l, std::string_view m, stats::admin_state s) { return set_admin(l, m, s); },
         .ready = [this] { return ready_ && collector_.snapshot() != nullptr; },
+        .admin_allowed = auth.has_value(),
     };
     auto& server = stats_server_.emplace(control_.get_executor(), stats::http_server_limits{}, auth,
                                          [backend](const stats::http_request& r) { return serve_stats_request(r, backend); });

@@ -54,6 +54,7 @@ stats::http_reply serve_stats_request(const stats::http_request& request, const 
             reply.headers.emplace_back("Allow", "POST");
             return reply;
         }
+        if (!backend.admin_allowed) return text_reply(403, "admin actions need stats.auth in the config\n");
         return apply_admin_form(request, backend);
     }
     if (request.method != "GET" && request.method != "HEAD") {

@@ -20,6 +20,8 @@ struct stats_backend {
     std::function<std::string(std::string_view listener, std::string_view member, stats::admin_state state)> set_admin;
     /// Listeners bound and a first snapshot published.
     std::function<bool()> ready;
+    /// stats.auth is set: only then are admin actions accepted (the server checked the user).
+    bool admin_allowed = false;
 };
 
 /// GET/HEAD  /  /stats           the HTML page

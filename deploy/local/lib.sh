@@ -90,6 +90,25 @@ check_settings() {
     die "PATROXY_WORK may hold only letters, digits and / . _ + - (got '$WORK')"
 }
 
+# Ports of ours that lie in the kernel's ephemeral port range and are not reserved
+# (net.ipv4.ip_local_reserved_ports), comma-separated; nothing when none. The kernel may give such a
+# port to any outgoing connection as its local port, and while that connection lives a server cannot
+# bind it. The defaults lie below the range.
+unreserved_ephemeral_ports() {
+  "$PYTHON" - "$PRIMARY_PORT" "$REPLICA_PORT" "$STATS_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "${PG_PORTS[@]}" "${API_PORTS[@]}" <<'PY'
+import sys
+lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+reserved = set()
+for item in open("/proc/sys/net/ipv4/ip_local_reserved_ports").read().strip().split(","):
+    if "-" in item:
+        a, b = item.split("-")
+        reserved.update(range(int(a), int(b) + 1))
+    elif item:
+        reserved.add(int(item))
+print(",".join(p for p in sys.argv[1:] if lo <= int(p) <= hi and int(p) not in reserved))
+PY
+}
+
 # NAME → its index in MEMBERS, or die.
 member_index() {
   local i

@@ -18,6 +18,7 @@ Subcommands:
   lag        waits until a replica's lag (as Patroni reports it) crosses a threshold
   cancel     N cancels of SELECT pg_sleep() through a listener, each must end with 57014 in time
   table      the patroxy-vs-HAProxy comparison table (markdown) from outage summaries
+  reserve    adds ports to (or removes them from) the kernel's ip_local_reserved_ports
 """
 
 import argparse
@@ -580,6 +581,57 @@ def cmd_cancel(a):
     return 1 if bad else 0
 
 
+RESERVED = "/proc/sys/net/ipv4/ip_local_reserved_ports"
+
+
+def port_set(text):
+    """'1,5-7' -> {1, 5, 6, 7}"""
+    out = set()
+    for item in text.replace("\n", "").split(","):
+        item = item.strip()
+        if "-" in item:
+            lo, hi = item.split("-")
+            out.update(range(int(lo), int(hi) + 1))
+        elif item:
+            out.add(int(item))
+    return out
+
+
+def port_list(ports):
+    """{1, 5, 6, 7} -> '1,5-7'"""
+    items, run = [], []
+    for p in sorted(ports):
+        if run and p == run[-1] + 1:
+            run.append(p)
+            continue
+        if run:
+            items.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        run = [p]
+    if run:
+        items.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ",".join(items)
+
+
+def cmd_reserve(a):
+    """Our ports lie in the kernel's ephemeral range: reserved, no outgoing connection (ours included:
+    a walreceiver, Patroni's etcd watch) is ever given one as its local port, which would keep a
+    server from binding it. --add prints the ports it added."""
+    want = port_set(a.ports)
+    try:
+        with open(RESERVED) as f:
+            cur = port_set(f.read())
+        new = (cur | want) if a.add else (cur - want)
+        if new != cur:
+            with open(RESERVED, "w") as f:
+                f.write(port_list(new) or "\n")
+    except OSError as e:
+        print(f"cannot change {RESERVED}: {e.strerror}", file=sys.stderr)
+        return 1
+    if a.add:
+        print(port_list(want - cur))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -678,9 +730,15 @@ def main():
     s.add_argument("--json")
     s.add_argument("--check", action="store_true")
 
+    s = sub.add_parser("reserve")
+    s.add_argument("ports", help="comma-separated ports and ranges")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--add", action="store_true")
+    g.add_argument("--remove", action="store_true")
+
     a = p.parse_args()
     handler = {"probe": cmd_probe, "watch": cmd_watch, "wait-over": cmd_wait_over, "outage": cmd_outage,
-               "table": cmd_table, "landed": cmd_landed, "when": cmd_when, "lag": cmd_lag, "cancel": cmd_cancel}[a.cmd]
+               "table": cmd_table, "landed": cmd_landed, "when": cmd_when, "lag": cmd_lag, "reserve": cmd_reserve, "cancel": cmd_cancel}[a.cmd]
     return handler(a) or 0
 
 

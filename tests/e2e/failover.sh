@@ -27,7 +27,7 @@ check_routing
 # --- 2. crash ----------------------------------------------------------------------------------------
 start_watch watch
 start_probe writes write "$PATROXY_PRIMARY_PORT"
-sleep 1 # a few writes on the old leader first
+wait_ok writes 10 # a few writes on the old leader first
 OLD="$LEADER"
 kill_leader kill
 e2e_py wait-over --probe "$LOGS/writes.jsonl" --watch "$LOGS/watch.jsonl" --event "$EVENT_AT" \

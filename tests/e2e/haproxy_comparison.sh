@@ -33,7 +33,8 @@ echo
 say "10 cancels of SELECT pg_sleep(30) through patroxy's :replicas, then through HAProxy's"
 e2e_py cancel --port "$PATROXY_REPLICA_PORT" --count 10 --min-servers 2 --check --json "$LOGS/cancel-patroxy.json" ||
   rc=1
-e2e_py cancel --port "$HAPROXY_REPLICA_PORT" --count 10 --json "$LOGS/cancel-haproxy.json"
+# Not asserted; within 1 s (patroxy's take 15-100 ms), so that each miss costs 1.8 s rather than 2.8 s.
+e2e_py cancel --port "$HAPROXY_REPLICA_PORT" --count 10 --within 1.0 --json "$LOGS/cancel-haproxy.json"
 
 # measure NAME WHAT EVENT_FUNCTION [ARG]: both probes and the watcher around one event, then the
 # figures of each probe (asserted for patroxy with the extra outage flags in PATROXY_CHECKS).
@@ -43,7 +44,8 @@ measure() {
   start_watch "$name-watch"
   start_probe "$name-patroxy" write "$PATROXY_PRIMARY_PORT"
   start_probe "$name-haproxy" write "$HAPROXY_PRIMARY_PORT"
-  sleep 1 # a few writes on the old leader first, through both
+  wait_ok "$name-patroxy" 10 # a few writes on the old leader first, through both
+  wait_ok "$name-haproxy" 10
   "$@"
   e2e_py wait-over --probe "$LOGS/$name-patroxy.jsonl" --probe "$LOGS/$name-haproxy.jsonl" \
     --watch "$LOGS/$name-watch.jsonl" --event "$EVENT_AT" --old-leader "$old" --timeout 90 ||

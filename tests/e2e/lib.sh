@@ -54,6 +54,26 @@ e2e_py() { /usr/bin/python3 "$E2E_DIR/e2e.py" "$@"; }
 MEMBERS_ARG=""
 for i in "${!MEMBERS[@]}"; do MEMBERS_ARG+="${MEMBERS_ARG:+,}${MEMBERS[$i]}:${PG_PORTS[$i]}:${API_PORTS[$i]}"; done
 
+# All these ports lie in the kernel's ephemeral range (32768-60999 by default): any outgoing connection,
+# ours included (a walreceiver, Patroni's etcd watch, a probe) or another program's, can be given one
+# as its local port, and a server that starts then cannot bind it for as long as that connection
+# lives (seen here: etcd's peer port held for a minute by someone's connection). Reserving them
+# (net.ipv4.ip_local_reserved_ports, root only) keeps the kernel from handing them out. The
+# reservation stays after the test (a kernel setting, nothing on disk; gone at reboot; undo with
+# `sysctl -w net.ipv4.ip_local_reserved_ports=`): removing it would reopen the gap between two tests.
+# Without root, deploy/local's bounded retries cover short collisions only.
+E2E_PORTS="$PATROXY_PRIMARY_PORT,$PATROXY_REPLICA_PORT,$PATROXY_STATS_PORT,$PATROXY_PG1_PORT,$PATROXY_PG2_PORT"
+E2E_PORTS+=",$PATROXY_PG3_PORT,$PATROXY_API1_PORT,$PATROXY_API2_PORT,$PATROXY_API3_PORT,$PATROXY_ETCD_PORT"
+E2E_PORTS+=",$PATROXY_ETCD_PEER_PORT,$HAPROXY_PRIMARY_PORT,$HAPROXY_REPLICA_PORT,$HAPROXY_STATS_PORT"
+reserve_ports() {
+  local added
+  if added="$(e2e_py reserve --add "$E2E_PORTS" 2>"$LOGS/reserve.err")"; then
+    [ -z "$added" ] || say "reserved ports $added (net.ipv4.ip_local_reserved_ports)"
+  else
+    say "note: ports not reserved ($(cat "$LOGS/reserve.err")); a bind can fail while an outgoing connection holds one"
+  fi
+}
+
 pg_port_of() { printf '%s\n' "${PG_PORTS[$(member_index "$1")]}"; }
 
 # --- background jobs: probes and watchers ---------------------------------------------------------
@@ -71,6 +91,18 @@ start_job() { # NAME E2E_PY_SUBCOMMAND [ARG...]
 }
 start_probe() { start_job "$1" probe --kind "$2" --port "$3"; }      # NAME write|read PORT
 start_watch() { start_job "$1" watch --members "$MEMBERS_ARG"; }     # NAME
+
+# wait_ok NAME N: until probe NAME has N successful attempts (bounded: 30 s; a loaded machine can
+# take seconds to start Python), so that an event never comes before the probe runs.
+wait_ok() {
+  local i n
+  for i in $(seq 1 150); do
+    n="$(grep -c '"ok": true' "$LOGS/$1.jsonl" 2>/dev/null)" || true
+    [ "${n:-0}" -lt "$2" ] || return 0
+    sleep 0.2
+  done
+  fail "probe $1 had fewer than $2 successes after 30 s (records: $LOGS/$1.jsonl, $LOGS/$1.err)"
+}
 
 stop_jobs() { # NAME... (all when none given)
   local name pids=()
@@ -238,5 +270,6 @@ e2e_cleanup() {
   exit "$rc"
 }
 trap e2e_cleanup EXIT
+reserve_ports
 trap 'echo "$E2E_NAME: FAIL: command failed at line $LINENO" >&2' ERR
 trap 'exit 130' INT TERM

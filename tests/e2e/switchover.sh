@@ -20,7 +20,7 @@ MAX_DELAY=1.0
 cluster_up
 start_watch watch
 start_probe writes write "$PATROXY_PRIMARY_PORT"
-sleep 1 # a few writes on the old leader first
+wait_ok writes 10 # a few writes on the old leader first
 OLD="$LEADER"
 switchover switchover "${REPLICAS[0]}"
 e2e_py wait-over --probe "$LOGS/writes.jsonl" --watch "$LOGS/watch.jsonl" --event "$EVENT_AT" \

@@ -51,7 +51,7 @@ def fmt(t):
 
 
 def secs(x):
-    return "-" if x is None else f"{x:.3f} s"
+    return "-" if x is None else f"{x + 0.0:.3f} s".replace("-0.000", "0.000")
 
 
 def load(path):

@@ -220,10 +220,11 @@ std::string application::set_admin(std::string_view listener, std::string_view m
     for (std::uint32_t i = 0; i < snapshot->members.size(); ++i)
         if (snapshot->members[i].name == member) index = i;
     if (!index || *index >= max_tracked_members) return "unknown member '" + std::string(member) + "'";
+    if (listener != "*" && !bound_.count(std::string(listener))) return "unknown listener '" + std::string(listener) + "'";
+    // Every version of the listener: the sessions of one a reload replaced are still its own.
     std::vector<listener_runtime*> targets;
-    for (auto& [name, b] : bound_)
-        if (listener == "*" || name == listener) targets.push_back(b.runtime);
-    if (targets.empty()) return "unknown listener '" + std::string(listener) + "'";
+    for (auto& runtime : runtimes_)
+        if (listener == "*" || runtime.cfg.name == listener) targets.push_back(&runtime);
 
     const std::string member_name(member);
     for (auto* runtime : targets) {

@@ -24,6 +24,8 @@ Subcommands:
 import argparse
 import json
 import os
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -632,6 +634,72 @@ def cmd_reserve(a):
     return 0
 
 
+# patronictl's Role column -> the role label of patroxy_member_role.
+METRIC_ROLE = {"Leader": "primary", "Replica": "replica", "Sync Standby": "sync_standby",
+               "Standby Leader": "standby_leader"}
+
+
+def metric_samples(text, name):
+    """{labels-dict-as-tuple: value} for one metric family in Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, value = line.rsplit(" ", 1)
+        labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', head)))
+        out[labels] = float(value)
+    return out
+
+
+def stats_disagreements(patronictl, stats, metrics):
+    """What the stats page and /metrics say differently from `patronictl list`; [] when they agree."""
+    problems = []
+    ctl = {m["Member"]: m for m in patronictl}
+    page = {m["name"]: m for m in stats["cluster"]}
+    if set(ctl) != set(page):
+        problems.append(f"members: patronictl {sorted(ctl)}, stats.json {sorted(page)}")
+    roles = metric_samples(metrics, "patroxy_member_role")
+    leader = [n for n, m in ctl.items() if m["Role"] == "Leader"]
+    for name, m in ctl.items():
+        if name in page and page[name]["role"] != m["Role"]:
+            problems.append(f"{name}: patronictl role {m['Role']}, stats.json {page[name]['role']}")
+        want = (("member", name), ("role", METRIC_ROLE.get(m["Role"], "unknown")))
+        if roles.get(want) != 1.0:
+            problems.append(f"{name}: no patroxy_member_role{{member={name},role={want[1][1]}}} 1 in /metrics")
+    if leader and stats.get("primary") != leader[0]:
+        problems.append(f"primary: patronictl leader {leader[0]}, stats.json {stats.get('primary')!r}")
+    up = metric_samples(metrics, "patroxy_server_up")
+    for listener in stats["listeners"]:
+        for server in listener["servers"]:
+            role = ctl.get(server["name"], {}).get("Role")
+            want = role == "Leader" if listener["name"] == "primary" else role in ("Replica", "Sync Standby")
+            if server["active"] != want:
+                problems.append(f"listener {listener['name']}: {server['name']} ({role}) active={server['active']}")
+            got = up.get((("listener", listener["name"]), ("member", server["name"])))
+            if got != (1.0 if want else 0.0):
+                problems.append(f"listener {listener['name']}: patroxy_server_up for {server['name']} is {got}")
+    return problems
+
+
+def cmd_stats_vs_patronictl(a):
+    """Retries for a few seconds: the stats follow Patroni one poll later."""
+    deadline = time.time() + a.timeout
+    while True:
+        patronictl = json.loads(subprocess.run(a.patronictl, shell=True, check=True, capture_output=True,
+                                               text=True).stdout)
+        base = f"http://127.0.0.1:{a.stats_port}"
+        stats = json.loads(urllib.request.urlopen(base + "/stats.json", timeout=5).read())
+        metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        problems = stats_disagreements(patronictl, stats, metrics)
+        if not problems:
+            names = ", ".join(f"{m['Member']} {m['Role']}" for m in patronictl)
+            print(f"stats page and /metrics agree with patronictl list: {names}")
+            return 0
+        if time.time() > deadline:
+            fail("stats disagree with patronictl list: " + "; ".join(problems))
+        time.sleep(0.5)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -730,6 +798,11 @@ def main():
     s.add_argument("--json")
     s.add_argument("--check", action="store_true")
 
+    s = sub.add_parser("stats-vs-patronictl")
+    s.add_argument("--patronictl", required=True, help="shell command printing `patronictl list -f json`")
+    s.add_argument("--stats-port", type=int, required=True)
+    s.add_argument("--timeout", type=float, default=10)
+
     s = sub.add_parser("reserve")
     s.add_argument("ports", help="comma-separated ports and ranges")
     g = s.add_mutually_exclusive_group(required=True)
@@ -738,7 +811,8 @@ def main():
 
     a = p.parse_args()
     handler = {"probe": cmd_probe, "watch": cmd_watch, "wait-over": cmd_wait_over, "outage": cmd_outage,
-               "table": cmd_table, "landed": cmd_landed, "when": cmd_when, "lag": cmd_lag, "reserve": cmd_reserve, "cancel": cmd_cancel}[a.cmd]
+               "table": cmd_table, "landed": cmd_landed, "when": cmd_when, "lag": cmd_lag, "reserve": cmd_reserve, "cancel": cmd_cancel,
+               "stats-vs-patronictl": cmd_stats_vs_patronictl}[a.cmd]
     return handler(a) or 0
 
 

@@ -2,7 +2,8 @@
 # e2e.failover: patroxy in front of a REAL Patroni cluster (deploy/local/up: etcd + 3 Patroni members
 # with PostgreSQL 15) survives a crash of the leader, and takes the old leader back as a replica.
 #   1. routing: a write through :primary lands on the leader; 4 new connections through :replicas
-#      reach servers in recovery, both replicas among them;
+#      reach servers in recovery, both replicas among them; the stats page (/stats.json) and /metrics
+#      show the same members and roles as `patronictl list`;
 #   2. kill -9 of the leader's Patroni and PostgreSQL (deploy/local/kill-leader) while a probe opens a
 #      NEW connection to :primary every 100 ms and INSERTs, and every member's GET /patroni is polled
 #      every 100 ms. Asserts: no write ever reaches a member in recovery (no "read-only transaction"),
@@ -23,6 +24,7 @@ ROUTED_WITHIN=10   # s from "it streams" to the first read through :replicas on 
 
 cluster_up
 check_routing
+check_stats
 
 # --- 2. crash ----------------------------------------------------------------------------------------
 start_watch watch

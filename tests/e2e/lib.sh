@@ -162,6 +162,18 @@ check_routing() {
   say "4 reads through :replicas reached ports$seen, all in recovery (both replicas)"
 }
 
+# check_stats: patroxy's stats page (/stats.json) and /metrics name the same members with the same
+# roles as `patronictl list`, make the leader the one active server of :primary and the replicas
+# those of :replicas (retried for up to 10 s: the stats follow Patroni one poll later).
+check_stats() {
+  local ctl
+  ctl="cd / && env -i PATH=$CLEAN_PATH HOME=$(printf %q "$(postgres_home)") LANG=C.UTF-8"
+  ctl+=" $PATRONICTL -c $(printf %q "$(member_config "${MEMBERS[0]}")") list -f json"
+  e2e_py stats-vs-patronictl --patronictl "$ctl" --stats-port "$PATROXY_STATS_PORT" --timeout 10 |
+    sed "s/^/$E2E_NAME: /"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || fail "the stats page or /metrics disagree with patronictl list"
+}
+
 # --- events -----------------------------------------------------------------------------------------
 # The epoch time an event script printed: "... (epoch S.NNNNNN) ...".
 event_epoch() { grep -m1 -Eo 'epoch [0-9]+\.[0-9]+' "$1" | cut -d' ' -f2; }

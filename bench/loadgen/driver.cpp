@@ -478,6 +478,7 @@ void driver::command_done(client& c)
         const auto now = clock_type::now();
         if (ok) {
             ++out_.transactions;
+            ++out_.all_transactions;
             out_.bytes += c.copy_moved;
             out_.latencies_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.tx_start).count());
             out_.copy_begin = std::min(out_.copy_begin, c.tx_start);
@@ -494,7 +495,10 @@ void driver::command_done(client& c)
 void driver::finish_transaction(client& c, bool ok)
 {
     const auto now = clock_type::now();
-    if (ok) record(c.tx_start, now);
+    if (ok) {
+        ++out_.all_transactions;
+        record(c.tx_start, now);
+    }
     if (o_.mode == workload::connect) {
         close(c);
         if (!stopping_) start_connect(c);
@@ -572,6 +576,7 @@ void driver::idle_opened(client& c, bool ok)
     ++opened_or_failed_;
     if (ok) {
         ++out_.sessions_open;
+        ++out_.all_transactions;
         record(c.tx_start, clock_type::now());
         c.st = stage::holding;
         c.why = purpose::none;

@@ -36,6 +36,7 @@ struct run_timeline {
 struct thread_result {
     std::vector<std::int64_t> latencies_ns; ///< one per counted transaction
     std::uint64_t transactions = 0;         ///< counted in the window
+    std::uint64_t all_transactions = 0;     ///< completed without error at any time (warmup included)
     std::uint64_t bytes = 0;                ///< COPY payload moved (counted copies only)
     std::uint64_t errors = 0;
     std::string first_error;

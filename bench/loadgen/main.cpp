@@ -63,6 +63,7 @@ std::string report(const options& o, const run_timeline& tl, std::vector<thread_
     for (auto& r : results) {
         all.latencies_ns.insert(all.latencies_ns.end(), r.latencies_ns.begin(), r.latencies_ns.end());
         all.transactions += r.transactions;
+        all.all_transactions += r.all_transactions;
         all.bytes += r.bytes;
         all.errors += r.errors;
         all.sessions_open += r.sessions_open;
@@ -99,6 +100,7 @@ std::string report(const options& o, const run_timeline& tl, std::vector<thread_
         << "  \"threads\": " << o.threads << ",\n"
         << "  \"window_s\": " << window << ",\n"
         << "  \"transactions\": " << all.transactions << ",\n"
+        << "  \"all_transactions\": " << all.all_transactions << ",\n"
         << "  \"queries\": " << all.transactions * per_tx << ",\n"
         << "  \"tps\": " << tps << ",\n"
         << "  \"qps\": " << tps * per_tx << ",\n"

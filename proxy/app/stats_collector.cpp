@@ -104,6 +104,35 @@ std::uint64_t highest(const std::vector<const listener_runtime*>& versions, Fiel
     return best;
 }
 
+/// The sum (or the highest) of one listener counter over every version of a listener.
+template <typename T>
+std::uint64_t sum_of(const std::vector<const listener_runtime*>& versions, std::atomic<T> listener_counters::*field)
+{
+    return sum(versions, [field](const listener_runtime& v) { return (v.counters.*field).load(std::memory_order_relaxed); });
+}
+template <typename T>
+std::uint64_t highest_of(const std::vector<const listener_runtime*>& versions, std::atomic<T> listener_counters::*field)
+{
+    return highest(versions,
+                   [field](const listener_runtime& v) { return (v.counters.*field).load(std::memory_order_relaxed); });
+}
+
+/// The same for one server counter of member `index`.
+template <typename T>
+std::uint64_t sum_of(const std::vector<const listener_runtime*>& versions, std::uint32_t index,
+                     std::atomic<T> server_counters::*field)
+{
+    return sum(versions,
+               [index, field](const listener_runtime& v) { return (v.servers[index].*field).load(std::memory_order_relaxed); });
+}
+template <typename T>
+std::uint64_t highest_of(const std::vector<const listener_runtime*>& versions, std::uint32_t index,
+                         std::atomic<T> server_counters::*field)
+{
+    return highest(versions,
+                   [index, field](const listener_runtime& v) { return (v.servers[index].*field).load(std::memory_order_relaxed); });
+}
+
 /// Adds `more` into `into` (same bounds: every histogram of a kind is made with the same ones).
 void merge(stats::histogram_view& into, const stats::histogram_view& more)
 {
@@ -177,10 +206,10 @@ void stats_collector::sample()
     for (const auto& l : listeners_) {
         if (l.retired) continue;
         const auto all = versions_of(l);
-        listener_rates_[l.cfg.name].advance(sum(all, [](const listener_runtime& v) { return v.counters.accepted.load(relaxed); }));
+        listener_rates_[l.cfg.name].advance(sum_of(all, &listener_counters::accepted));
         for (std::uint32_t i = 0; snapshot_ && i < snapshot_->members.size() && i < max_tracked_members; ++i)
             server_rates_[l.cfg.name + "/" + snapshot_->members[i].name].advance(
-                sum(all, [i](const listener_runtime& v) { return v.servers[i].sessions_total.load(relaxed); }));
+                sum_of(all, i, &server_counters::sessions_total));
         report_changes(all, seen_[l.cfg.name]);
     }
 }
@@ -193,9 +222,9 @@ void stats_collector::report_changes(const versions& l, seen_totals& seen)
                       for (const auto& k : v.counters.killed) n += k.load(relaxed);
                       return n;
                   }),
-        .queued = sum(l, [](const listener_runtime& v) { return v.counters.queued_total.load(relaxed); }),
-        .rejected_no_server = sum(l, [](const listener_runtime& v) { return v.counters.rejected_no_server.load(relaxed); }),
-        .rejected_limit = sum(l, [](const listener_runtime& v) { return v.counters.rejected_limit.load(relaxed); })};
+        .queued = sum_of(l, &listener_counters::queued_total),
+        .rejected_no_server = sum_of(l, &listener_counters::rejected_no_server),
+        .rejected_limit = sum_of(l, &listener_counters::rejected_limit)};
     const std::string on = " on listener " + l.back()->cfg.name;
     if (now.killed > seen.killed)
         events_.add("killed", std::to_string(now.killed - seen.killed) + " session(s) killed" + on +
@@ -217,26 +246,25 @@ stats::server_row stats_collector::server_row(const versions& all, std::uint32_t
     const auto& l = *all.back();
     const auto& m = snapshot_->members[index];
     const auto now = std::chrono::steady_clock::now();
-    const auto server = [index](const listener_runtime& v) -> const server_counters& { return v.servers[index]; };
     stats::server_row row;
     row.name = m.name;
     row.address = endpoint_text(m.host, m.port);
     row.sessions_cur = sum(all, [index](const listener_runtime& v) { return v.member_sessions[index].load(relaxed); });
-    row.sessions_max = highest(all, [&](const listener_runtime& v) { return server(v).sessions_max.load(relaxed); });
-    row.sessions_total = sum(all, [&](const listener_runtime& v) { return server(v).sessions_total.load(relaxed); });
-    row.lb_total = sum(all, [&](const listener_runtime& v) { return server(v).lb_total.load(relaxed); });
-    const auto last_ns = highest(all, [&](const listener_runtime& v) { return server(v).last_session_ns.load(relaxed); });
+    row.sessions_max = highest_of(all, index, &server_counters::sessions_max);
+    row.sessions_total = sum_of(all, index, &server_counters::sessions_total);
+    row.lb_total = sum_of(all, index, &server_counters::lb_total);
+    const auto last_ns = highest_of(all, index, &server_counters::last_session_ns);
     row.last_session = seconds_since_steady(static_cast<std::int64_t>(last_ns), now);
     if (auto it = server_rates_.find(l.cfg.name + "/" + m.name); it != server_rates_.end()) {
         row.rate_cur = it->second.current;
         row.rate_max = it->second.max;
     }
-    row.bytes_in = sum(all, [&](const listener_runtime& v) { return server(v).bytes_in.load(relaxed); });
-    row.bytes_out = sum(all, [&](const listener_runtime& v) { return server(v).bytes_out.load(relaxed); });
-    row.errors_conn = sum(all, [&](const listener_runtime& v) { return server(v).errors_conn.load(relaxed); });
-    row.errors_resp = sum(all, [&](const listener_runtime& v) { return server(v).errors_resp.load(relaxed); });
-    row.killed = sum(all, [&](const listener_runtime& v) { return server(v).killed.load(relaxed); });
-    for (const auto* v : all) merge(row.connect_time, server(*v).connect_time.view());
+    row.bytes_in = sum_of(all, index, &server_counters::bytes_in);
+    row.bytes_out = sum_of(all, index, &server_counters::bytes_out);
+    row.errors_conn = sum_of(all, index, &server_counters::errors_conn);
+    row.errors_resp = sum_of(all, index, &server_counters::errors_resp);
+    row.killed = sum_of(all, index, &server_counters::killed);
+    for (const auto* v : all) merge(row.connect_time, v->servers[index].connect_time.view());
 
     row.admin = static_cast<stats::admin_state>(l.admin[index].load(relaxed));
     switch (row.admin) {
@@ -271,23 +299,23 @@ stats::listener_row stats_collector::listener_row(const versions& all) const
     row.bind = endpoint_text(l.cfg.bind.host, l.cfg.bind.port);
     row.routes = routes_text(l.cfg);
     row.balance = std::string(config::to_string(l.cfg.balance));
-    row.queue_cur = sum(all, [](const listener_runtime& v) { return v.counters.queued.load(relaxed); });
-    row.queue_max = highest(all, [](const listener_runtime& v) { return v.counters.queued_max.load(relaxed); });
+    row.queue_cur = sum_of(all, &listener_counters::queued);
+    row.queue_max = highest_of(all, &listener_counters::queued_max);
     row.queue_timeout = duration_cast<std::chrono::milliseconds>(l.cfg.queue_timeout);
-    row.queued_total = sum(all, [](const listener_runtime& v) { return v.counters.queued_total.load(relaxed); });
-    row.sessions_cur = sum(all, [](const listener_runtime& v) { return v.counters.active.load(relaxed); });
-    row.sessions_max = highest(all, [](const listener_runtime& v) { return v.counters.active_max.load(relaxed); });
+    row.queued_total = sum_of(all, &listener_counters::queued_total);
+    row.sessions_cur = sum_of(all, &listener_counters::active);
+    row.sessions_max = highest_of(all, &listener_counters::active_max);
     row.sessions_limit = l.cfg.max_connections;
-    row.sessions_total = sum(all, [](const listener_runtime& v) { return v.counters.accepted.load(relaxed); });
+    row.sessions_total = sum_of(all, &listener_counters::accepted);
     if (auto it = listener_rates_.find(l.cfg.name); it != listener_rates_.end()) {
         row.rate_cur = it->second.current;
         row.rate_max = it->second.max;
     }
-    row.bytes_in = sum(all, [](const listener_runtime& v) { return v.counters.bytes_in.load(relaxed); });
-    row.bytes_out = sum(all, [](const listener_runtime& v) { return v.counters.bytes_out.load(relaxed); });
-    row.denied_limit = sum(all, [](const listener_runtime& v) { return v.counters.rejected_limit.load(relaxed); });
-    row.errors_startup = sum(all, [](const listener_runtime& v) { return v.counters.rejected_startup.load(relaxed); });
-    row.denied_no_server = sum(all, [](const listener_runtime& v) { return v.counters.rejected_no_server.load(relaxed); });
+    row.bytes_in = sum_of(all, &listener_counters::bytes_in);
+    row.bytes_out = sum_of(all, &listener_counters::bytes_out);
+    row.denied_limit = sum_of(all, &listener_counters::rejected_limit);
+    row.errors_startup = sum_of(all, &listener_counters::rejected_startup);
+    row.denied_no_server = sum_of(all, &listener_counters::rejected_no_server);
     const auto killed = [&all](kill_kind k) {
         return sum(all, [k](const listener_runtime& v) { return v.counters.killed[static_cast<std::size_t>(k)].load(relaxed); });
     };

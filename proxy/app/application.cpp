@@ -137,7 +137,7 @@ application::application(const config::config& cfg, std::string config_path)
       config_path_(std::move(config_path)),
       env_{.timeouts = cfg.timeouts, .max_message = cfg.limits.max_message, .retries = cfg.retries, .cancels = cancels_},
       workers_(cfg.workers),
-      collector_(runtimes_, env_, events_)
+      collector_(runtimes_, env_, workers_, events_)
 {
     collector_.configure(cfg_);
 }

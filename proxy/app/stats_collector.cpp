@@ -1,6 +1,7 @@
 #include "proxy/app/stats_collector.hpp"
 
 #include "proxy/net/listener.hpp"
+#include "proxy/net/worker_pool.hpp"
 #include "proxy/session/session.hpp"
 
 #include <algorithm>
@@ -165,8 +166,8 @@ void stats_collector::rate::advance(std::uint64_t total) noexcept
 }
 
 stats_collector::stats_collector(const std::list<listener_runtime>& listeners, const session_env& env,
-                                 stats::event_log& events)
-    : listeners_(listeners), env_(env), events_(events)
+                                 const worker_pool& workers, stats::event_log& events)
+    : listeners_(listeners), env_(env), workers_(workers), events_(events)
 {
 }
 
@@ -386,6 +387,8 @@ stats::stats_view stats_collector::collect() const
                     .unknown_key = env_.cancels_unknown_key.load(std::memory_order_relaxed),
                     .failed = env_.cancels_failed.load(std::memory_order_relaxed)};
     view.reloads = reloads_;
+    const auto buffers = workers_.relay_buffers();
+    view.relay_buffers = {.in_use = buffers.in_use, .free = buffers.free, .bytes_each = buffers.buffer_size};
     return view;
 }
 

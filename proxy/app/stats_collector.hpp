@@ -22,10 +22,12 @@ namespace patroxy::proxy {
 
 struct listener_runtime;
 struct session_env;
+class worker_pool;
 
 class stats_collector {
 public:
-    stats_collector(const std::list<listener_runtime>& listeners, const session_env& env, stats::event_log& events);
+    stats_collector(const std::list<listener_runtime>& listeners, const session_env& env, const worker_pool& workers,
+                    stats::event_log& events);
 
     /// The settings the view reflects (scope, rise/fall, refresh, whether admin forms are offered).
     void configure(const config::config& cfg);
@@ -77,6 +79,7 @@ private:
 
     const std::list<listener_runtime>& listeners_;
     const session_env& env_;
+    const worker_pool& workers_;
     stats::event_log& events_;
 
     std::string scope_;

@@ -4,6 +4,7 @@
 // so taking and returning a buffer is a vector push/pop with no lock (STYLE.md section 2).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -54,9 +55,12 @@ public:
 
     [[nodiscard]] pooled_buffer acquire();
     [[nodiscard]] std::size_t buffer_size() const noexcept { return buffer_size_; }
-    [[nodiscard]] std::size_t free_count() const noexcept { return free_.size(); }
+    // The two counts below may be read from any thread (the stats page shows them); only the
+    // owning worker changes them, once per loan, never per message.
+    /// Buffers kept for reuse.
+    [[nodiscard]] std::size_t free_count() const noexcept { return free_count_.load(std::memory_order_relaxed); }
     /// Buffers currently lent out.
-    [[nodiscard]] std::size_t in_use() const noexcept { return in_use_; }
+    [[nodiscard]] std::size_t in_use() const noexcept { return in_use_.load(std::memory_order_relaxed); }
 
 private:
     friend class pooled_buffer;
@@ -64,7 +68,8 @@ private:
 
     const std::size_t buffer_size_;
     const std::size_t max_free_;
-    std::size_t in_use_ = 0;
+    std::atomic<std::size_t> in_use_ = 0;
+    std::atomic<std::size_t> free_count_ = 0;
     std::vector<std::unique_ptr<std::byte[]>> free_;
 };
 

@@ -73,4 +73,15 @@ std::uint64_t worker_pool::total_sessions() const noexcept
     return total;
 }
 
+worker_pool::buffer_counts worker_pool::relay_buffers() const noexcept
+{
+    buffer_counts counts;
+    for (const auto& w : workers_) {
+        counts.in_use += w->buffers().in_use();
+        counts.free += w->buffers().free_count();
+        counts.buffer_size = w->buffers().buffer_size();
+    }
+    return counts;
+}
+
 } // namespace patroxy::proxy

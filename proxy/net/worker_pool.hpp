@@ -47,8 +47,10 @@ public:
     /// that lost its role. Touched on this worker's thread only.
     [[nodiscard]] std::unordered_set<client_session*>& live_sessions() noexcept { return live_sessions_; }
 
-    /// Relay buffers lent to this worker's sessions while they move bytes. This thread only.
+    /// Relay buffers lent to this worker's sessions while they move bytes. Loans on this
+    /// thread only; the counts may be read anywhere.
     [[nodiscard]] buffer_pool& buffers() noexcept { return buffers_; }
+    [[nodiscard]] const buffer_pool& buffers() const noexcept { return buffers_; }
 
     /// Live sessions on this worker (read by other threads to pick the least loaded).
     std::atomic<std::uint32_t> sessions{0};
@@ -94,6 +96,13 @@ public:
     void run_on_each(std::function<void(worker&)> fn);
 
     [[nodiscard]] std::uint64_t total_sessions() const noexcept;
+    /// Relay buffers over all workers: lent out, and kept for reuse. Any thread.
+    struct buffer_counts {
+        std::size_t in_use = 0;
+        std::size_t free = 0;
+        std::size_t buffer_size = 0;
+    };
+    [[nodiscard]] buffer_counts relay_buffers() const noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
 
 private:

@@ -3,7 +3,7 @@
 //   client_session.cpp  life cycle, rejections, close accounting
 //   startup_stage.cpp   first packet: SSL/GSS negotiation, CancelRequest, StartupMessage
 //   connect_stage.cpp   routing and connecting to a server, early-failure retry
-//   relay_stage.cpp     the two pumps and the idle watchdog
+//   relay_stage.cpp     the two pumps, the idle watchdog and buffer cooling
 #pragma once
 
 #include "health/cluster_snapshot.hpp"
@@ -107,8 +107,10 @@ private:
     asio::awaitable<void> relay(bool protocol_aware, std::size_t pending_server_bytes);
     asio::awaitable<void> pump_client_to_server(bool protocol_aware);
     asio::awaitable<void> pump_server_to_client(bool protocol_aware, std::size_t pending);
-    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_pooled(asio::ip::tcp::socket& socket,
-                                                                          pooled_buffer& buffer);
+    struct relay_side;
+    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_chunk(asio::ip::tcp::socket& socket,
+                                                                         relay_side& side);
+    void cool_idle_sides() noexcept;
     [[nodiscard]] std::error_code scan_client_bytes(std::size_t n);
     asio::awaitable<void> refuse_client_stream(std::error_code error);
     [[nodiscard]] bool scan_server_bytes(std::size_t n);
@@ -137,12 +139,22 @@ private:
     const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
     std::uint32_t member_index_ = 0;              ///< member_'s index in snapshot_
 
-    // Relay buffers, one per direction, on loan from the worker's pool: held from accept until
-    // the relay starts (the first packet is read into client_buf_ and re-sent on a retried
-    // connect), then only while bytes are moving (read_pooled()).
-    pooled_buffer client_buf_;
-    pooled_buffer server_buf_;
+    /// One direction of the relay, named by the socket it reads. Its buffer is on loan from the
+    /// worker's pool: held from accept until the relay starts (the first packet is read into the
+    /// client side's and re-sent on a retried connect), then while the session is busy. After
+    /// buffer_hold_after_traffic without a byte the watchdog takes it back (cool_idle_sides()).
+    struct relay_side {
+        pooled_buffer buffer;
+        bool parked = false;  ///< a read into `buffer` is pending and nothing is written from it
+        bool cooling = false; ///< that read was cancelled to give the buffer back
+    };
+    /// Long enough that a session issuing statements back to back keeps its buffers (and its
+    /// reads armed in epoll), short enough that idle pooled connections cost no buffer memory.
+    static constexpr std::chrono::seconds buffer_hold_after_traffic{1};
+    relay_side client_side_;
+    relay_side server_side_;
     std::size_t buffer_size_ = 0;
+    bool cooled_ = false; ///< buffers were offered back since the last traffic
     std::size_t first_packet_length_ = 0;
 
     protocol::message_scanner client_scanner_;
@@ -160,6 +172,7 @@ private:
     std::optional<protocol::backend_key_data> cancel_key_;
     protocol::transaction_status transaction_ = protocol::transaction_status::idle;
     bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
+    bool writing_to_server_ = false; ///< the client->server pump is in the middle of a write
     bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
     bool killed_ = false;            ///< kill() was called; the watchdog ends the session
     bool notify_on_kill_ = false;    ///< the 57P01 may be sent: the client stream was at a boundary

@@ -1,7 +1,8 @@
 // The relay: one pump per direction, each reading a chunk, scanning message headers as the bytes
 // pass (never buffering a whole message), and writing the chunk on before reading again, so
 // neither side is read faster than the other drains (backpressure). The watchdog enforces the
-// deadline of whichever stage the session is in.
+// deadline of whichever stage the session is in, and after a lull in traffic gives the relay
+// buffers back to the worker's pool, so idle sessions own none.
 #include "proxy/session/client_session.hpp"
 
 #include "proxy/net/listener.hpp"
@@ -11,6 +12,8 @@
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/write.hpp>
+
+#include <utility>
 
 namespace patroxy::proxy {
 
@@ -22,34 +25,55 @@ asio::awaitable<void> client_session::relay(bool protocol_aware, std::size_t pen
     last_client_rx_ = clock::now();
     if (pending_server_bytes == 0) last_server_rx_ = last_client_rx_;
     watchdog_timer_.cancel(); // re-arm for the idle deadlines
-    // Reads are tried at once and only wait for readiness when nothing is there (read_pooled),
-    // which needs non-blocking sockets. Asio's asynchronous operations are unaffected.
-    std::error_code ignored;
-    client_.non_blocking(true, ignored);
-    server_.non_blocking(true, ignored);
     co_await (pump_client_to_server(protocol_aware) && pump_server_to_client(protocol_aware, pending_server_bytes));
 }
 
-asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_pooled(asio::ip::tcp::socket& socket,
-                                                                                      pooled_buffer& buffer)
+asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_chunk(asio::ip::tcp::socket& socket,
+                                                                                     relay_side& side)
 {
-    // The same syscalls as Asio's own speculative read (try, then wait for readiness, then
-    // read), except that the buffer goes back to the worker's pool while the peer is silent.
     for (;;) {
-        if (!buffer) buffer = owner_.buffers().acquire();
-        std::error_code ec;
-        const std::size_t n = socket.read_some(asio::buffer(buffer.get(), buffer_size_), ec);
-        if (ec != asio::error::would_block && ec != asio::error::try_again) co_return std::tuple{ec, n};
-        buffer.reset();
-        const auto [wait_ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, nothrow_awaitable);
-        if (wait_ec) co_return std::tuple{wait_ec, std::size_t{0}};
+        if (!side.buffer) {
+            // Cold: wait for bytes without holding a buffer, then stay hot until the next lull.
+            const auto [wait_ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, nothrow_awaitable);
+            if (wait_ec) co_return std::tuple{wait_ec, std::size_t{0}};
+            side.buffer = owner_.buffers().acquire();
+            if (cooled_) {
+                cooled_ = false;
+                watchdog_timer_.cancel(); // re-arm: this burst's lull cools the session again
+            }
+        }
+        // Hot: Asio reads at once and only then waits, with the descriptor left armed in epoll,
+        // so a busy session costs no epoll_ctl per message.
+        side.parked = true;
+        const auto [ec, n] =
+            co_await socket.async_read_some(asio::buffer(side.buffer.get(), buffer_size_), nothrow_awaitable);
+        side.parked = false;
+        const bool cooled = std::exchange(side.cooling, false) && ec == asio::error::operation_aborted;
+        if (!cooled) co_return std::tuple{ec, n};
+        side.buffer.reset(); // cool_idle_sides() took the read away to free the buffer
     }
+}
+
+void client_session::cool_idle_sides() noexcept
+{
+    // Only a side parked in its read gives its buffer back, and only when nothing is being
+    // written to that socket: cancel() would abort the write too.
+    std::error_code ignored;
+    if (client_side_.parked && !writing_to_client_) {
+        client_side_.cooling = true;
+        client_.cancel(ignored);
+    }
+    if (server_side_.parked && !writing_to_server_) {
+        server_side_.cooling = true;
+        server_.cancel(ignored);
+    }
+    cooled_ = true;
 }
 
 asio::awaitable<void> client_session::pump_client_to_server(bool protocol_aware)
 {
     for (;;) {
-        auto [ec, n] = co_await read_pooled(client_, client_buf_);
+        auto [ec, n] = co_await read_chunk(client_, client_side_);
         if (ec) {
             on_read_end(true, ec);
             co_return;
@@ -61,7 +85,9 @@ asio::awaitable<void> client_session::pump_client_to_server(bool protocol_aware)
                 co_return;
             }
         }
-        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), n), nothrow_awaitable);
+        writing_to_server_ = true;
+        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_side_.buffer.get(), n), nothrow_awaitable);
+        writing_to_server_ = false;
         if (ec) {
             finish(close_cause::server_error, "writing to the server: " + ec.message());
             close_sockets();
@@ -76,7 +102,7 @@ asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware,
     std::size_t n = pending;
     for (;;) {
         if (n == 0) {
-            auto [ec, got] = co_await read_pooled(server_, server_buf_);
+            auto [ec, got] = co_await read_chunk(server_, server_side_);
             if (ec) {
                 on_read_end(false, ec);
                 co_return;
@@ -92,7 +118,7 @@ asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware,
             co_return;
         }
         writing_to_client_ = true;
-        auto [ec, written] = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), n), nothrow_awaitable);
+        auto [ec, written] = co_await asio::async_write(client_, asio::buffer(server_side_.buffer.get(), n), nothrow_awaitable);
         writing_to_client_ = false;
         if (ec) {
             finish(close_cause::client_error, "writing to the client: " + ec.message());
@@ -106,7 +132,7 @@ asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware,
 
 std::error_code client_session::scan_client_bytes(std::size_t n)
 {
-    protocol::bytes_view rest(client_buf_.get(), n);
+    protocol::bytes_view rest(client_side_.buffer.get(), n);
     while (!rest.empty()) {
         const auto r = client_scanner_.scan(rest);
         if (r.error) return r.error;
@@ -131,7 +157,7 @@ asio::awaitable<void> client_session::refuse_client_stream(std::error_code error
 
 bool client_session::scan_server_bytes(std::size_t n)
 {
-    protocol::bytes_view rest(server_buf_.get(), n);
+    protocol::bytes_view rest(server_side_.buffer.get(), n);
     while (!rest.empty()) {
         const auto r = server_scanner_.scan(rest);
         if (r.error) {
@@ -195,8 +221,10 @@ asio::awaitable<void> client_session::watchdog()
 {
     for (;;) {
         if (killed_) co_return; // kill() has recorded the cause; ending here ends serve()
+        const auto now = clock::now();
         auto deadline = clock::time_point::max();
         auto cause = close_cause::none;
+        auto wake = clock::time_point::max(); // earliest of deadline and the end of a lull
         switch (stage_) {
         case stage::startup:
             deadline = startup_deadline_;
@@ -210,16 +238,24 @@ asio::awaitable<void> client_session::watchdog()
             deadline = std::min(client_deadline, server_deadline);
             cause = client_deadline <= server_deadline ? close_cause::client_idle_timeout
                                                        : close_cause::server_idle_timeout;
+            if (!cooled_) {
+                const auto lull_end = std::max(last_client_rx_, last_server_rx_) + buffer_hold_after_traffic;
+                if (now >= lull_end) {
+                    cool_idle_sides();
+                    continue;
+                }
+                wake = lull_end;
+            }
             break;
         }
         }
-        if (clock::now() >= deadline) {
+        if (now >= deadline) {
             if (cause == close_cause::startup_timeout)
                 listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
             finish(cause);
             co_return; // ends serve() through the || in run()
         }
-        watchdog_timer_.expires_at(deadline);
+        watchdog_timer_.expires_at(std::min(deadline, wake));
         co_await watchdog_timer_.async_wait(nothrow_awaitable);
     }
 }

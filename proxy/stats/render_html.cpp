@@ -169,7 +169,9 @@ void header(writer& w, const stats_view& v)
     w.raw("</b> &middot; cancel requests <b>").number(v.cancels.forwarded).raw("</b> forwarded, <b>");
     w.number(v.cancels.unknown_key).raw("</b> unknown key, <b>").number(v.cancels.failed);
     w.raw("</b> failed &middot; config reloads <b>").number(v.reloads);
-    w.raw("</b> &middot; <a href=\"stats.json\">JSON</a> <a href=\"stats.csv\">CSV</a> "
+    w.raw("</b> &middot; relay buffers <b>").number(v.relay_buffers.in_use).raw("</b> in use, <b>");
+    w.number(v.relay_buffers.free).raw("</b> free (").raw(format_bytes(v.relay_buffers.bytes_each)).raw(" each)");
+    w.raw(" &middot; <a href=\"stats.json\">JSON</a> <a href=\"stats.csv\">CSV</a> "
           "<a href=\"metrics\">metrics</a></p>\n");
 }
 

@@ -147,6 +147,10 @@ std::string render_json(const stats_view& view)
           {"unknown_key", view.cancels.unknown_key},
           {"failed", view.cancels.failed}}},
         {"reloads", view.reloads},
+        {"relay_buffers",
+         {{"in_use", view.relay_buffers.in_use},
+          {"free", view.relay_buffers.free},
+          {"bytes_each", view.relay_buffers.bytes_each}}},
     };
     // Replace invalid UTF-8 (a member name or event text is not trusted to be valid) instead of
     // throwing in the middle of a stats request.

@@ -77,6 +77,12 @@ void process_metrics(prometheus::Registry& r, const stats_view& v)
     add(cancels, {{"result", "unknown_key"}}, v.cancels.unknown_key);
     add(cancels, {{"result", "failed"}}, v.cancels.failed);
     add(counter(r, "patroxy_config_reloads_total", "Configuration reloads applied"), {}, v.reloads);
+    auto& buffers = gauge(r, "patroxy_relay_buffers",
+                          "Relay buffers: lent to sessions moving bytes (in_use), kept for reuse (free)");
+    set(buffers, {{"state", "in_use"}}, as_double(v.relay_buffers.in_use));
+    set(buffers, {{"state", "free"}}, as_double(v.relay_buffers.free));
+    set(gauge(r, "patroxy_relay_buffer_size_bytes", "Size of one relay buffer"), {},
+        as_double(v.relay_buffers.bytes_each));
 }
 
 void listener_metrics(prometheus::Registry& r, const stats_view& v)

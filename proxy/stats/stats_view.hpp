@@ -152,6 +152,14 @@ struct cancel_counts {
     std::uint64_t failed = 0;
 };
 
+/// Relay buffers over all workers: lent to sessions that are moving bytes (an idle session owns
+/// none), and kept for reuse. Each is `bytes_each` long.
+struct relay_buffer_counts {
+    std::uint64_t in_use = 0;
+    std::uint64_t free = 0;
+    std::uint64_t bytes_each = 0;
+};
+
 struct stats_view {
     std::string version;                        ///< patroxy's version
     std::int64_t pid = 0;
@@ -173,6 +181,7 @@ struct stats_view {
     std::uint64_t leader_changes = 0;
     cancel_counts cancels{};
     std::uint64_t reloads = 0;
+    relay_buffer_counts relay_buffers{};
 };
 
 [[nodiscard]] constexpr const char* to_string(admin_state s) noexcept

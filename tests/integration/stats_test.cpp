@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -802,4 +803,47 @@ TEST_CASE("stats: promtool check metrics passes on the live /metrics", "[stats]"
     CHECK(status == 0);
     CHECK(text.find("patroxy_listener_sessions_total{listener=\"primary\"} 2") != std::string::npos);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("stats: relay buffers are lent while a session is busy and given back when it idles", "[stats][buffers]")
+{
+    running_proxy running;
+    auto& [trio, ports, proxy] = running;
+    const auto in_use = [&] { return stats_json(ports.stats).at("relay_buffers").at("in_use").get<std::uint64_t>(); };
+
+    std::vector<pq_conn> sessions;
+    for (int i = 0; i < 3; ++i) {
+        sessions.push_back(connect_via(ports.primary));
+        REQUIRE(server_port(sessions.back().get()) == trio.pg_port(0));
+    }
+    // One session runs statements back to back for a while: it keeps its two buffers.
+    std::atomic<bool> stop{false};
+    std::atomic<int> failures{0};
+    std::thread busy([&] {
+        const auto until = steady::now() + 4s;
+        while (!stop && steady::now() < until) {
+            const auto r = pq_exec(sessions[0].get(), "SELECT 1");
+            if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) ++failures;
+        }
+    });
+    const bool seen_busy = wait_until([&] { return in_use() >= 2; }, 3s, 20ms);
+    stop = true;
+    busy.join();
+    CHECK(seen_busy);
+    CHECK(failures == 0);
+
+    // A second after the last byte every session, still open, has given its buffers back.
+    CHECK(wait_until([&] { return in_use() == 0; }, 5s));
+    const auto view = stats_json(ports.stats);
+    CHECK(listener_of(view, "primary").at("sessions_cur") == 3);
+    CHECK(view.at("relay_buffers").at("bytes_each") == 32768);
+
+    // And they serve the next statement, a large answer included, as before.
+    for (auto& c : sessions) {
+        const auto r = pq_exec(c.get(), "SELECT repeat('y', 200000)");
+        REQUIRE(PQresultStatus(r.get()) == PGRES_TUPLES_OK);
+        CHECK(PQgetlength(r.get(), 0, 0) == 200000);
+    }
+    CHECK(wait_until([&] { return in_use() == 0; }, 5s));
+    CHECK(fetch(ports.stats, "/metrics").find("patroxy_relay_buffers{state=\"in_use\"} 0") != std::string::npos);
 }

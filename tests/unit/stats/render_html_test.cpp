@@ -140,6 +140,17 @@ TEST_CASE("HTML header line: version, pid, uptime, scope, leader, generation, ti
     CHECK(none.find("primary <b>none</b>") != std::string::npos);
 }
 
+TEST_CASE("HTML second header line: leader changes, cancels, reloads, relay buffers", "[stats][html]")
+{
+    const std::string html = render_html(test::sample_view());
+    const auto second = html.find("<p>leader changes");
+    REQUIRE(second != std::string::npos);
+    const std::string line = html.substr(second, html.find("</p>", second) - second);
+    CHECK(line.find("cancel requests <b>7</b> forwarded, <b>2</b> unknown key, <b>1</b> failed") != std::string::npos);
+    CHECK(line.find("config reloads <b>1</b>") != std::string::npos);
+    CHECK(line.find("relay buffers <b>6</b> in use, <b>58</b> free (") != std::string::npos);
+}
+
 TEST_CASE("HTML cluster panel: patronictl's columns, coloured by check status", "[stats][html]")
 {
     const std::string page = render_html(test::sample_view());

@@ -87,6 +87,8 @@ TEST_CASE("metrics: every patroxy family, with its type", "[stats][metrics]")
         {"patroxy_leader_changes_total", "counter"},
         {"patroxy_cancel_requests_total", "counter"},
         {"patroxy_config_reloads_total", "counter"},
+        {"patroxy_relay_buffers", "gauge"},
+        {"patroxy_relay_buffer_size_bytes", "gauge"},
         {"patroxy_listener_sessions_current", "gauge"},
         {"patroxy_listener_sessions_max", "gauge"},
         {"patroxy_listener_sessions_limit", "gauge"},
@@ -137,6 +139,9 @@ TEST_CASE("metrics: process-wide series", "[stats][metrics]")
     CHECK(has_line(text, R"(patroxy_cancel_requests_total{result="unknown_key"} 2)"));
     CHECK(has_line(text, R"(patroxy_cancel_requests_total{result="failed"} 1)"));
     CHECK(has_line(text, "patroxy_config_reloads_total 1"));
+    CHECK(has_line(text, R"(patroxy_relay_buffers{state="in_use"} 6)"));
+    CHECK(has_line(text, R"(patroxy_relay_buffers{state="free"} 58)"));
+    CHECK(has_line(text, "patroxy_relay_buffer_size_bytes 32768"));
 }
 
 TEST_CASE("metrics: listener series", "[stats][metrics]")

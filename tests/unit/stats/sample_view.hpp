@@ -247,6 +247,7 @@ inline stats_view sample_view()
     v.leader_changes = 1;
     v.cancels = {7, 2, 1};
     v.reloads = 1;
+    v.relay_buffers = {.in_use = 6, .free = 58, .bytes_each = 32768};
     return v;
 }
 

@@ -34,8 +34,10 @@ struct scan_result {
 
 class message_scanner {
 public:
-    /// Largest body copied out for reporting; longer bodies are reported as truncated.
-    static constexpr std::size_t capture_limit = 1024;
+    /// Largest body copied out for reporting; longer bodies are reported as truncated. The relay
+    /// reads BackendKeyData (a 4-byte process id and a key of up to 256 bytes since protocol 3.2)
+    /// and ReadyForQuery (1 byte); every session carries two scanners, so it stops there.
+    static constexpr std::size_t capture_limit = 4 + 256;
 
     /// `max_message_length` caps the declared length (length word included).
     message_scanner(message_type_set reported, std::uint32_t max_message_length) noexcept;

@@ -1,6 +1,15 @@
 #include "proxy/net/buffer_pool.hpp"
 
+#include <new>
+
+#include <sys/mman.h>
+
 namespace patroxy::proxy {
+
+void unmap_buffer::operator()(std::byte* p) const noexcept
+{
+    if (p != nullptr) ::munmap(p, size);
+}
 
 void pooled_buffer::reset() noexcept
 {
@@ -10,29 +19,37 @@ void pooled_buffer::reset() noexcept
 
 pooled_buffer buffer_pool::acquire()
 {
-    // Plain load and store: this worker is the only writer.
+    mapped_buffer storage;
     if (free_.empty()) {
-        pooled_buffer fresh{this, std::make_unique_for_overwrite<std::byte[]>(buffer_size_)};
-        in_use_.store(in_use_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        return fresh;
+        void* p = ::mmap(nullptr, buffer_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        storage = mapped_buffer(static_cast<std::byte*>(p), unmap_buffer{buffer_size_});
+    } else {
+        storage = std::move(free_.back());
+        free_.pop_back();
     }
-    auto storage = std::move(free_.back());
-    free_.pop_back();
-    free_count_.store(free_.size(), std::memory_order_relaxed);
-    in_use_.store(in_use_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    ++lent_;
+    set_counts();
     return {this, std::move(storage)};
 }
 
-void buffer_pool::give_back(std::unique_ptr<std::byte[]> storage) noexcept
+void buffer_pool::give_back(mapped_buffer storage) noexcept
 {
-    in_use_.store(in_use_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    --lent_;
     if (free_.size() < max_free_) {
         try {
             free_.push_back(std::move(storage));
-            free_count_.store(free_.size(), std::memory_order_relaxed);
-        } catch (...) { // out of memory while growing the free list: just free the buffer
+        } catch (...) { // out of memory while growing the free list: just unmap the buffer
         }
     }
+    set_counts();
+}
+
+void buffer_pool::set_counts() noexcept
+{
+    // Plain stores: this worker is the only writer; the stats page only reads.
+    in_use_.store(lent_, std::memory_order_relaxed);
+    free_count_.store(free_.size(), std::memory_order_relaxed);
 }
 
 } // namespace patroxy::proxy

@@ -110,7 +110,8 @@ private:
     struct relay_side;
     asio::awaitable<std::tuple<std::error_code, std::size_t>> read_chunk(asio::ip::tcp::socket& socket,
                                                                          relay_side& side);
-    void cool_idle_sides() noexcept;
+    /// Offers both relay buffers back; false when one is still busy with a write.
+    [[nodiscard]] bool cool_idle_sides() noexcept;
     [[nodiscard]] std::error_code scan_client_bytes(std::size_t n);
     asio::awaitable<void> refuse_client_stream(std::error_code error);
     [[nodiscard]] bool scan_server_bytes(std::size_t n);

@@ -37,10 +37,6 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_c
             const auto [wait_ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, nothrow_awaitable);
             if (wait_ec) co_return std::tuple{wait_ec, std::size_t{0}};
             side.buffer = owner_.buffers().acquire();
-            if (cooled_) {
-                cooled_ = false;
-                watchdog_timer_.cancel(); // re-arm: this burst's lull cools the session again
-            }
         }
         // Hot: Asio reads at once and only then waits, with the descriptor left armed in epoll,
         // so a busy session costs no epoll_ctl per message.
@@ -49,25 +45,32 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_c
             co_await socket.async_read_some(asio::buffer(side.buffer.get(), buffer_size_), nothrow_awaitable);
         side.parked = false;
         const bool cooled = std::exchange(side.cooling, false) && ec == asio::error::operation_aborted;
-        if (!cooled) co_return std::tuple{ec, n};
+        if (!cooled) {
+            if (cooled_ && !ec) {
+                cooled_ = false;
+                watchdog_timer_.cancel(); // re-arm: this burst's lull cools the session again
+            }
+            co_return std::tuple{ec, n};
+        }
         side.buffer.reset(); // cool_idle_sides() took the read away to free the buffer
     }
 }
 
-void client_session::cool_idle_sides() noexcept
+bool client_session::cool_idle_sides() noexcept
 {
     // Only a side parked in its read gives its buffer back, and only when nothing is being
     // written to that socket: cancel() would abort the write too.
-    std::error_code ignored;
-    if (client_side_.parked && !writing_to_client_) {
-        client_side_.cooling = true;
-        client_.cancel(ignored);
-    }
-    if (server_side_.parked && !writing_to_server_) {
-        server_side_.cooling = true;
-        server_.cancel(ignored);
-    }
-    cooled_ = true;
+    const auto cool = [](asio::ip::tcp::socket& socket, relay_side& side, bool writing_to_socket) {
+        if (!side.buffer) return true;
+        if (!side.parked || writing_to_socket) return false;
+        side.cooling = true;
+        std::error_code ignored;
+        socket.cancel(ignored);
+        return true;
+    };
+    const bool client_cooled = cool(client_, client_side_, writing_to_client_);
+    const bool server_cooled = cool(server_, server_side_, writing_to_server_);
+    return client_cooled && server_cooled;
 }
 
 asio::awaitable<void> client_session::pump_client_to_server(bool protocol_aware)
@@ -240,11 +243,15 @@ asio::awaitable<void> client_session::watchdog()
                                                        : close_cause::server_idle_timeout;
             if (!cooled_) {
                 const auto lull_end = std::max(last_client_rx_, last_server_rx_) + buffer_hold_after_traffic;
-                if (now >= lull_end) {
-                    cool_idle_sides();
+                if (now < lull_end) {
+                    wake = lull_end;
+                } else if (cool_idle_sides()) {
+                    cooled_ = true;
                     continue;
+                } else {
+                    // A write to a slow reader still holds a buffer: try again a lull later.
+                    wake = now + buffer_hold_after_traffic;
                 }
-                wake = lull_end;
             }
             break;
         }

@@ -1,9 +1,25 @@
 // Starting, feeding and stopping the worker threads.
 #include "proxy/net/worker_pool.hpp"
 
+#include "proxy/support/log.hpp"
+
 #include <asio/post.hpp>
 
 namespace patroxy::proxy {
+
+void worker::run()
+{
+    // Session handlers keep exceptions for bugs (STYLE.md section 4). One that escapes anyway
+    // is logged, and the worker goes on serving every other session.
+    for (;;) {
+        try {
+            context_.run();
+            return;
+        } catch (const std::exception& e) {
+            log_line(log_level::error) << "worker=" << id_ << " BUG: unhandled exception in a handler: " << e.what();
+        }
+    }
+}
 
 worker_pool::worker_pool(unsigned count)
 {
@@ -17,7 +33,7 @@ void worker_pool::start()
 {
     for (auto& w : workers_) {
         w->guard_.emplace(w->context_.get_executor());
-        w->thread_ = std::thread([&ctx = w->context_] { ctx.run(); });
+        w->thread_ = std::thread([&target = *w] { target.run(); });
     }
 }
 

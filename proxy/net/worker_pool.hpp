@@ -57,16 +57,21 @@ public:
 
 private:
     friend class worker_pool;
+    /// Runs the context on this worker's thread until it stops.
+    void run();
+
     unsigned id_;
+    // Declared before the io_context, so they outlive it: destroying the context destroys the
+    // handlers still pending, and with them the sessions, which leave these on the way out.
+    std::unordered_set<client_session*> live_sessions_;
+    /// 32 KiB: a whole startup packet (at most 10000 bytes) fits, and a COPY moves in few
+    /// syscalls. Up to 64 idle buffers (2 MiB) are kept for the next busy sessions.
+    buffer_pool buffers_{32 * 1024, 64};
     asio::io_context context_{1}; // concurrency hint 1: exactly one thread runs it
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
     std::thread thread_;
     health::snapshot_ptr snapshot_;
     asio::steady_timer snapshot_signal_{context_, asio::steady_timer::time_point::max()};
-    std::unordered_set<client_session*> live_sessions_;
-    /// 32 KiB: a whole startup packet (at most 10000 bytes) fits, and a COPY moves in few
-    /// syscalls. Up to 64 idle buffers (2 MiB) are kept for the next busy sessions.
-    buffer_pool buffers_{32 * 1024, 64};
 };
 
 class worker_pool {

@@ -51,20 +51,23 @@ void start_session(asio::ip::tcp::socket client, listener_runtime& listener, wor
     const auto id = env.next_session_id.fetch_add(1, std::memory_order_relaxed);
     // Counted here, on the accepting thread, so the next accept already sees this worker's load.
     owner.sessions.fetch_add(1, std::memory_order_relaxed);
+    // Built on the worker's thread, inside the coroutine: the constructor borrows from the
+    // worker's buffer pool and joins its live-session set, which only that thread may touch.
+    // The coroutine owns the session through startup and connect; from there the relay's
+    // handlers do (client_session.hpp).
     auto serve_client = [](asio::ip::tcp::socket s, listener_runtime& l, worker& w, session_env& e,
                            std::uint64_t session_id) -> asio::awaitable<void> {
-        client_session session(std::move(s), l, w, e, session_id);
-        co_await session.run();
+        auto session = std::make_shared<client_session>(std::move(s), l, w, e, session_id);
+        co_await session->run();
     };
-    asio::co_spawn(owner.context(), serve_client(std::move(client), listener, owner, env, id),
-                   [id](std::exception_ptr e) {
-                       if (!e) return;
-                       try {
-                           std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                           log_line(log_level::error) << "session=" << id << " BUG: unhandled exception: " << ex.what();
-                       }
-                   });
+    asio::co_spawn(owner.context(), serve_client(std::move(client), listener, owner, env, id), [id](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log_line(log_level::error) << "session=" << id << " BUG: unhandled exception: " << ex.what();
+        }
+    });
 }
 
 client_session::client_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner,
@@ -72,8 +75,7 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
     : client_(std::move(client)),
       server_(client_.get_executor()),
       watchdog_timer_(client_.get_executor()),
-      connect_timer_(client_.get_executor()),
-      queue_timer_(client_.get_executor()),
+      stage_timer_(client_.get_executor()),
       listener_(listener),
       owner_(owner),
       env_(env),
@@ -133,9 +135,15 @@ asio::awaitable<void> client_session::run()
     using namespace asio::experimental::awaitable_operators;
     log_line(log_level::debug) << prefix() << " accepted";
     co_await (serve() || watchdog());
-    if (killed_ && notify_on_kill_) co_await send_prepared_error();
-    close_sockets();
+    if (relay_prepared_)
+        start_relay();
+    else
+        close_and_report();
+}
 
+void client_session::close_and_report()
+{
+    close_sockets();
     count_cancel();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     const bool quiet = cause_ == close_cause::client_closed || cause_ == close_cause::cancel_forwarded;
@@ -183,7 +191,7 @@ asio::awaitable<void> client_session::serve()
         if (!connected) co_return;
         const std::size_t pending = co_await forward_startup_and_peek();
         if (cause_ != close_cause::none) co_return;
-        co_await relay(true, pending);
+        prepare_relay(true, pending);
         co_return;
     }
     listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
@@ -206,8 +214,7 @@ void client_session::kill(const kill_decision& decision)
     killed_ = true;
     // Decided now, while nothing is being written to the client: a 57P01 injected in the middle
     // of a server message would corrupt the client's stream.
-    notify_on_kill_ = stage_ == stage::relaying && relay_aware_ && !writing_to_client_ &&
-                      server_scanner_.at_message_boundary();
+    send_error_at_end_ = relay_aware_ && !writing_to_client_ && server_scanner_.at_message_boundary();
     prepare_error(close_cause::killed, "57P01", "terminating connection: " + decision.reason);
     listener_.counters.killed[static_cast<std::size_t>(decision.kind)].fetch_add(1, std::memory_order_relaxed);
     if (member_index_ < listener_.servers.size())
@@ -215,7 +222,7 @@ void client_session::kill(const kill_decision& decision)
     // No more server bytes: a read that completes from now on is dropped by the pump.
     std::error_code ignored;
     server_.close(ignored);
-    watchdog_timer_.cancel(); // the watchdog sees killed_ and ends serve()
+    watchdog_timer_.cancel(); // the watchdog sees killed_ and ends the relay
 }
 
 void client_session::finish(close_cause cause, std::string detail)
@@ -255,7 +262,7 @@ void client_session::close_sockets() noexcept
     client_.close(ignored);
     server_.close(ignored);
     watchdog_timer_.cancel();
-    connect_timer_.cancel();
+    stage_timer_.cancel();
 }
 
 } // namespace patroxy::proxy

@@ -4,6 +4,11 @@
 //   startup_stage.cpp   first packet: SSL/GSS negotiation, CancelRequest, StartupMessage
 //   connect_stage.cpp   routing and connecting to a server, early-failure retry
 //   relay_stage.cpp     the two pumps, the idle watchdog and buffer cooling
+//
+// Startup and connect are one coroutine: they are short and read best as a sequence. The relay,
+// where a session spends its life, runs on plain completion handlers instead, so a session
+// that sits idle in an application's pool costs this object and three pending operations, not
+// the half dozen coroutine frames (about 8 kB) a suspended coroutine stack would keep.
 #pragma once
 
 #include "health/cluster_snapshot.hpp"
@@ -37,7 +42,7 @@ class worker;
 /// keeps exceptions for bugs (STYLE.md section 4).
 inline constexpr auto nothrow_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 
-class client_session {
+class client_session : public std::enable_shared_from_this<client_session> {
 public:
     using clock = std::chrono::steady_clock;
 
@@ -47,7 +52,9 @@ public:
     client_session(const client_session&) = delete;
     client_session& operator=(const client_session&) = delete;
 
-    /// Serves the client until the session ends, then accounts for it.
+    /// Serves the client: startup and connect in this coroutine, then, if the session gets that
+    /// far, starts the relay and returns; the relay's handlers keep the session alive until it
+    /// ends. Either way the session logs its close and the destructor accounts for it.
     asio::awaitable<void> run();
 
     /// Ends the session because its member may no longer serve this listener. Where the stream
@@ -69,6 +76,8 @@ private:
 
     // client_session.cpp
     asio::awaitable<void> serve();
+    /// Closes both sockets and logs how the session ended.
+    void close_and_report();
     void finish(close_cause cause, std::string detail = {});
     // Rejections come in two steps on purpose: the message is built in a plain function, then a
     // coroutine without arguments sends it. GCC 12 mis-destroys class-type temporaries that
@@ -104,26 +113,48 @@ private:
     void set_member(const health::member_view* member, std::uint32_t index);
 
     // relay_stage.cpp
-    asio::awaitable<void> relay(bool protocol_aware, std::size_t pending_server_bytes);
-    asio::awaitable<void> pump_client_to_server(bool protocol_aware);
-    asio::awaitable<void> pump_server_to_client(bool protocol_aware, std::size_t pending);
+    /// Called by the startup/connect coroutine as its last step: the relay starts when the
+    /// coroutine has returned (run()). `pending_server_bytes` of the server's first answer are
+    /// already in the server side's buffer.
+    void prepare_relay(bool protocol_aware, std::size_t pending_server_bytes) noexcept;
+    void start_relay();
     struct relay_side;
-    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_chunk(asio::ip::tcp::socket& socket,
-                                                                         relay_side& side);
+    /// Reads what `socket` has into side.buffer and calls `handler(n)`; a read that fails
+    /// stops the pump instead (read_failed()).
+    template <typename Handler>
+    void read_chunk(asio::ip::tcp::socket& socket, relay_side& side, Handler&& handler);
+    void read_client();
+    void on_client_chunk(std::size_t n);
+    void read_server();
+    void write_to_client(std::size_t n);
+    /// Writes the n bytes read from the other socket to `to`, then calls `next` (the next read).
+    template <typename Next>
+    void forward_chunk(asio::ip::tcp::socket& to, std::size_t n, Next&& next);
+    /// One pump has stopped; the second to stop ends the relay.
+    void pump_stopped();
+    /// Ends the relay: the client first gets error_out_ if send_error_at_end_ says it may.
+    void end_relay();
+    /// Stops both pumps without closing the client, which may still get error_out_.
+    void stop_relay() noexcept;
     /// Offers both relay buffers back; false when one is still busy with a write.
     [[nodiscard]] bool cool_idle_sides() noexcept;
     [[nodiscard]] std::error_code scan_client_bytes(std::size_t n);
-    asio::awaitable<void> refuse_client_stream(std::error_code error);
+    void refuse_client_stream(std::error_code error);
     [[nodiscard]] bool scan_server_bytes(std::size_t n);
     void on_server_message(const protocol::scanned_message& message);
+    void read_failed(bool from_client, const std::error_code& ec);
     void on_read_end(bool from_client, const std::error_code& ec);
+    /// The startup deadline, while the coroutine runs; returns once the relay is prepared.
     asio::awaitable<void> watchdog();
+    /// The relay's idle deadlines and buffer cooling: checks them now and waits for the next,
+    /// as a timer callback.
+    void arm_relay_watchdog();
 
     asio::ip::tcp::socket client_;
     asio::ip::tcp::socket server_;
     asio::steady_timer watchdog_timer_;
-    asio::steady_timer connect_timer_;
-    asio::steady_timer queue_timer_;
+    /// Times one step of the connect stage at a time: an attempt, the first answer, the queue.
+    asio::steady_timer stage_timer_;
     listener_runtime& listener_;
     worker& owner_;
     session_env& env_;
@@ -157,6 +188,10 @@ private:
     std::size_t buffer_size_ = 0;
     bool cooled_ = false; ///< buffers were offered back since the last traffic
     std::size_t first_packet_length_ = 0;
+    std::size_t pending_server_bytes_ = 0; ///< the server's first answer, not yet relayed
+    bool relay_prepared_ = false;          ///< the coroutine hands the session to the relay
+    unsigned pumps_running_ = 0;
+    bool relay_over_ = false; ///< both pumps have stopped; the watchdog must not re-arm
 
     protocol::message_scanner client_scanner_;
     protocol::message_scanner server_scanner_;
@@ -176,7 +211,9 @@ private:
     bool writing_to_server_ = false; ///< the client->server pump is in the middle of a write
     bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
     bool killed_ = false;            ///< kill() was called; the watchdog ends the session
-    bool notify_on_kill_ = false;    ///< the 57P01 may be sent: the client stream was at a boundary
+    /// error_out_ goes to the client when the relay ends: it was prepared while nothing was
+    /// being written to the client, at a server message boundary, so it cannot cut one in two.
+    bool send_error_at_end_ = false;
     std::uint64_t bytes_in_ = 0;  ///< client -> server
     std::uint64_t bytes_out_ = 0; ///< server -> client
 

@@ -1,8 +1,16 @@
 // The relay: one pump per direction, each reading a chunk, scanning message headers as the bytes
 // pass (never buffering a whole message), and writing the chunk on before reading again, so
 // neither side is read faster than the other drains (backpressure). The watchdog enforces the
-// deadline of whichever stage the session is in, and after a lull in traffic gives the relay
-// buffers back to the worker's pool, so idle sessions own none.
+// idle deadlines and, after a lull in traffic, gives the relay buffers back to the worker's
+// pool, so idle sessions own none.
+//
+// Everything here is a completion handler, not a coroutine (client_session.hpp says why). Each
+// handler holds a reference to the session; the session ends when both pumps have stopped:
+//
+//   read_client -> on_client_chunk -> write to server -> read_client ...
+//   read_server -> on_server_chunk -> write_to_client -> read_server ...
+//   arm_relay_watchdog -> (timer) -> arm_relay_watchdog ...
+//   a pump that stops -> pump_stopped(); the second -> end_relay() -> close_and_report()
 #include "proxy/session/client_session.hpp"
 
 #include "proxy/net/listener.hpp"
@@ -10,50 +18,88 @@
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/support/log.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/write.hpp>
 
+#include <new>
 #include <utility>
 
 namespace patroxy::proxy {
 
-asio::awaitable<void> client_session::relay(bool protocol_aware, std::size_t pending_server_bytes)
+void client_session::prepare_relay(bool protocol_aware, std::size_t pending_server_bytes) noexcept
 {
-    using namespace asio::experimental::awaitable_operators;
-    stage_ = stage::relaying;
+    stage_ = stage::relaying; // from here kill() ends the session instead of retrying the connect
     relay_aware_ = protocol_aware;
+    pending_server_bytes_ = pending_server_bytes;
+    relay_prepared_ = true;
     last_client_rx_ = clock::now();
     if (pending_server_bytes == 0) last_server_rx_ = last_client_rx_;
-    watchdog_timer_.cancel(); // re-arm for the idle deadlines
-    co_await (pump_client_to_server(protocol_aware) && pump_server_to_client(protocol_aware, pending_server_bytes));
 }
 
-asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_chunk(asio::ip::tcp::socket& socket,
-                                                                                     relay_side& side)
+void client_session::start_relay()
 {
-    for (;;) {
-        if (!side.buffer) {
-            // Cold: wait for bytes without holding a buffer, then stay hot until the next lull.
-            const auto [wait_ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, nothrow_awaitable);
-            if (wait_ec) co_return std::tuple{wait_ec, std::size_t{0}};
-            side.buffer = owner_.buffers().acquire();
-        }
-        // Hot: Asio reads at once and only then waits, with the descriptor left armed in epoll,
-        // so a busy session costs no epoll_ctl per message.
-        side.parked = true;
-        const auto [ec, n] =
-            co_await socket.async_read_some(asio::buffer(side.buffer.get(), buffer_size_), nothrow_awaitable);
-        side.parked = false;
-        const bool cooled = std::exchange(side.cooling, false) && ec == asio::error::operation_aborted;
-        if (!cooled) {
-            if (cooled_ && !ec) {
+    // The connect stage's plan and failure list are of no more use; an idle session keeps
+    // nothing it does not need.
+    plan_ = {};
+    failures_ = {};
+    if (killed_) { // kill() came while the coroutine wound down: nothing is in flight
+        end_relay();
+        return;
+    }
+    pumps_running_ = 2;
+    arm_relay_watchdog();
+    read_client();
+    if (pending_server_bytes_ > 0)
+        write_to_client(std::exchange(pending_server_bytes_, 0));
+    else
+        read_server();
+}
+
+template <typename Handler>
+void client_session::read_chunk(asio::ip::tcp::socket& socket, relay_side& side, Handler&& handler)
+{
+    if (!side.buffer) {
+        // Cold: wait for bytes without holding a buffer, then stay hot until the next lull.
+        socket.async_wait(asio::ip::tcp::socket::wait_read,
+                          [this, &socket, &side, handler = std::forward<Handler>(handler)](std::error_code ec) mutable {
+                              if (!ec) {
+                                  try {
+                                      side.buffer = owner_.buffers().acquire();
+                                  } catch (const std::bad_alloc&) {
+                                      ec = std::make_error_code(std::errc::not_enough_memory);
+                                  }
+                              }
+                              if (ec)
+                                  read_failed(&socket == &client_, ec);
+                              else
+                                  read_chunk(socket, side, std::move(handler));
+                          });
+        return;
+    }
+    // Hot: Asio reads at once and only then waits, with the descriptor left armed in epoll, so a
+    // busy session costs no epoll_ctl per message.
+    side.parked = true;
+    socket.async_read_some(
+        asio::buffer(side.buffer.get(), buffer_size_),
+        [this, &socket, &side, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
+            side.parked = false;
+            const bool cooled = std::exchange(side.cooling, false) && ec == asio::error::operation_aborted;
+            if (cooled && !killed_) {
+                side.buffer.reset(); // cool_idle_sides() took the read away to free the buffer
+                read_chunk(socket, side, std::move(handler));
+                return;
+            }
+            const bool from_client = &socket == &client_;
+            if (ec) {
+                read_failed(from_client, ec);
+                return;
+            }
+            (from_client ? last_client_rx_ : last_server_rx_) = clock::now();
+            if (cooled_) {
                 cooled_ = false;
                 watchdog_timer_.cancel(); // re-arm: this burst's lull cools the session again
             }
-            co_return std::tuple{ec, n};
-        }
-        side.buffer.reset(); // cool_idle_sides() took the read away to free the buffer
-    }
+            handler(n);
+        });
 }
 
 bool client_session::cool_idle_sides() noexcept
@@ -73,64 +119,96 @@ bool client_session::cool_idle_sides() noexcept
     return client_cooled && server_cooled;
 }
 
-asio::awaitable<void> client_session::pump_client_to_server(bool protocol_aware)
+void client_session::read_client()
 {
-    for (;;) {
-        auto [ec, n] = co_await read_chunk(client_, client_side_);
-        if (ec) {
-            on_read_end(true, ec);
-            co_return;
-        }
-        last_client_rx_ = clock::now();
-        if (protocol_aware) {
-            if (const auto error = scan_client_bytes(n)) {
-                co_await refuse_client_stream(error);
-                co_return;
-            }
-        }
-        writing_to_server_ = true;
-        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_side_.buffer.get(), n), nothrow_awaitable);
-        writing_to_server_ = false;
-        if (ec) {
-            finish(close_cause::server_error, "writing to the server: " + ec.message());
-            close_sockets();
-            co_return;
-        }
-        bytes_in_ += n;
-    }
+    read_chunk(client_, client_side_, [this, self = shared_from_this()](std::size_t n) { on_client_chunk(n); });
 }
 
-asio::awaitable<void> client_session::pump_server_to_client(bool protocol_aware, std::size_t pending)
+void client_session::on_client_chunk(std::size_t n)
 {
-    std::size_t n = pending;
-    for (;;) {
-        if (n == 0) {
-            auto [ec, got] = co_await read_chunk(server_, server_side_);
-            if (ec) {
-                on_read_end(false, ec);
-                co_return;
-            }
-            n = got;
-            last_server_rx_ = clock::now();
+    if (relay_aware_) {
+        if (const auto error = scan_client_bytes(n)) {
+            refuse_client_stream(error);
+            pump_stopped();
+            return;
         }
-        if (killed_) co_return; // read completed just as the session was killed: drop it
-        // Scanned before it is written: a BackendKeyData is registered before the client can
-        // know the key and send a cancel with it.
-        if (protocol_aware && !scan_server_bytes(n)) {
-            close_sockets();
-            co_return;
-        }
-        writing_to_client_ = true;
-        auto [ec, written] = co_await asio::async_write(client_, asio::buffer(server_side_.buffer.get(), n), nothrow_awaitable);
-        writing_to_client_ = false;
-        if (ec) {
-            finish(close_cause::client_error, "writing to the client: " + ec.message());
-            close_sockets();
-            co_return;
-        }
-        bytes_out_ += written;
-        n = 0;
     }
+    forward_chunk(server_, n, [this, self = shared_from_this()] { read_client(); });
+}
+
+template <typename Next>
+void client_session::forward_chunk(asio::ip::tcp::socket& to, std::size_t n, Next&& next)
+{
+    const bool to_client = &to == &client_;
+    bool& writing = to_client ? writing_to_client_ : writing_to_server_;
+    writing = true;
+    asio::async_write(to, asio::buffer((to_client ? server_side_ : client_side_).buffer.get(), n),
+                      [this, to_client, &writing, next = std::forward<Next>(next)](std::error_code ec,
+                                                                                   std::size_t written) mutable {
+                          writing = false;
+                          if (ec) {
+                              finish(to_client ? close_cause::client_error : close_cause::server_error,
+                                     (to_client ? "writing to the client: " : "writing to the server: ") +
+                                         ec.message());
+                              close_sockets();
+                              pump_stopped();
+                              return;
+                          }
+                          (to_client ? bytes_out_ : bytes_in_) += written;
+                          next();
+                      });
+}
+
+void client_session::read_server()
+{
+    read_chunk(server_, server_side_, [this, self = shared_from_this()](std::size_t n) { write_to_client(n); });
+}
+
+void client_session::write_to_client(std::size_t n)
+{
+    // The session is ending with an error of patroxy's own: no more server bytes go out, or the
+    // error would land in the middle of a message.
+    if (killed_ || send_error_at_end_) {
+        pump_stopped();
+        return;
+    }
+    // Scanned before it is written: a BackendKeyData is registered before the client can know
+    // the key and send a cancel with it.
+    if (relay_aware_ && !scan_server_bytes(n)) {
+        close_sockets();
+        pump_stopped();
+        return;
+    }
+    forward_chunk(client_, n, [this, self = shared_from_this()] { read_server(); });
+}
+
+void client_session::pump_stopped()
+{
+    if (--pumps_running_ == 0) end_relay();
+}
+
+void client_session::end_relay()
+{
+    relay_over_ = true;
+    watchdog_timer_.cancel();
+    if (!send_error_at_end_) {
+        close_and_report();
+        return;
+    }
+    asio::async_write(client_, asio::buffer(error_out_),
+                      [this, self = shared_from_this()](std::error_code, std::size_t) {
+                          // FIN after the error, so the client reads all of it before the close.
+                          std::error_code ignored;
+                          client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+                          close_and_report();
+                      });
+}
+
+void client_session::stop_relay() noexcept
+{
+    std::error_code ignored;
+    server_.close(ignored);
+    client_.cancel(ignored);
 }
 
 std::error_code client_session::scan_client_bytes(std::size_t n)
@@ -145,17 +223,20 @@ std::error_code client_session::scan_client_bytes(std::size_t n)
     return {};
 }
 
-asio::awaitable<void> client_session::refuse_client_stream(std::error_code error)
+void client_session::refuse_client_stream(std::error_code error)
 {
     // The bytes were not forwarded, and the server's stream is of no use once the client's is
     // broken: stop reading it, then tell the client why, if that cannot cut a server message
     // in two on the client's side.
-    std::error_code ignored;
-    server_.close(ignored);
     prepare_error(close_cause::client_protocol_error, "08P01",
                   "invalid message from the client on listener \"" + listener_.cfg.name + "\": " + error.message());
-    if (!writing_to_client_ && server_scanner_.at_message_boundary()) co_await send_prepared_error();
-    close_sockets();
+    if (!writing_to_client_ && server_scanner_.at_message_boundary()) {
+        send_error_at_end_ = true;
+        std::error_code ignored;
+        server_.close(ignored); // the server pump stops; end_relay() sends the error
+    } else {
+        close_sockets();
+    }
 }
 
 bool client_session::scan_server_bytes(std::size_t n)
@@ -198,6 +279,12 @@ void client_session::on_server_message(const protocol::scanned_message& message)
     }
 }
 
+void client_session::read_failed(bool from_client, const std::error_code& ec)
+{
+    on_read_end(from_client, ec);
+    pump_stopped();
+}
+
 void client_session::on_read_end(bool from_client, const std::error_code& ec)
 {
     if (ec == asio::error::operation_aborted) return; // the other pump or the watchdog closed us
@@ -222,48 +309,52 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
 
 asio::awaitable<void> client_session::watchdog()
 {
-    for (;;) {
-        if (killed_) co_return; // kill() has recorded the cause; ending here ends serve()
-        const auto now = clock::now();
-        auto deadline = clock::time_point::max();
-        auto cause = close_cause::none;
-        auto wake = clock::time_point::max(); // earliest of deadline and the end of a lull
-        switch (stage_) {
-        case stage::startup:
-            deadline = startup_deadline_;
-            cause = close_cause::startup_timeout;
-            break;
-        case stage::connecting:
-            break; // each attempt has its own connect timer
-        case stage::relaying: {
-            const auto client_deadline = last_client_rx_ + env_.timeouts.client_idle;
-            const auto server_deadline = last_server_rx_ + env_.timeouts.server_idle;
-            deadline = std::min(client_deadline, server_deadline);
-            cause = client_deadline <= server_deadline ? close_cause::client_idle_timeout
-                                                       : close_cause::server_idle_timeout;
-            if (!cooled_) {
-                const auto lull_end = std::max(last_client_rx_, last_server_rx_) + buffer_hold_after_traffic;
-                if (now < lull_end) {
-                    wake = lull_end;
-                } else if (cool_idle_sides()) {
-                    cooled_ = true;
-                    continue;
-                } else {
-                    // A write to a slow reader still holds a buffer: try again a lull later.
-                    wake = now + buffer_hold_after_traffic;
-                }
-            }
-            break;
-        }
-        }
-        if (now >= deadline) {
-            if (cause == close_cause::startup_timeout)
-                listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
-            finish(cause);
+    // The connect stage has no session deadline: each attempt and the queue have their own timer.
+    while (stage_ != stage::relaying) {
+        if (stage_ == stage::startup && clock::now() >= startup_deadline_) {
+            listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
+            finish(close_cause::startup_timeout);
             co_return; // ends serve() through the || in run()
         }
-        watchdog_timer_.expires_at(std::min(deadline, wake));
+        watchdog_timer_.expires_at(stage_ == stage::startup ? startup_deadline_ : clock::time_point::max());
         co_await watchdog_timer_.async_wait(nothrow_awaitable);
+    }
+}
+
+void client_session::arm_relay_watchdog()
+{
+    for (;;) {
+        if (relay_over_) return;
+        if (killed_) { // kill() has recorded the cause
+            stop_relay();
+            return;
+        }
+        const auto now = clock::now();
+        const auto client_deadline = last_client_rx_ + env_.timeouts.client_idle;
+        const auto server_deadline = last_server_rx_ + env_.timeouts.server_idle;
+        const auto deadline = std::min(client_deadline, server_deadline);
+        if (now >= deadline) {
+            finish(client_deadline <= server_deadline ? close_cause::client_idle_timeout
+                                                      : close_cause::server_idle_timeout);
+            close_sockets();
+            return;
+        }
+        auto wake = deadline;
+        if (!cooled_) {
+            const auto lull_end = std::max(last_client_rx_, last_server_rx_) + buffer_hold_after_traffic;
+            if (now < lull_end) {
+                wake = std::min(wake, lull_end);
+            } else if (cool_idle_sides()) {
+                cooled_ = true;
+                continue;
+            } else {
+                // A write to a slow reader still holds a buffer: try again a lull later.
+                wake = std::min(wake, now + buffer_hold_after_traffic);
+            }
+        }
+        watchdog_timer_.expires_at(wake);
+        watchdog_timer_.async_wait([this, self = shared_from_this()](std::error_code) { arm_relay_watchdog(); });
+        return;
     }
 }
 

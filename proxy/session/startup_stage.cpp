@@ -119,12 +119,12 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     }
     if (server_side_.buffer.get()[0] == protocol::encryption_accepted) {
         // From here on the bytes are TLS records: relay them without looking inside.
-        co_await relay(false, 0);
+        prepare_relay(false, 0);
         co_return;
     }
     if (server_side_.buffer.get()[0] != protocol::encryption_refused) {
         // Not S or N: an old server's ErrorResponse, say. Pass it on and stay out of the way.
-        co_await relay(false, 0);
+        prepare_relay(false, 0);
         co_return;
     }
     // The server declined: the client goes on in plaintext with its StartupMessage.
@@ -144,7 +144,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     stage_ = stage::connecting; // the startup deadline is met; the queue deadline rules now
     const std::size_t pending = co_await forward_startup_and_peek();
     if (cause_ != close_cause::none) co_return;
-    co_await relay(true, pending);
+    prepare_relay(true, pending);
 }
 
 } // namespace patroxy::proxy

@@ -129,3 +129,46 @@ TEST_CASE("no reachable server: the client gets 57P03 naming the listener", "[pr
     }
     CHECK(proxy.running());
 }
+
+namespace {
+
+/// Holds one silent session and one that queries every 200 ms through a listener whose
+/// `timeouts` close a session after 1.5 s of silence, and checks that only the silent one ends,
+/// for `expected_cause` (as logged).
+void check_idle_timeout(bool client_side, const std::string& expected_cause)
+{
+    const auto port = free_port();
+    auto config = shared_cluster_config({listener_spec("idle_lsn", port, {"pg1"})});
+    (client_side ? config.client_idle_timeout : config.server_idle_timeout) = "1500ms";
+    patroxy_process proxy(PATROXY_BINARY, config);
+
+    auto quiet = pq_connect(conninfo_for(port, "sslmode=disable"));
+    auto busy = pq_connect(conninfo_for(port, "sslmode=disable"));
+    REQUIRE(PQstatus(quiet.get()) == CONNECTION_OK);
+    REQUIRE(PQstatus(busy.get()) == CONNECTION_OK);
+
+    const auto until = steady::now() + 2500ms;
+    while (steady::now() < until) {
+        REQUIRE(query_value(busy.get(), "SELECT 1") == "1");
+        std::this_thread::sleep_for(200ms);
+    }
+    INFO(proxy.log());
+    CHECK(proxy.wait_for_log("closed: " + expected_cause, 2s));
+    const auto result = pq_exec(quiet.get(), "SELECT 1");
+    CHECK(PQresultStatus(result.get()) != PGRES_TUPLES_OK);
+    CHECK(PQstatus(quiet.get()) == CONNECTION_BAD);
+    CHECK(query_value(busy.get(), "SELECT 2") == "2");
+}
+
+} // namespace
+
+TEST_CASE("timeouts: client_idle closes a silent session and spares a busy one", "[proxy][limits][timeouts]")
+{
+    check_idle_timeout(true, "client idle timeout");
+}
+
+TEST_CASE("timeouts: server_idle closes a session the server left silent and spares a busy one",
+          "[proxy][limits][timeouts]")
+{
+    check_idle_timeout(false, "server idle timeout");
+}

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace patroxy::protocol {
 
@@ -70,20 +71,36 @@ std::size_t message_scanner::take_header(bytes_view chunk) noexcept
     body_length_ = length - length_word_size;
     body_left_ = body_length_;
     body_have_ = 0;
+    whole_body_ = {};
+    large_body_.reset(); // the previous message's, handed out until this call
     capturing_ = reported_.test(std::to_integer<unsigned char>(header_[0])) && body_length_ <= capture_limit;
     return n;
 }
 
-/// Goes over body bytes, copying them only when the body is being captured.
+/// Goes over body bytes, keeping them only when the body is being captured: in place when this
+/// chunk holds all of it, else copied for reassembly.
 std::size_t message_scanner::take_body(bytes_view chunk) noexcept
 {
     const std::size_t n = std::min<std::size_t>(body_left_, chunk.size());
     if (capturing_) {
-        std::memcpy(body_.data() + body_have_, chunk.data(), n);
+        if (body_have_ == 0 && n == body_length_) {
+            whole_body_ = chunk.first(n);
+        } else if (std::byte* storage = reassembly_storage()) {
+            std::memcpy(storage + body_have_, chunk.data(), n);
+        } else {
+            capturing_ = false; // out of memory: reported as truncated, the relay goes on
+        }
         body_have_ += n;
     }
     body_left_ -= static_cast<std::uint32_t>(n);
     return n;
+}
+
+std::byte* message_scanner::reassembly_storage() noexcept
+{
+    if (body_length_ <= small_body_.size()) return small_body_.data();
+    if (!large_body_) large_body_.reset(new (std::nothrow) std::byte[body_length_]);
+    return large_body_.get();
 }
 
 /// Closes the current message and returns it (meaningful only for reported types).
@@ -93,8 +110,13 @@ scanned_message message_scanner::finish_message() noexcept
     message.type = static_cast<char>(header_[0]);
     message.body_length = body_length_;
     message.truncated = !capturing_;
-    if (capturing_)
-        message.body = bytes_view(body_).first(body_have_);
+    if (capturing_) {
+        if (!whole_body_.empty() || body_length_ == 0)
+            message.body = whole_body_;
+        else
+            message.body = bytes_view(body_length_ <= small_body_.size() ? small_body_.data() : large_body_.get(),
+                                      body_have_);
+    }
     header_have_ = 0;
     capturing_ = false;
     ++messages_seen_;

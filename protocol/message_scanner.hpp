@@ -1,12 +1,17 @@
 // Incremental framing of regular messages (1-byte type + int32 length) for a relay: bytes pass
 // through untouched in chunks of any size; the scanner only follows the headers, skips bodies,
-// and copies out the small bodies of the message types its owner asked for. No allocation.
+// and hands out the small bodies of the message types its owner asked for. A body that one chunk
+// holds whole is handed out in place; a split one is reassembled, in a few inline bytes when it
+// is as small as a ReadyForQuery, else in a block allocated for that message alone (a
+// protocol-3.2 BackendKeyData cut by a chunk boundary: once per session at most). A session
+// carries two scanners for its whole life, so they keep no capture buffer of their own.
 #pragma once
 
 #include "protocol/bytes.hpp"
 
 #include <array>
 #include <bitset>
+#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <system_error>
@@ -20,7 +25,7 @@ using message_type_set = std::bitset<256>;
 struct scanned_message {
     char type = 0;
     std::uint32_t body_length = 0; ///< declared length minus the 4 bytes of the length word
-    bytes_view body;               ///< the body, valid until the next scan(); empty if truncated
+    bytes_view body;               ///< valid until the next scan() while its chunk lives; empty if truncated
     bool truncated = false;        ///< body longer than the capture limit, so not copied
 };
 
@@ -63,13 +68,18 @@ private:
 
     message_type_set reported_;
     std::uint32_t max_length_;
+    /// Where the next bytes of a split body go; nullptr when no memory could be had.
+    [[nodiscard]] std::byte* reassembly_storage() noexcept;
+
     std::array<std::byte, 5> header_{};
     std::size_t header_have_ = 0;
     std::uint32_t body_left_ = 0;   ///< bytes of the current body still to come
     std::uint32_t body_length_ = 0; ///< declared body length of the current message
     bool capturing_ = false;
-    std::array<std::byte, capture_limit> body_{};
     std::size_t body_have_ = 0;
+    bytes_view whole_body_;                      ///< the body in the caller's chunk, when it held all of it
+    std::array<std::byte, 8> small_body_{};      ///< a split body of up to 8 bytes
+    std::unique_ptr<std::byte[]> large_body_;    ///< a longer split body, until the next message
     std::uint64_t messages_seen_ = 0;
     std::error_code error_;         ///< sticky: once the framing is lost it never comes back
 };

@@ -8,7 +8,6 @@
 #include "proxy/support/log.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/write.hpp>
 
 #include <sstream>
@@ -74,8 +73,7 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
                                session_env& env, std::uint64_t id)
     : client_(std::move(client)),
       server_(client_.get_executor()),
-      watchdog_timer_(client_.get_executor()),
-      stage_timer_(client_.get_executor()),
+      timer_(client_.get_executor()),
       listener_(listener),
       owner_(owner),
       env_(env),
@@ -132,9 +130,8 @@ void client_session::account_server() noexcept
 
 asio::awaitable<void> client_session::run()
 {
-    using namespace asio::experimental::awaitable_operators;
     log_line(log_level::debug) << prefix() << " accepted";
-    co_await (serve() || watchdog());
+    co_await serve();
     if (relay_prepared_)
         start_relay();
     else
@@ -152,8 +149,27 @@ void client_session::close_and_report()
         << " duration=" << ms << "ms bytes_in=" << bytes_in_ << " bytes_out=" << bytes_out_;
 }
 
+void client_session::enter_stage(stage next)
+{
+    stage_ = next;
+    if (next != stage::startup) {
+        timer_.cancel();
+        return;
+    }
+    // From accept, over every first packet: a client that trickles bytes cannot hold a session.
+    timer_.expires_at(startup_deadline_);
+    timer_.async_wait([this, self = shared_from_this()](std::error_code ec) {
+        if (ec || stage_ != stage::startup) return; // disarmed
+        listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
+        finish(close_cause::startup_timeout);
+        std::error_code ignored;
+        client_.cancel(ignored); // the pending read ends serve()
+    });
+}
+
 asio::awaitable<void> client_session::serve()
 {
+    enter_stage(stage::startup);
     // GSSENCRequest, then SSLRequest, then the StartupMessage is the longest legal sequence.
     constexpr int max_first_packets = 3;
     for (int round = 0; round < max_first_packets; ++round) {
@@ -222,7 +238,7 @@ void client_session::kill(const kill_decision& decision)
     // No more server bytes: a read that completes from now on is dropped by the pump.
     std::error_code ignored;
     server_.close(ignored);
-    watchdog_timer_.cancel(); // the watchdog sees killed_ and ends the relay
+    timer_.cancel(); // the watchdog sees killed_ and ends the relay
 }
 
 void client_session::finish(close_cause cause, std::string detail)
@@ -261,8 +277,7 @@ void client_session::close_sockets() noexcept
     std::error_code ignored;
     client_.close(ignored);
     server_.close(ignored);
-    watchdog_timer_.cancel();
-    stage_timer_.cancel();
+    timer_.cancel();
 }
 
 } // namespace patroxy::proxy

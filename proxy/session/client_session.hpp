@@ -67,12 +67,14 @@ public:
     [[nodiscard]] const health::member_view* member() const noexcept { return member_; }
 
 private:
-    /// What the watchdog enforces at the moment.
+    /// Which deadline rules the session at the moment.
     enum class stage {
         startup,    ///< reading the first packet(s): timeouts.startup from accept
-        connecting, ///< each connect attempt has its own timer; no session deadline
-        relaying,   ///< idle timeouts per side
+        connecting, ///< each connect attempt and the queue have their own deadline
+        relaying,   ///< idle timeouts per side, by the relay's watchdog
     };
+    /// Moves to `next`, arming the startup deadline or disarming it.
+    void enter_stage(stage next);
 
     // client_session.cpp
     asio::awaitable<void> serve();
@@ -116,7 +118,7 @@ private:
     /// Called by the startup/connect coroutine as its last step: the relay starts when the
     /// coroutine has returned (run()). `pending_server_bytes` of the server's first answer are
     /// already in the server side's buffer.
-    void prepare_relay(bool protocol_aware, std::size_t pending_server_bytes) noexcept;
+    void prepare_relay(bool protocol_aware, std::size_t pending_server_bytes);
     void start_relay();
     struct relay_side;
     /// Reads what `socket` has into side.buffer and calls `handler(n)`; a read that fails
@@ -144,17 +146,15 @@ private:
     void on_server_message(const protocol::scanned_message& message);
     void read_failed(bool from_client, const std::error_code& ec);
     void on_read_end(bool from_client, const std::error_code& ec);
-    /// The startup deadline, while the coroutine runs; returns once the relay is prepared.
-    asio::awaitable<void> watchdog();
     /// The relay's idle deadlines and buffer cooling: checks them now and waits for the next,
     /// as a timer callback.
     void arm_relay_watchdog();
 
     asio::ip::tcp::socket client_;
     asio::ip::tcp::socket server_;
-    asio::steady_timer watchdog_timer_;
-    /// Times one step of the connect stage at a time: an attempt, the first answer, the queue.
-    asio::steady_timer stage_timer_;
+    /// One deadline at a time: the startup deadline, a connect attempt, the first answer, the
+    /// queue, then the relay's watchdog.
+    asio::steady_timer timer_;
     listener_runtime& listener_;
     worker& owner_;
     session_env& env_;
@@ -210,7 +210,7 @@ private:
     bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
     bool writing_to_server_ = false; ///< the client->server pump is in the middle of a write
     bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
-    bool killed_ = false;            ///< kill() was called; the watchdog ends the session
+    bool killed_ = false;            ///< kill() was called; the relay's watchdog ends the session
     /// error_out_ goes to the client when the relay ends: it was prepared while nothing was
     /// being written to the client, at a server message boundary, so it cannot cut one in two.
     bool send_error_at_end_ = false;

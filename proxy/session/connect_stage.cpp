@@ -71,8 +71,8 @@ asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio
     using namespace asio::experimental::awaitable_operators;
     std::error_code ignored;
     server_.close(ignored); // a previous attempt's socket; async_connect opens a fresh one
-    stage_timer_.expires_after(env_.timeouts.connect);
-    auto result = co_await (server_.async_connect(endpoint, nothrow_awaitable) || stage_timer_.async_wait(nothrow_awaitable));
+    timer_.expires_after(env_.timeouts.connect);
+    auto result = co_await (server_.async_connect(endpoint, nothrow_awaitable) || timer_.async_wait(nothrow_awaitable));
     if (result.index() == 1) co_return asio::error::timed_out;
     const auto [ec] = std::get<0>(result);
     if (!ec) server_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -91,7 +91,7 @@ void client_session::plan_from_current_snapshot()
 
 asio::awaitable<bool> client_session::connect_server()
 {
-    stage_ = stage::connecting;
+    enter_stage(stage::connecting);
     // A listener whose members can change (Patroni roles, or servers with a Patroni API) holds
     // its clients for up to queue_timeout; a purely static one has nothing to wait for.
     const auto hold = listener_.can_queue ? listener_.cfg.queue_timeout : config::duration{0};
@@ -131,8 +131,8 @@ asio::awaitable<void> client_session::wait_for_newer_snapshot()
     }
     const auto waiting = listener_.counters.queued.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.queued_max, waiting);
-    stage_timer_.expires_at(queue_deadline_);
-    co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || stage_timer_.async_wait(nothrow_awaitable));
+    timer_.expires_at(queue_deadline_);
+    co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || timer_.async_wait(nothrow_awaitable));
     listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
     queued_for_ += waited;
@@ -161,9 +161,9 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_f
     // A server that accepts but never answers (a hung host, a stopped postmaster) counts as
     // unreachable after the connect timeout, like a connect that never completes.
     using namespace asio::experimental::awaitable_operators;
-    stage_timer_.expires_after(env_.timeouts.connect);
+    timer_.expires_after(env_.timeouts.connect);
     auto result = co_await (server_.async_read_some(asio::buffer(server_side_.buffer.get(), buffer_size_), nothrow_awaitable) ||
-                            stage_timer_.async_wait(nothrow_awaitable));
+                            timer_.async_wait(nothrow_awaitable));
     if (result.index() == 1) co_return std::tuple{std::error_code(asio::error::timed_out), std::size_t{0}};
     co_return std::get<0>(result);
 }

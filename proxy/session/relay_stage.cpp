@@ -25,9 +25,9 @@
 
 namespace patroxy::proxy {
 
-void client_session::prepare_relay(bool protocol_aware, std::size_t pending_server_bytes) noexcept
+void client_session::prepare_relay(bool protocol_aware, std::size_t pending_server_bytes)
 {
-    stage_ = stage::relaying; // from here kill() ends the session instead of retrying the connect
+    enter_stage(stage::relaying); // from here kill() ends the session instead of retrying the connect
     relay_aware_ = protocol_aware;
     pending_server_bytes_ = pending_server_bytes;
     relay_prepared_ = true;
@@ -96,7 +96,7 @@ void client_session::read_chunk(asio::ip::tcp::socket& socket, relay_side& side,
             (from_client ? last_client_rx_ : last_server_rx_) = clock::now();
             if (cooled_) {
                 cooled_ = false;
-                watchdog_timer_.cancel(); // re-arm: this burst's lull cools the session again
+                timer_.cancel(); // re-arm: this burst's lull cools the session again
             }
             handler(n);
         });
@@ -190,7 +190,7 @@ void client_session::pump_stopped()
 void client_session::end_relay()
 {
     relay_over_ = true;
-    watchdog_timer_.cancel();
+    timer_.cancel();
     if (!send_error_at_end_) {
         close_and_report();
         return;
@@ -307,20 +307,6 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
     close_sockets();
 }
 
-asio::awaitable<void> client_session::watchdog()
-{
-    // The connect stage has no session deadline: each attempt and the queue have their own timer.
-    while (stage_ != stage::relaying) {
-        if (stage_ == stage::startup && clock::now() >= startup_deadline_) {
-            listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
-            finish(close_cause::startup_timeout);
-            co_return; // ends serve() through the || in run()
-        }
-        watchdog_timer_.expires_at(stage_ == stage::startup ? startup_deadline_ : clock::time_point::max());
-        co_await watchdog_timer_.async_wait(nothrow_awaitable);
-    }
-}
-
 void client_session::arm_relay_watchdog()
 {
     for (;;) {
@@ -352,8 +338,8 @@ void client_session::arm_relay_watchdog()
                 wake = std::min(wake, now + buffer_hold_after_traffic);
             }
         }
-        watchdog_timer_.expires_at(wake);
-        watchdog_timer_.async_wait([this, self = shared_from_this()](std::error_code) { arm_relay_watchdog(); });
+        timer_.expires_at(wake);
+        timer_.async_wait([this, self = shared_from_this()](std::error_code) { arm_relay_watchdog(); });
         return;
     }
 }

@@ -73,7 +73,7 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
         finish(close_cause::cancel_unknown_key, "pid " + std::to_string(request.process_id));
         co_return;
     }
-    stage_ = stage::connecting;
+    enter_stage(stage::connecting);
     if (auto ec = co_await connect_with_timeout(target->endpoint)) {
         finish(close_cause::cancel_failed, target->member + ": " + ec.message());
         co_return;
@@ -128,8 +128,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
         co_return;
     }
     // The server declined: the client goes on in plaintext with its StartupMessage.
-    stage_ = stage::startup;
-    watchdog_timer_.cancel(); // re-arm for the startup deadline
+    enter_stage(stage::startup);
     auto packet = co_await read_first_packet();
     if (!packet) co_return;
     if (!std::holds_alternative<protocol::startup_message>(*packet)) {
@@ -141,7 +140,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
         co_return;
     }
     remember_startup(std::get<protocol::startup_message>(*packet));
-    stage_ = stage::connecting; // the startup deadline is met; the queue deadline rules now
+    enter_stage(stage::connecting); // the startup deadline is met; the queue deadline rules now
     const std::size_t pending = co_await forward_startup_and_peek();
     if (cause_ != close_cause::none) co_return;
     prepare_relay(true, pending);

@@ -332,3 +332,28 @@ TEST_CASE("a real PostgreSQL 15 backend stream, split at every byte", "[protocol
     CHECK(run.messages == want);
     CHECK(run.seen == messages.size());
 }
+
+TEST_CASE("a body one chunk holds whole is handed out in place, a split one is reassembled", "[protocol][scanner]")
+{
+    const byte_buffer key = pg::backend_key_data(7, std::string(256, 'k'));
+    message_scanner scanner(types("K"), max_length);
+
+    SECTION("whole: the body is a view into the chunk, nothing is copied")
+    {
+        const auto r = scanner.scan(bytes_view(key));
+        REQUIRE(r.has_message);
+        CHECK(r.message.body.data() == key.data() + 5);
+        CHECK(byte_buffer(r.message.body.begin(), r.message.body.end()) == pg::body_of(key));
+    }
+    SECTION("split: the body is reassembled, then the next message scans as usual")
+    {
+        byte_buffer stream = key;
+        const byte_buffer rfq = pg::ready_for_query('T');
+        stream.insert(stream.end(), rfq.begin(), rfq.end());
+        const auto run = scan_chunks(scanner, split_at(stream, {100, 200}));
+        REQUIRE(run.messages.size() == 1);
+        CHECK(run.messages[0].body == pg::body_of(key));
+        CHECK(run.boundary_at_end);
+        CHECK(run.seen == 2);
+    }
+}

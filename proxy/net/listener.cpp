@@ -22,7 +22,9 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ru
     const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
     for (;;) {
         worker& target = workers.least_loaded();
-        auto [ec, socket] = co_await acceptor.async_accept(target.context(), nothrow);
+        // The peer's address comes with the accept: no getpeername() per connection.
+        asio::ip::tcp::endpoint peer;
+        auto [ec, socket] = co_await acceptor.async_accept(target.context(), peer, nothrow);
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or similar: say so and back off instead of spinning.
@@ -32,7 +34,7 @@ asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_ru
             continue;
         }
         listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-        start_session(std::move(socket), listener, target, env);
+        start_session(std::move(socket), peer, listener, target, env);
     }
 }
 

@@ -33,19 +33,17 @@ protocol::message_type_set client_reported_types()
     return s;
 }
 
-std::string format_endpoint(const asio::ip::tcp::socket& s)
+std::string format_endpoint(const asio::ip::tcp::endpoint& endpoint)
 {
-    std::error_code ec;
-    const auto ep = s.remote_endpoint(ec);
-    if (ec) return "?";
     std::ostringstream out;
-    out << ep;
+    out << endpoint;
     return out.str();
 }
 
 } // namespace
 
-void start_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner, session_env& env)
+void start_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
+                   worker& owner, session_env& env)
 {
     const auto id = env.next_session_id.fetch_add(1, std::memory_order_relaxed);
     // Counted here, on the accepting thread, so the next accept already sees this worker's load.
@@ -54,12 +52,12 @@ void start_session(asio::ip::tcp::socket client, listener_runtime& listener, wor
     // worker's buffer pool and joins its live-session set, which only that thread may touch.
     // The coroutine owns the session through startup and connect; from there the relay's
     // handlers do (client_session.hpp).
-    auto serve_client = [](asio::ip::tcp::socket s, listener_runtime& l, worker& w, session_env& e,
-                           std::uint64_t session_id) -> asio::awaitable<void> {
-        auto session = std::make_shared<client_session>(std::move(s), l, w, e, session_id);
+    auto serve_client = [](asio::ip::tcp::socket s, asio::ip::tcp::endpoint from, listener_runtime& l, worker& w,
+                           session_env& e, std::uint64_t session_id) -> asio::awaitable<void> {
+        auto session = std::make_shared<client_session>(std::move(s), from, l, w, e, session_id);
         co_await session->run();
     };
-    asio::co_spawn(owner.context(), serve_client(std::move(client), listener, owner, env, id), [id](std::exception_ptr e) {
+    asio::co_spawn(owner.context(), serve_client(std::move(client), peer, listener, owner, env, id), [id](std::exception_ptr e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);
@@ -69,8 +67,8 @@ void start_session(asio::ip::tcp::socket client, listener_runtime& listener, wor
     });
 }
 
-client_session::client_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner,
-                               session_env& env, std::uint64_t id)
+client_session::client_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer,
+                               listener_runtime& listener, worker& owner, session_env& env, std::uint64_t id)
     : client_(std::move(client)),
       server_(client_.get_executor()),
       timer_(client_.get_executor()),
@@ -78,7 +76,7 @@ client_session::client_session(asio::ip::tcp::socket client, listener_runtime& l
       owner_(owner),
       env_(env),
       id_(id),
-      client_address_(format_endpoint(client_)),
+      client_address_(format_endpoint(peer)),
       client_side_{owner.buffers().acquire()},
       server_side_{owner.buffers().acquire()},
       buffer_size_(owner.buffers().buffer_size()),

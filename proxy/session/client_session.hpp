@@ -46,8 +46,8 @@ class client_session : public std::enable_shared_from_this<client_session> {
 public:
     using clock = std::chrono::steady_clock;
 
-    client_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner, session_env& env,
-                   std::uint64_t id);
+    client_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
+                   worker& owner, session_env& env, std::uint64_t id);
     ~client_session();
     client_session(const client_session&) = delete;
     client_session& operator=(const client_session&) = delete;

@@ -30,9 +30,10 @@ struct session_env {
     std::atomic<std::uint64_t> cancels_failed{0};
 };
 
-/// Starts serving an accepted client on `owner` (the worker whose context the socket uses).
-/// Callable from any thread.
-void start_session(asio::ip::tcp::socket client, listener_runtime& listener, worker& owner, session_env& env);
+/// Starts serving an accepted client, from `peer`, on `owner` (the worker whose context the
+/// socket uses). Callable from any thread.
+void start_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
+                   worker& owner, session_env& env);
 
 /// Closes the sessions on `owner` whose member may no longer serve their listener under
 /// `current` (kill_policy.hpp). Runs on `owner`'s thread, right after it installed `current`.

@@ -4,6 +4,7 @@
 
 #include "health/cluster_snapshot.hpp"
 #include "proxy/net/buffer_pool.hpp"
+#include "proxy/net/drained_reads.hpp"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -52,6 +53,9 @@ public:
     [[nodiscard]] buffer_pool& buffers() noexcept { return buffers_; }
     [[nodiscard]] const buffer_pool& buffers() const noexcept { return buffers_; }
 
+    /// The relay's reads on this worker's sockets (drained_reads.hpp).
+    [[nodiscard]] drained_reads& reads() noexcept { return reads_; }
+
     /// Live sessions on this worker (read by other threads to pick the least loaded).
     std::atomic<std::uint32_t> sessions{0};
 
@@ -68,6 +72,7 @@ private:
     /// syscalls. Up to 64 idle buffers (2 MiB) are kept for the next busy sessions.
     buffer_pool buffers_{32 * 1024, 64};
     asio::io_context context_{1}; // concurrency hint 1: exactly one thread runs it
+    drained_reads reads_{context_};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
     std::thread thread_;
     health::snapshot_ptr snapshot_;

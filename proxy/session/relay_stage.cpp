@@ -75,11 +75,12 @@ void client_session::read_chunk(asio::ip::tcp::socket& socket, relay_side& side,
                           });
         return;
     }
-    // Hot: Asio reads at once and only then waits, with the descriptor left armed in epoll, so a
-    // busy session costs no epoll_ctl per message.
+    // Hot: the read is tried at once unless the last one emptied the socket, and then waits with
+    // the descriptor left armed in epoll, so a busy session costs no epoll_ctl per message and no
+    // recv() that could only answer EAGAIN (drained_reads.hpp).
     side.parked = true;
-    socket.async_read_some(
-        asio::buffer(side.buffer.get(), buffer_size_),
+    owner_.reads().async_read_some(
+        socket, asio::buffer(side.buffer.get(), buffer_size_),
         [this, &socket, &side, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
             side.parked = false;
             const bool cooled = std::exchange(side.cooling, false) && ec == asio::error::operation_aborted;

@@ -211,20 +211,6 @@ std::unique_ptr<patroxy_process> start_proxy(const routing_cluster& cluster, con
     return std::make_unique<patroxy_process>(PATROXY_BINARY, doc.dump(2), ports);
 }
 
-/// A libpq session through a patroxy listener (plaintext, connect_timeout 10 s).
-pq_conn connect_via(std::uint16_t listener_port) { return pq_connect(conninfo_for(listener_port, "sslmode=disable")); }
-
-/// The server port a session is on, or nullopt if the session is not usable.
-std::optional<std::uint16_t> server_port(PGconn* c)
-{
-    if (c == nullptr || PQstatus(c) != CONNECTION_OK)
-        return std::nullopt;
-    auto r = pq_exec(c, "SELECT inet_server_port()");
-    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1)
-        return std::nullopt;
-    return static_cast<std::uint16_t>(std::stoi(PQgetvalue(r.get(), 0, 0)));
-}
-
 /// Which server a new session through `listener_port` reaches (nullopt: refused).
 std::optional<std::uint16_t> reach(std::uint16_t listener_port)
 {
@@ -248,26 +234,6 @@ std::set<std::uint16_t> as_set(const std::vector<std::uint16_t>& v) { return {v.
 bool wait_routes(std::uint16_t listener_port, const std::set<std::uint16_t>& expected, milliseconds timeout)
 {
     return wait_until([&] { return as_set(reach_n(listener_port, expected.size() * 2)) == expected; }, timeout, 20ms);
-}
-
-/// A session through `listener_port` that landed on the server at `pg_port` (round-robin may need
-/// a few tries), or a null handle.
-pq_conn session_on(std::uint16_t listener_port, std::uint16_t pg_port, int tries = 8)
-{
-    for (int i = 0; i < tries; ++i) {
-        auto c = connect_via(listener_port);
-        if (server_port(c.get()) == pg_port)
-            return c;
-    }
-    return {};
-}
-
-/// True once the session's socket has something to read (data or EOF): an idle session only
-/// gets that when patroxy ends it.
-bool becomes_readable(PGconn* c, milliseconds timeout)
-{
-    pollfd p{PQsocket(c), POLLIN, 0};
-    return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
 }
 
 /// How a statement on a session ended.

@@ -198,19 +198,6 @@ struct running_proxy {
     std::unique_ptr<patroxy_process> proxy = start_proxy(trio, ports);
 };
 
-pq_conn connect_via(std::uint16_t port) { return pq_connect(conninfo_for(port, "sslmode=disable")); }
-
-/// The server port a session is on (inet_server_port()), or nullopt when it is not usable.
-std::optional<std::uint16_t> server_port(PGconn* c)
-{
-    if (c == nullptr || PQstatus(c) != CONNECTION_OK)
-        return std::nullopt;
-    const auto r = pq_exec(c, "SELECT inet_server_port()");
-    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1)
-        return std::nullopt;
-    return static_cast<std::uint16_t>(std::stoi(PQgetvalue(r.get(), 0, 0)));
-}
-
 /// The servers `n` new sessions through `listener_port` reach (0: refused).
 std::multiset<std::uint16_t> reach_n(std::uint16_t listener_port, std::size_t n)
 {
@@ -223,24 +210,6 @@ std::multiset<std::uint16_t> reach_n(std::uint16_t listener_port, std::size_t n)
 }
 
 std::set<std::uint16_t> distinct(const std::multiset<std::uint16_t>& m) { return {m.begin(), m.end()}; }
-
-/// A session through `listener_port` on the server at `pg_port` (round-robin takes a few tries).
-pq_conn session_on(std::uint16_t listener_port, std::uint16_t pg_port)
-{
-    for (int i = 0; i < 8; ++i) {
-        auto c = connect_via(listener_port);
-        if (server_port(c.get()) == pg_port)
-            return c;
-    }
-    return {};
-}
-
-/// An idle session becomes readable only when patroxy ends it (an ErrorResponse, then EOF).
-bool becomes_readable(PGconn* c, milliseconds timeout)
-{
-    pollfd p{PQsocket(c), POLLIN, 0};
-    return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
-}
 
 /// The SQLSTATE and message of the ErrorResponse an idle session received (libpq hands it to
 /// the notice receiver while no query is under way).

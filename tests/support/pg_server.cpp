@@ -10,6 +10,7 @@
 #include <system_error>
 #include <thread>
 
+#include <poll.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,6 +204,34 @@ std::string query_value(PGconn* c, const std::string& sql)
     if (status != PGRES_TUPLES_OK || PQntuples(r.get()) < 1)
         throw std::runtime_error("query \"" + sql + "\" failed (" + PQresStatus(status) + "): " + PQerrorMessage(c));
     return PQgetvalue(r.get(), 0, 0);
+}
+
+pq_conn connect_via(std::uint16_t listener_port) { return pq_connect(conninfo_for(listener_port, "sslmode=disable")); }
+
+std::optional<std::uint16_t> server_port(PGconn* c)
+{
+    if (c == nullptr || PQstatus(c) != CONNECTION_OK)
+        return std::nullopt;
+    const auto r = pq_exec(c, "SELECT inet_server_port()");
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1)
+        return std::nullopt;
+    return static_cast<std::uint16_t>(std::stoi(PQgetvalue(r.get(), 0, 0)));
+}
+
+pq_conn session_on(std::uint16_t listener_port, std::uint16_t pg_port, int tries)
+{
+    for (int i = 0; i < tries; ++i) {
+        auto c = connect_via(listener_port);
+        if (server_port(c.get()) == pg_port)
+            return c;
+    }
+    return {};
+}
+
+bool becomes_readable(PGconn* c, std::chrono::milliseconds timeout)
+{
+    pollfd p{PQsocket(c), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
 }
 
 } // namespace patroxy::test

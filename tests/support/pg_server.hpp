@@ -2,9 +2,11 @@
 // fresh temp dir, postgres on 127.0.0.1 with a free port and trust auth, removed again afterwards.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,5 +95,21 @@ using pq_result = std::unique_ptr<PGresult, pq_result_deleter>;
 /// The first column of the first row of `sql`; throws std::runtime_error with libpq's message when
 /// the query fails or returns no row.
 [[nodiscard]] std::string query_value(PGconn* c, const std::string& sql);
+
+// Probes of sessions through a patroxy listener, for the routing and stats tests.
+
+/// A libpq session through a patroxy listener (plaintext).
+[[nodiscard]] pq_conn connect_via(std::uint16_t listener_port);
+
+/// The server port a session is on (`inet_server_port()`), or nullopt when it is not usable.
+[[nodiscard]] std::optional<std::uint16_t> server_port(PGconn* c);
+
+/// A session through `listener_port` that landed on the server at `pg_port` (round-robin may need
+/// a few tries), or a null handle.
+[[nodiscard]] pq_conn session_on(std::uint16_t listener_port, std::uint16_t pg_port, int tries = 8);
+
+/// True once the session's socket has something to read (data or EOF) within `timeout`: an idle
+/// session only gets that when patroxy ends it.
+[[nodiscard]] bool becomes_readable(PGconn* c, std::chrono::milliseconds timeout);
 
 } // namespace patroxy::test

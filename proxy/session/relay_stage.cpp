@@ -196,8 +196,15 @@ void client_session::end_relay()
         close_and_report();
         return;
     }
+    // A client that stopped reading gets as long as an idle one, then the socket is closed.
+    timer_.expires_after(env_.timeouts.client_idle);
+    timer_.async_wait([this, self = shared_from_this()](std::error_code ec) {
+        std::error_code ignored;
+        if (!ec) client_.close(ignored);
+    });
     asio::async_write(client_, asio::buffer(error_out_),
                       [this, self = shared_from_this()](std::error_code, std::size_t) {
+                          timer_.cancel();
                           // FIN after the error, so the client reads all of it before the close.
                           std::error_code ignored;
                           client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);

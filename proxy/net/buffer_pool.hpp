@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <vector>
 
 namespace patroxy::proxy {
@@ -65,6 +66,15 @@ public:
 
     /// Throws std::bad_alloc when no memory can be mapped.
     [[nodiscard]] pooled_buffer acquire();
+    /// acquire(), or an empty buffer when no memory can be mapped.
+    [[nodiscard]] pooled_buffer try_acquire() noexcept
+    {
+        try {
+            return acquire();
+        } catch (const std::bad_alloc&) {
+            return {};
+        }
+    }
     [[nodiscard]] std::size_t buffer_size() const noexcept { return buffer_size_; }
     // The two counts below may be read from any thread (the stats page shows them); only the
     // owning worker changes them, once per loan, never per message.

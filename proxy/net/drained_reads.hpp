@@ -8,6 +8,10 @@
 // Nothing is lost by it: the reactor clears the flag on every readiness event of the socket,
 // and every byte that arrives after a read raises one (edge-triggered epoll, which Asio uses).
 //
+// async_read_pooled() goes one step further, as HAProxy does with its buffers: the read takes
+// its buffer from the worker's pool only when it is performed, and gives it back if the socket
+// had nothing, so a read waiting for bytes holds no memory.
+//
 // The read is assembled from Asio's reactor parts (asio::detail), which are not a stable API.
 // It is compiled only for the Asio it was checked against (Debian 12's 1.22.1, epoll); any other
 // build gets Asio's own async_read_some, which behaves the same apart from the extra recv().
@@ -15,8 +19,11 @@
 
 #include <asio/buffer.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/version.hpp>
+
+#include "proxy/net/buffer_pool.hpp"
 
 #include <memory>
 #include <type_traits>
@@ -41,16 +48,34 @@ namespace patroxy::proxy {
 #if PATROXY_DRAINED_READS
 namespace drained_reads_detail {
 
-/// Asio's reactive_socket_recv_op for one buffer, with the one difference this file is about.
-template <typename Handler, typename IoExecutor>
-class recv_op : public asio::detail::reactor_op {
-public:
-    ASIO_DEFINE_HANDLER_PTR(recv_op);
+/// One non-blocking recv() into `buffer` for `op`, and what it tells the reactor.
+inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, asio::detail::socket_type socket,
+                                                asio::mutable_buffer buffer)
+{
+    if (!asio::detail::socket_ops::non_blocking_recv1(socket, buffer.data(), buffer.size(), 0, true, op.ec_,
+                                                      op.bytes_transferred_))
+        return asio::detail::reactor_op::not_done; // EAGAIN: the reactor waits for the edge
+    // A short read took all there was (an error or the end of the stream, too).
+    return op.ec_ || op.bytes_transferred_ < buffer.size() ? asio::detail::reactor_op::done_and_exhausted
+                                                           : asio::detail::reactor_op::done;
+}
 
-    recv_op(asio::detail::socket_type socket, asio::mutable_buffer buffer, Handler& handler, const IoExecutor& io_ex)
-        : reactor_op(asio::error_code(), &recv_op::do_perform, &recv_op::do_complete),
+/// Asio's reactive_socket_recv_op for one buffer, with the two differences this file is about:
+/// a short read reports the socket exhausted, and the buffer comes from a pool when the read is
+/// performed and goes back to it when the socket had nothing. On completion the buffer is handed
+/// to `destination`.
+template <typename Handler, typename IoExecutor>
+class pooled_recv_op : public asio::detail::reactor_op {
+public:
+    ASIO_DEFINE_HANDLER_PTR(pooled_recv_op);
+
+    pooled_recv_op(asio::detail::socket_type socket, buffer_pool& pool, pooled_buffer& destination, Handler& handler,
+                   const IoExecutor& io_ex)
+        : reactor_op(asio::error_code(), &pooled_recv_op::do_perform, &pooled_recv_op::do_complete),
           socket_(socket),
-          buffer_(buffer),
+          pool_(pool),
+          destination_(destination),
+          buffer_(std::move(destination)),
           handler_(std::move(handler)),
           work_(handler_, io_ex)
     {
@@ -58,23 +83,26 @@ public:
 
     static status do_perform(reactor_op* base)
     {
-        auto* o = static_cast<recv_op*>(base);
-        if (!asio::detail::socket_ops::non_blocking_recv1(o->socket_, o->buffer_.data(), o->buffer_.size(), 0, true,
-                                                          o->ec_, o->bytes_transferred_))
-            return not_done; // EAGAIN: the reactor waits for the edge
-        // A short read took all there was (an error or the end of the stream, too).
-        return o->ec_ || o->bytes_transferred_ < o->buffer_.size() ? done_and_exhausted : done;
+        auto* o = static_cast<pooled_recv_op*>(base);
+        if (!o->buffer_) o->buffer_ = o->pool_.try_acquire();
+        if (!o->buffer_) {
+            o->ec_ = std::make_error_code(std::errc::not_enough_memory);
+            return done;
+        }
+        const status result = receive(*o, o->socket_, asio::buffer(o->buffer_.get(), o->pool_.buffer_size()));
+        if (result == not_done) o->buffer_.reset(); // nothing there: wait without the buffer
+        return result;
     }
 
     static void do_complete(void* owner, asio::detail::operation* base, const asio::error_code&, std::size_t)
     {
-        auto* o = static_cast<recv_op*>(base);
+        auto* o = static_cast<pooled_recv_op*>(base);
         ptr p = {std::addressof(o->handler_), o, o};
         asio::detail::handler_work<Handler, IoExecutor> w(std::move(o->work_));
-        // The handler is moved out and the operation freed before the upcall, as Asio does: the
-        // handler may start the next read, which can then reuse this memory.
         asio::detail::binder2<Handler, asio::error_code, std::size_t> handler(o->handler_, o->ec_,
                                                                               o->bytes_transferred_);
+        // The handler keeps the buffer's owner alive, so the buffer may be handed over now.
+        if (owner) o->destination_ = std::move(o->buffer_);
         p.h = std::addressof(handler.handler_);
         p.reset();
         if (owner) {
@@ -85,7 +113,9 @@ public:
 
 private:
     asio::detail::socket_type socket_;
-    asio::mutable_buffer buffer_;
+    buffer_pool& pool_;
+    pooled_buffer& destination_;
+    pooled_buffer buffer_;
     Handler handler_;
     asio::detail::handler_work<Handler, IoExecutor> work_;
 };
@@ -110,34 +140,53 @@ public:
         (void)context;
     }
 
-    /// socket.async_read_some(buffer, handler), minus the recv() that would answer EAGAIN after
-    /// a read that emptied the socket. `socket` must belong to this object's io_context.
+    /// socket.async_read_some() into `buffer`, minus the recv() that would answer EAGAIN after a
+    /// read that emptied the socket. The buffer is taken from `pool` only when bytes are there
+    /// (one `buffer` already holds is used as it is) and given back while the socket has none;
+    /// `handler(ec, n)` finds the bytes in `buffer`, which must outlive the read (the handler
+    /// should own it). `socket` must belong to this object's io_context.
     template <typename Handler>
-    void async_read_some(asio::ip::tcp::socket& socket, asio::mutable_buffer buffer, Handler&& handler)
+    void async_read_pooled(asio::ip::tcp::socket& socket, buffer_pool& pool, pooled_buffer& buffer, Handler&& handler)
     {
 #if PATROXY_DRAINED_READS
+        start(socket, std::forward<Handler>(handler), pool, buffer);
+#else
+        // Asio's own read needs its buffer up front.
+        if (!buffer) buffer = pool.try_acquire();
+        if (!buffer) {
+            asio::post(socket.get_executor(), [h = std::forward<Handler>(handler)]() mutable {
+                h(std::make_error_code(std::errc::not_enough_memory), std::size_t{0});
+            });
+            return;
+        }
+        socket.async_read_some(asio::buffer(buffer.get(), pool.buffer_size()), std::forward<Handler>(handler));
+#endif
+    }
+
+private:
+#if PATROXY_DRAINED_READS
+    /// Allocates the read for `handler` and starts it on `socket` as Asio's own reactive socket
+    /// service starts one.
+    template <typename Handler>
+    void start(asio::ip::tcp::socket& socket, Handler&& handler, buffer_pool& pool, pooled_buffer& buffer)
+    {
         namespace ad = asio::detail;
         auto& io_object = drained_reads_detail::socket_access::of(socket);
         auto& impl = io_object.get_implementation();
         using handler_type = std::decay_t<Handler>;
-        using executor_type = std::decay_t<decltype(io_object.get_executor())>;
-        using op = drained_reads_detail::recv_op<handler_type, executor_type>;
+        using op = drained_reads_detail::pooled_recv_op<handler_type, std::decay_t<decltype(io_object.get_executor())>>;
         handler_type h(std::forward<Handler>(handler));
         typename op::ptr p = {std::addressof(h), op::ptr::allocate(h), nullptr};
-        p.p = new (p.v) op(impl.socket_, buffer, h, io_object.get_executor());
-        // As Asio's own reactive socket service starts a read.
+        p.p = new (p.v) op(impl.socket_, pool, buffer, h, io_object.get_executor());
         if ((impl.state_ & ad::socket_ops::non_blocking) ||
             ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true, p.p->ec_))
             reactor_.start_op(ad::reactor::read_op, impl.socket_, impl.reactor_data_, p.p, false, true);
         else
             reactor_.post_immediate_completion(p.p, false);
         p.v = p.p = nullptr;
-#else
-        socket.async_read_some(buffer, std::forward<Handler>(handler));
-#endif
     }
+#endif
 
-private:
 #if PATROXY_DRAINED_READS
     asio::detail::reactor& reactor_;
 #endif

@@ -3,7 +3,7 @@
 //   client_session.cpp  life cycle, rejections, close accounting
 //   startup_stage.cpp   first packet: SSL/GSS negotiation, CancelRequest, StartupMessage
 //   connect_stage.cpp   routing and connecting to a server, early-failure retry
-//   relay_stage.cpp     the two pumps, the idle watchdog and buffer cooling
+//   relay_stage.cpp     the two pumps and the idle watchdog
 //
 // Startup and connect are one coroutine: they are short and read best as a sequence. The relay,
 // where a session spends its life, runs on plain completion handlers instead, so a session
@@ -138,16 +138,13 @@ private:
     void end_relay();
     /// Stops both pumps without closing the client, which may still get error_out_.
     void stop_relay() noexcept;
-    /// Offers both relay buffers back; false when one is still busy with a write.
-    [[nodiscard]] bool cool_idle_sides() noexcept;
     [[nodiscard]] std::error_code scan_client_bytes(std::size_t n);
     void refuse_client_stream(std::error_code error);
     [[nodiscard]] bool scan_server_bytes(std::size_t n);
     void on_server_message(const protocol::scanned_message& message);
     void read_failed(bool from_client, const std::error_code& ec);
     void on_read_end(bool from_client, const std::error_code& ec);
-    /// The relay's idle deadlines and buffer cooling: checks them now and waits for the next,
-    /// as a timer callback.
+    /// The relay's idle deadlines: checks them now and waits for the next, as a timer callback.
     void arm_relay_watchdog();
 
     asio::ip::tcp::socket client_;
@@ -172,21 +169,15 @@ private:
     std::uint32_t member_index_ = 0;              ///< member_'s index in snapshot_
 
     /// One direction of the relay, named by the socket it reads. Its buffer is on loan from the
-    /// worker's pool: held from accept until the relay starts (the first packet is read into the
-    /// client side's and re-sent on a retried connect), then while the session is busy. After
-    /// buffer_hold_after_traffic without a byte the watchdog takes it back (cool_idle_sides()).
+    /// worker's pool: from accept until the relay starts (the client side holds the first
+    /// packet, re-sent on a retried connect; the server side the first answer), then only while
+    /// bytes read from that socket are in flight (drained_reads.hpp).
     struct relay_side {
         pooled_buffer buffer;
-        bool parked = false;  ///< a read into `buffer` is pending and nothing is written from it
-        bool cooling = false; ///< that read was cancelled to give the buffer back
     };
-    /// Long enough that a session issuing statements back to back keeps its buffers (and its
-    /// reads armed in epoll), short enough that idle pooled connections cost no buffer memory.
-    static constexpr std::chrono::seconds buffer_hold_after_traffic{1};
     relay_side client_side_;
     relay_side server_side_;
     std::size_t buffer_size_ = 0;
-    bool cooled_ = false; ///< buffers were offered back since the last traffic
     std::size_t first_packet_length_ = 0;
     std::size_t pending_server_bytes_ = 0; ///< the server's first answer, not yet relayed
     bool relay_prepared_ = false;          ///< the coroutine hands the session to the relay

@@ -1,8 +1,8 @@
 // The relay: one pump per direction, each reading a chunk, scanning message headers as the bytes
 // pass (never buffering a whole message), and writing the chunk on before reading again, so
-// neither side is read faster than the other drains (backpressure). The watchdog enforces the
-// idle deadlines and, after a lull in traffic, gives the relay buffers back to the worker's
-// pool, so idle sessions own none.
+// neither side is read faster than the other drains (backpressure). A read holds a buffer from
+// the worker's pool only while bytes are in flight, so idle sessions own none. The watchdog
+// enforces the idle deadlines.
 //
 // Everything here is a completion handler, not a coroutine (client_session.hpp says why). Each
 // handler holds a reference to the session; the session ends when both pumps have stopped:
@@ -41,6 +41,7 @@ void client_session::start_relay()
     // nothing it does not need.
     plan_ = {};
     failures_ = {};
+    client_side_.buffer.reset(); // held the startup packet, for a retried connect
     if (killed_) { // kill() came while the coroutine wound down: nothing is in flight
         end_relay();
         return;
@@ -57,67 +58,20 @@ void client_session::start_relay()
 template <typename Handler>
 void client_session::read_chunk(asio::ip::tcp::socket& socket, relay_side& side, Handler&& handler)
 {
-    if (!side.buffer) {
-        // Cold: wait for bytes without holding a buffer, then stay hot until the next lull.
-        socket.async_wait(asio::ip::tcp::socket::wait_read,
-                          [this, &socket, &side, handler = std::forward<Handler>(handler)](std::error_code ec) mutable {
-                              if (!ec) {
-                                  try {
-                                      side.buffer = owner_.buffers().acquire();
-                                  } catch (const std::bad_alloc&) {
-                                      ec = std::make_error_code(std::errc::not_enough_memory);
-                                  }
-                              }
-                              if (ec)
-                                  read_failed(&socket == &client_, ec);
-                              else
-                                  read_chunk(socket, side, std::move(handler));
-                          });
-        return;
-    }
-    // Hot: the read is tried at once unless the last one emptied the socket, and then waits with
-    // the descriptor left armed in epoll, so a busy session costs no epoll_ctl per message and no
-    // recv() that could only answer EAGAIN (drained_reads.hpp).
-    side.parked = true;
-    owner_.reads().async_read_some(
-        socket, asio::buffer(side.buffer.get(), buffer_size_),
-        [this, &socket, &side, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
-            side.parked = false;
-            const bool cooled = std::exchange(side.cooling, false) && ec == asio::error::operation_aborted;
-            if (cooled && !killed_) {
-                side.buffer.reset(); // cool_idle_sides() took the read away to free the buffer
-                read_chunk(socket, side, std::move(handler));
-                return;
-            }
+    // The read takes a buffer from the pool only when bytes are there and waits without one, and
+    // after a read that emptied the socket the next one waits for epoll's edge: an idle session
+    // holds no buffer, and a busy one pays no epoll_ctl and no EAGAIN recv() per message.
+    owner_.reads().async_read_pooled(
+        socket, owner_.buffers(), side.buffer,
+        [this, &socket, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
             const bool from_client = &socket == &client_;
             if (ec) {
                 read_failed(from_client, ec);
                 return;
             }
             (from_client ? last_client_rx_ : last_server_rx_) = clock::now();
-            if (cooled_) {
-                cooled_ = false;
-                timer_.cancel(); // re-arm: this burst's lull cools the session again
-            }
             handler(n);
         });
-}
-
-bool client_session::cool_idle_sides() noexcept
-{
-    // Only a side parked in its read gives its buffer back, and only when nothing is being
-    // written to that socket: cancel() would abort the write too.
-    const auto cool = [](asio::ip::tcp::socket& socket, relay_side& side, bool writing_to_socket) {
-        if (!side.buffer) return true;
-        if (!side.parked || writing_to_socket) return false;
-        side.cooling = true;
-        std::error_code ignored;
-        socket.cancel(ignored);
-        return true;
-    };
-    const bool client_cooled = cool(client_, client_side_, writing_to_client_);
-    const bool server_cooled = cool(server_, server_side_, writing_to_server_);
-    return client_cooled && server_cooled;
 }
 
 void client_session::read_client()
@@ -156,6 +110,9 @@ void client_session::forward_chunk(asio::ip::tcp::socket& to, std::size_t n, Nex
                               return;
                           }
                           (to_client ? bytes_out_ : bytes_in_) += written;
+                          // A short chunk emptied the socket: the buffer goes back until bytes
+                          // come again. After a full one more is likely waiting: keep it.
+                          if (written < buffer_size_) (to_client ? server_side_ : client_side_).buffer.reset();
                           next();
                       });
 }
@@ -317,39 +274,23 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
 
 void client_session::arm_relay_watchdog()
 {
-    for (;;) {
-        if (relay_over_) return;
-        if (killed_) { // kill() has recorded the cause
-            stop_relay();
-            return;
-        }
-        const auto now = clock::now();
-        const auto client_deadline = last_client_rx_ + env_.timeouts.client_idle;
-        const auto server_deadline = last_server_rx_ + env_.timeouts.server_idle;
-        const auto deadline = std::min(client_deadline, server_deadline);
-        if (now >= deadline) {
-            finish(client_deadline <= server_deadline ? close_cause::client_idle_timeout
-                                                      : close_cause::server_idle_timeout);
-            close_sockets();
-            return;
-        }
-        auto wake = deadline;
-        if (!cooled_) {
-            const auto lull_end = std::max(last_client_rx_, last_server_rx_) + buffer_hold_after_traffic;
-            if (now < lull_end) {
-                wake = std::min(wake, lull_end);
-            } else if (cool_idle_sides()) {
-                cooled_ = true;
-                continue;
-            } else {
-                // A write to a slow reader still holds a buffer: try again a lull later.
-                wake = std::min(wake, now + buffer_hold_after_traffic);
-            }
-        }
-        timer_.expires_at(wake);
-        timer_.async_wait([this, self = shared_from_this()](std::error_code) { arm_relay_watchdog(); });
+    if (relay_over_) return;
+    if (killed_) { // kill() has recorded the cause
+        stop_relay();
         return;
     }
+    const auto client_deadline = last_client_rx_ + env_.timeouts.client_idle;
+    const auto server_deadline = last_server_rx_ + env_.timeouts.server_idle;
+    const auto deadline = std::min(client_deadline, server_deadline);
+    if (clock::now() >= deadline) {
+        finish(client_deadline <= server_deadline ? close_cause::client_idle_timeout
+                                                  : close_cause::server_idle_timeout);
+        close_sockets();
+        return;
+    }
+    // Traffic since the timer was set moves the deadline on: it is checked again when it fires.
+    timer_.expires_at(deadline);
+    timer_.async_wait([this, self = shared_from_this()](std::error_code) { arm_relay_watchdog(); });
 }
 
 } // namespace patroxy::proxy

@@ -1,6 +1,7 @@
 // drained_reads over a loopback connection: a read that emptied the socket makes the next one
-// wait for epoll instead of trying recv() at once, and no byte may be lost or delayed by that,
-// whenever it arrives: before the next read is started, after, or while the reactor is idle.
+// wait for epoll instead of trying recv() at once, and a waiting read holds no buffer. No byte
+// may be lost or delayed by either, whenever it arrives: before the next read is started, after,
+// or while the reactor is idle.
 #include "proxy/net/drained_reads.hpp"
 
 #include <asio/connect.hpp>
@@ -9,24 +10,29 @@
 
 #include <catch2/catch.hpp>
 
-#include <array>
 #include <optional>
 #include <string>
 
 using namespace std::chrono_literals;
+using patroxy::proxy::buffer_pool;
 using patroxy::proxy::drained_reads;
+using patroxy::proxy::pooled_buffer;
 using tcp = asio::ip::tcp;
 
 namespace {
 
-/// A connected pair on loopback: `writer` sends, `reader` is read through drained_reads.
+/// A connected pair on loopback: `writer` sends, `reader` is read through drained_reads into
+/// buffers of `buffer_size` bytes from `pool`.
 struct loopback_pair {
     asio::io_context io{1};
     drained_reads reads{io};
+    buffer_pool pool;
+    pooled_buffer buffer;
     tcp::socket reader{io};
     tcp::socket writer{io};
+    std::optional<std::pair<std::error_code, std::string>> result;
 
-    loopback_pair()
+    explicit loopback_pair(std::size_t buffer_size = 32) : pool(buffer_size, 4)
     {
         tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
         writer.connect(acceptor.local_endpoint());
@@ -35,25 +41,36 @@ struct loopback_pair {
 
     void send(const std::string& bytes) { asio::write(writer, asio::buffer(bytes)); }
 
-    struct outcome {
-        std::error_code ec;
-        std::string bytes;
-    };
-
-    /// Starts one drained read of up to `size` bytes and runs the context until it completes.
-    outcome read(std::size_t size)
+    /// Starts one read; its outcome lands in `result`.
+    void start_read()
     {
-        std::array<char, 64> buffer{};
-        REQUIRE(size <= buffer.size());
-        std::optional<outcome> got;
-        reads.async_read_some(reader, asio::buffer(buffer.data(), size), [&](std::error_code ec, std::size_t n) {
-            got = outcome{ec, std::string(buffer.data(), n)};
+        result.reset();
+        reads.async_read_pooled(reader, pool, buffer, [this](std::error_code ec, std::size_t n) {
+            result.emplace(ec, std::string(n ? reinterpret_cast<const char*>(buffer.get()) : "", n));
         });
+    }
+
+    /// Runs what is ready without waiting (a read with nothing to read stays pending).
+    void poll()
+    {
+        io.restart();
+        io.poll();
+    }
+
+    /// Runs the context until the pending read completes (at most 5 s).
+    std::pair<std::error_code, std::string> finish_read()
+    {
         io.restart();
         const auto deadline = std::chrono::steady_clock::now() + 5s;
-        while (!got && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
-        REQUIRE(got.has_value());
-        return *got;
+        while (!result && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+        REQUIRE(result.has_value());
+        return *result;
+    }
+
+    std::pair<std::error_code, std::string> read()
+    {
+        start_read();
+        return finish_read();
     }
 };
 
@@ -63,61 +80,53 @@ TEST_CASE("drained reads: bytes that arrive after a short read reach the next re
 {
     loopback_pair pair;
     pair.send("hello");
-    auto first = pair.read(32);
-    REQUIRE_FALSE(first.ec);
-    CHECK(first.bytes == "hello"); // short: the socket is marked empty
+    const auto first = pair.read();
+    REQUIRE_FALSE(first.first);
+    CHECK(first.second == "hello"); // short: the socket is marked empty
 
     SECTION("sent before the next read starts, the event seen by the reactor first")
     {
         pair.send("world");
-        pair.io.restart();
-        pair.io.poll(); // the edge arrives while no read is queued
-        const auto second = pair.read(32);
-        REQUIRE_FALSE(second.ec);
-        CHECK(second.bytes == "world");
+        pair.poll(); // the edge arrives while no read is queued
+        const auto second = pair.read();
+        REQUIRE_FALSE(second.first);
+        CHECK(second.second == "world");
     }
     SECTION("sent before the next read starts, the read queued first")
     {
         pair.send("world");
-        const auto second = pair.read(32);
-        REQUIRE_FALSE(second.ec);
-        CHECK(second.bytes == "world");
+        const auto second = pair.read();
+        REQUIRE_FALSE(second.first);
+        CHECK(second.second == "world");
     }
     SECTION("sent while the next read waits")
     {
-        std::array<char, 32> buffer{};
-        std::optional<std::string> got;
-        pair.reads.async_read_some(pair.reader, asio::buffer(buffer), [&](std::error_code ec, std::size_t n) {
-            REQUIRE_FALSE(ec);
-            got = std::string(buffer.data(), n);
-        });
-        pair.io.restart();
-        pair.io.poll(); // the read is queued and waits
-        CHECK_FALSE(got.has_value());
+        pair.start_read();
+        pair.poll(); // the read is queued and waits
+        CHECK_FALSE(pair.result.has_value());
         pair.send("world");
-        const auto deadline = std::chrono::steady_clock::now() + 5s;
-        while (!got && std::chrono::steady_clock::now() < deadline) pair.io.run_one_for(100ms);
-        CHECK(got == std::string("world"));
+        const auto second = pair.finish_read();
+        REQUIRE_FALSE(second.first);
+        CHECK(second.second == "world");
     }
     SECTION("the peer closes: the next read sees the end of the stream")
     {
         pair.writer.close();
-        const auto second = pair.read(32);
-        CHECK(second.ec == asio::error::eof);
+        CHECK(pair.read().first == asio::error::eof);
     }
 }
 
 TEST_CASE("drained reads: full reads keep reading until the socket is empty", "[proxy][drained_reads]")
 {
-    loopback_pair pair;
+    loopback_pair pair(8);
     const std::string sent = "0123456789abcdefghijklmnopqrstuvwxyz";
     pair.send(sent);
     std::string received;
     while (received.size() < sent.size()) {
-        const auto got = pair.read(8);
-        REQUIRE_FALSE(got.ec);
-        REQUIRE_FALSE(got.bytes.empty());
-        received += got.bytes;
+        const auto got = pair.read();
+        REQUIRE_FALSE(got.first);
+        REQUIRE_FALSE(got.second.empty());
+        received += got.second;
     }
     CHECK(received == sent);
 }
@@ -125,16 +134,40 @@ TEST_CASE("drained reads: full reads keep reading until the socket is empty", "[
 TEST_CASE("drained reads: a waiting read is cancelled like any Asio read", "[proxy][drained_reads]")
 {
     loopback_pair pair;
-    std::array<char, 16> buffer{};
-    std::optional<std::error_code> result;
-    pair.reads.async_read_some(pair.reader, asio::buffer(buffer),
-                               [&](std::error_code ec, std::size_t) { result = ec; });
-    pair.io.restart();
-    pair.io.poll();
-    REQUIRE_FALSE(result.has_value());
+    pair.start_read();
+    pair.poll();
+    REQUIRE_FALSE(pair.result.has_value());
     pair.reader.cancel();
-    pair.io.restart();
-    pair.io.run_for(1s);
-    REQUIRE(result.has_value());
-    CHECK(*result == asio::error::operation_aborted);
+    CHECK(pair.finish_read().first == asio::error::operation_aborted);
+}
+
+TEST_CASE("drained reads: a read holds a buffer only once bytes are there", "[proxy][drained_reads]")
+{
+    loopback_pair pair;
+    pair.start_read();
+    pair.poll(); // tried at once: nothing there, so it waits without a buffer
+    CHECK_FALSE(pair.result.has_value());
+    CHECK(pair.pool.in_use() == 0);
+
+    pair.send("select");
+    CHECK(pair.finish_read().second == "select");
+    REQUIRE(pair.buffer);
+    CHECK(pair.pool.in_use() == 1);
+
+    // Given back by its owner after use; the next read, after a drained one, waits for the edge.
+    pair.buffer.reset();
+    CHECK(pair.pool.in_use() == 0);
+    pair.start_read();
+    pair.poll();
+    CHECK_FALSE(pair.result.has_value());
+    CHECK(pair.pool.in_use() == 0);
+    pair.send("more");
+    CHECK(pair.finish_read().second == "more");
+
+    // A buffer the owner kept (after a full read) is read into as it is.
+    const std::byte* kept = pair.buffer.get();
+    pair.send("again");
+    CHECK(pair.read().second == "again");
+    CHECK(pair.buffer.get() == kept);
+    CHECK(pair.pool.in_use() == 1);
 }

@@ -110,13 +110,7 @@ scanned_message message_scanner::finish_message() noexcept
     message.type = static_cast<char>(header_[0]);
     message.body_length = body_length_;
     message.truncated = !capturing_;
-    if (capturing_) {
-        if (!whole_body_.empty() || body_length_ == 0)
-            message.body = whole_body_;
-        else
-            message.body = bytes_view(body_length_ <= small_body_.size() ? small_body_.data() : large_body_.get(),
-                                      body_have_);
-    }
+    if (capturing_) message.body = whole_body_.empty() ? bytes_view(reassembly_storage(), body_have_) : whole_body_;
     header_have_ = 0;
     capturing_ = false;
     ++messages_seen_;

@@ -11,9 +11,9 @@
 
 #include <array>
 #include <bitset>
-#include <memory>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 
 namespace patroxy::protocol {
@@ -66,11 +66,11 @@ private:
     std::size_t take_body(bytes_view chunk) noexcept;
     scanned_message finish_message() noexcept;
 
-    message_type_set reported_;
-    std::uint32_t max_length_;
-    /// Where the next bytes of a split body go; nullptr when no memory could be had.
+    /// Where a split body is reassembled; nullptr when no memory could be had.
     [[nodiscard]] std::byte* reassembly_storage() noexcept;
 
+    message_type_set reported_;
+    std::uint32_t max_length_;
     std::array<std::byte, 5> header_{};
     std::size_t header_have_ = 0;
     std::uint32_t body_left_ = 0;   ///< bytes of the current body still to come

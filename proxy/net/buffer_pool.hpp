@@ -1,6 +1,6 @@
-// Relay buffers, per worker. A session holds its two buffers while it is busy and gives them back
-// after a lull (relay_stage.cpp), so ten thousand idle pooled connections cost sockets and
-// session state, not 2 x 32 KiB each. One pool per worker thread: taking and returning a buffer
+// Relay buffers, per worker. A session holds a buffer only while bytes are in flight (the relay's
+// reads take it when bytes arrive, drained_reads.hpp), so ten thousand idle pooled connections
+// cost sockets and session state, not 2 x 32 KiB each. One pool per worker thread: taking and returning a buffer
 // is a vector push/pop with no lock (STYLE.md section 2).
 //
 // The buffers are mapped pages, not malloc'd blocks. A burst of busy sessions maps more than the

@@ -14,7 +14,8 @@
 //
 // The read is assembled from Asio's reactor parts (asio::detail), which are not a stable API.
 // It is compiled only for the Asio it was checked against (Debian 12's 1.22.1, epoll); any other
-// build gets Asio's own async_read_some, which behaves the same apart from the extra recv().
+// build gets Asio's own async_read_some into a buffer taken up front: the same bytes, plus the
+// EAGAIN recv() and a buffer held while the read waits.
 #pragma once
 
 #include <asio/buffer.hpp>
@@ -185,9 +186,7 @@ private:
             reactor_.post_immediate_completion(p.p, false);
         p.v = p.p = nullptr;
     }
-#endif
 
-#if PATROXY_DRAINED_READS
     asio::detail::reactor& reactor_;
 #endif
 };

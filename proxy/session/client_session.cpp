@@ -77,8 +77,8 @@ client_session::client_session(asio::ip::tcp::socket client, const asio::ip::tcp
       env_(env),
       id_(id),
       client_address_(format_endpoint(peer)),
-      client_side_{owner.buffers().acquire()},
-      server_side_{owner.buffers().acquire()},
+      client_buf_(owner.buffers().acquire()),
+      server_buf_(owner.buffers().acquire()),
       buffer_size_(owner.buffers().buffer_size()),
       client_scanner_(client_reported_types(), env.max_message),
       server_scanner_(server_reported_types(), env.max_message),
@@ -130,7 +130,7 @@ asio::awaitable<void> client_session::run()
 {
     log_line(log_level::debug) << prefix() << " accepted";
     co_await serve();
-    if (relay_prepared_)
+    if (stage_ == stage::relaying) // serve() prepared the relay
         start_relay();
     else
         close_and_report();

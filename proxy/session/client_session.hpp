@@ -120,18 +120,18 @@ private:
     /// already in the server side's buffer.
     void prepare_relay(bool protocol_aware, std::size_t pending_server_bytes);
     void start_relay();
-    struct relay_side;
-    /// Reads what `socket` has into side.buffer and calls `handler(n)`; a read that fails
-    /// stops the pump instead (read_failed()).
+    /// The reference each relay handler holds, handed from one operation to the next.
+    using session_ref = std::shared_ptr<client_session>;
+    /// Reads what `socket` has into `buffer` and calls `handler(n)`; a read that fails stops
+    /// the pump instead (read_failed()).
     template <typename Handler>
-    void read_chunk(asio::ip::tcp::socket& socket, relay_side& side, Handler&& handler);
-    void read_client();
-    void on_client_chunk(std::size_t n);
-    void read_server();
-    void write_to_client(std::size_t n);
-    /// Writes the n bytes read from the other socket to `to`, then calls `next` (the next read).
-    template <typename Next>
-    void forward_chunk(asio::ip::tcp::socket& to, std::size_t n, Next&& next);
+    void read_chunk(asio::ip::tcp::socket& socket, pooled_buffer& buffer, Handler&& handler);
+    void read_client(session_ref self);
+    void on_client_chunk(std::size_t n, session_ref self);
+    void read_server(session_ref self);
+    void write_to_client(std::size_t n, session_ref self);
+    /// Writes the n bytes read from the other socket to `to`, then reads that other socket again.
+    void forward_chunk(asio::ip::tcp::socket& to, std::size_t n, session_ref self);
     /// One pump has stopped; the second to stop ends the relay.
     void pump_stopped();
     /// Ends the relay: the client first gets error_out_ if send_error_at_end_ says it may.
@@ -168,21 +168,16 @@ private:
     const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
     std::uint32_t member_index_ = 0;              ///< member_'s index in snapshot_
 
-    /// One direction of the relay, named by the socket it reads. Its buffer is on loan from the
-    /// worker's pool: from accept until the relay starts (the client side holds the first
-    /// packet, re-sent on a retried connect; the server side the first answer), then only while
-    /// bytes read from that socket are in flight (drained_reads.hpp).
-    struct relay_side {
-        pooled_buffer buffer;
-    };
-    relay_side client_side_;
-    relay_side server_side_;
+    // Relay buffers, one per direction, named by the socket they are read from, on loan from the
+    // worker's pool: from accept until the relay starts (client_buf_ holds the first packet,
+    // re-sent on a retried connect; server_buf_ the first answer), then only while bytes read
+    // from that socket are in flight (drained_reads.hpp).
+    pooled_buffer client_buf_;
+    pooled_buffer server_buf_;
     std::size_t buffer_size_ = 0;
     std::size_t first_packet_length_ = 0;
     std::size_t pending_server_bytes_ = 0; ///< the server's first answer, not yet relayed
-    bool relay_prepared_ = false;          ///< the coroutine hands the session to the relay
-    unsigned pumps_running_ = 0;
-    bool relay_over_ = false; ///< both pumps have stopped; the watchdog must not re-arm
+    unsigned pumps_running_ = 0;           ///< 0 before the relay starts and once it is over
 
     protocol::message_scanner client_scanner_;
     protocol::message_scanner server_scanner_;
@@ -199,7 +194,6 @@ private:
     std::optional<protocol::backend_key_data> cancel_key_;
     protocol::transaction_status transaction_ = protocol::transaction_status::idle;
     bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
-    bool writing_to_server_ = false; ///< the client->server pump is in the middle of a write
     bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
     bool killed_ = false;            ///< kill() was called; the relay's watchdog ends the session
     /// error_out_ goes to the client when the relay ends: it was prepared while nothing was

@@ -162,7 +162,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_f
     // unreachable after the connect timeout, like a connect that never completes.
     using namespace asio::experimental::awaitable_operators;
     timer_.expires_after(env_.timeouts.connect);
-    auto result = co_await (server_.async_read_some(asio::buffer(server_side_.buffer.get(), buffer_size_), nothrow_awaitable) ||
+    auto result = co_await (server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable) ||
                             timer_.async_wait(nothrow_awaitable));
     if (result.index() == 1) co_return std::tuple{std::error_code(asio::error::timed_out), std::size_t{0}};
     co_return std::get<0>(result);
@@ -171,12 +171,12 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_f
 asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
 {
     for (;;) {
-        auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_side_.buffer.get(), first_packet_length_),
+        auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
                                                   nothrow_awaitable);
         if (!ec) std::tie(ec, n) = co_await read_first_answer();
         if (!ec) {
             last_server_rx_ = clock::now();
-            const auto sqlstate = early_fatal_sqlstate(protocol::bytes_view(server_side_.buffer.get(), n));
+            const auto sqlstate = early_fatal_sqlstate(protocol::bytes_view(server_buf_.get(), n));
             if (!worth_retrying(sqlstate)) co_return n;
             note_failure(*member_, member_index_, "answered FATAL " + sqlstate);
         } else {

@@ -5,10 +5,11 @@
 // enforces the idle deadlines.
 //
 // Everything here is a completion handler, not a coroutine (client_session.hpp says why). Each
-// handler holds a reference to the session; the session ends when both pumps have stopped:
+// pump's one reference to the session (session_ref) moves from each operation to the next; the
+// session ends when both pumps have stopped:
 //
-//   read_client -> on_client_chunk -> write to server -> read_client ...
-//   read_server -> on_server_chunk -> write_to_client -> read_server ...
+//   read_client -> on_client_chunk -> forward_chunk(server_) -> read_client ...
+//   read_server -> write_to_client -> forward_chunk(client_) -> read_server ...
 //   arm_relay_watchdog -> (timer) -> arm_relay_watchdog ...
 //   a pump that stops -> pump_stopped(); the second -> end_relay() -> close_and_report()
 #include "proxy/session/client_session.hpp"
@@ -30,7 +31,6 @@ void client_session::prepare_relay(bool protocol_aware, std::size_t pending_serv
     enter_stage(stage::relaying); // from here kill() ends the session instead of retrying the connect
     relay_aware_ = protocol_aware;
     pending_server_bytes_ = pending_server_bytes;
-    relay_prepared_ = true;
     last_client_rx_ = clock::now();
     if (pending_server_bytes == 0) last_server_rx_ = last_client_rx_;
 }
@@ -41,28 +41,29 @@ void client_session::start_relay()
     // nothing it does not need.
     plan_ = {};
     failures_ = {};
-    client_side_.buffer.reset(); // held the startup packet, for a retried connect
+    client_buf_.reset(); // held the startup packet, for a retried connect
     if (killed_) { // kill() came while the coroutine wound down: nothing is in flight
         end_relay();
         return;
     }
     pumps_running_ = 2;
     arm_relay_watchdog();
-    read_client();
+    auto self = shared_from_this();
+    read_client(self);
     if (pending_server_bytes_ > 0)
-        write_to_client(std::exchange(pending_server_bytes_, 0));
+        write_to_client(std::exchange(pending_server_bytes_, 0), std::move(self));
     else
-        read_server();
+        read_server(std::move(self));
 }
 
 template <typename Handler>
-void client_session::read_chunk(asio::ip::tcp::socket& socket, relay_side& side, Handler&& handler)
+void client_session::read_chunk(asio::ip::tcp::socket& socket, pooled_buffer& buffer, Handler&& handler)
 {
     // The read takes a buffer from the pool only when bytes are there and waits without one, and
     // after a read that emptied the socket the next one waits for epoll's edge: an idle session
     // holds no buffer, and a busy one pays no epoll_ctl and no EAGAIN recv() per message.
     owner_.reads().async_read_pooled(
-        socket, owner_.buffers(), side.buffer,
+        socket, owner_.buffers(), buffer,
         [this, &socket, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
             const bool from_client = &socket == &client_;
             if (ec) {
@@ -74,12 +75,13 @@ void client_session::read_chunk(asio::ip::tcp::socket& socket, relay_side& side,
         });
 }
 
-void client_session::read_client()
+void client_session::read_client(session_ref self)
 {
-    read_chunk(client_, client_side_, [this, self = shared_from_this()](std::size_t n) { on_client_chunk(n); });
+    read_chunk(client_, client_buf_,
+               [this, self = std::move(self)](std::size_t n) mutable { on_client_chunk(n, std::move(self)); });
 }
 
-void client_session::on_client_chunk(std::size_t n)
+void client_session::on_client_chunk(std::size_t n, session_ref self)
 {
     if (relay_aware_) {
         if (const auto error = scan_client_bytes(n)) {
@@ -88,41 +90,16 @@ void client_session::on_client_chunk(std::size_t n)
             return;
         }
     }
-    forward_chunk(server_, n, [this, self = shared_from_this()] { read_client(); });
+    forward_chunk(server_, n, std::move(self));
 }
 
-template <typename Next>
-void client_session::forward_chunk(asio::ip::tcp::socket& to, std::size_t n, Next&& next)
+void client_session::read_server(session_ref self)
 {
-    const bool to_client = &to == &client_;
-    bool& writing = to_client ? writing_to_client_ : writing_to_server_;
-    writing = true;
-    asio::async_write(to, asio::buffer((to_client ? server_side_ : client_side_).buffer.get(), n),
-                      [this, to_client, &writing, next = std::forward<Next>(next)](std::error_code ec,
-                                                                                   std::size_t written) mutable {
-                          writing = false;
-                          if (ec) {
-                              finish(to_client ? close_cause::client_error : close_cause::server_error,
-                                     (to_client ? "writing to the client: " : "writing to the server: ") +
-                                         ec.message());
-                              close_sockets();
-                              pump_stopped();
-                              return;
-                          }
-                          (to_client ? bytes_out_ : bytes_in_) += written;
-                          // A short chunk emptied the socket: the buffer goes back until bytes
-                          // come again. After a full one more is likely waiting: keep it.
-                          if (written < buffer_size_) (to_client ? server_side_ : client_side_).buffer.reset();
-                          next();
-                      });
+    read_chunk(server_, server_buf_,
+               [this, self = std::move(self)](std::size_t n) mutable { write_to_client(n, std::move(self)); });
 }
 
-void client_session::read_server()
-{
-    read_chunk(server_, server_side_, [this, self = shared_from_this()](std::size_t n) { write_to_client(n); });
-}
-
-void client_session::write_to_client(std::size_t n)
+void client_session::write_to_client(std::size_t n, session_ref self)
 {
     // The session is ending with an error of patroxy's own: no more server bytes go out, or the
     // error would land in the middle of a message.
@@ -137,7 +114,34 @@ void client_session::write_to_client(std::size_t n)
         pump_stopped();
         return;
     }
-    forward_chunk(client_, n, [this, self = shared_from_this()] { read_server(); });
+    forward_chunk(client_, n, std::move(self));
+}
+
+void client_session::forward_chunk(asio::ip::tcp::socket& to, std::size_t n, session_ref self)
+{
+    const bool to_client = &to == &client_;
+    pooled_buffer& buffer = to_client ? server_buf_ : client_buf_;
+    if (to_client) writing_to_client_ = true;
+    asio::async_write(to, asio::buffer(buffer.get(), n),
+                      [this, to_client, &buffer, self = std::move(self)](std::error_code ec, std::size_t written) mutable {
+                          if (to_client) writing_to_client_ = false;
+                          if (ec) {
+                              finish(to_client ? close_cause::client_error : close_cause::server_error,
+                                     (to_client ? "writing to the client: " : "writing to the server: ") +
+                                         ec.message());
+                              close_sockets();
+                              pump_stopped();
+                              return;
+                          }
+                          (to_client ? bytes_out_ : bytes_in_) += written;
+                          // A short chunk emptied the socket: the buffer goes back until bytes
+                          // come again. After a full one more is likely waiting: keep it.
+                          if (written < buffer_size_) buffer.reset();
+                          if (to_client)
+                              read_server(std::move(self));
+                          else
+                              read_client(std::move(self));
+                      });
 }
 
 void client_session::pump_stopped()
@@ -147,8 +151,7 @@ void client_session::pump_stopped()
 
 void client_session::end_relay()
 {
-    relay_over_ = true;
-    timer_.cancel();
+    timer_.cancel(); // the watchdog sees no pump running and stops
     if (!send_error_at_end_) {
         close_and_report();
         return;
@@ -178,7 +181,7 @@ void client_session::stop_relay() noexcept
 
 std::error_code client_session::scan_client_bytes(std::size_t n)
 {
-    protocol::bytes_view rest(client_side_.buffer.get(), n);
+    protocol::bytes_view rest(client_buf_.get(), n);
     while (!rest.empty()) {
         const auto r = client_scanner_.scan(rest);
         if (r.error) return r.error;
@@ -206,7 +209,7 @@ void client_session::refuse_client_stream(std::error_code error)
 
 bool client_session::scan_server_bytes(std::size_t n)
 {
-    protocol::bytes_view rest(server_side_.buffer.get(), n);
+    protocol::bytes_view rest(server_buf_.get(), n);
     while (!rest.empty()) {
         const auto r = server_scanner_.scan(rest);
         if (r.error) {
@@ -274,7 +277,7 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
 
 void client_session::arm_relay_watchdog()
 {
-    if (relay_over_) return;
+    if (pumps_running_ == 0) return; // the relay is over
     if (killed_) { // kill() has recorded the cause
         stop_relay();
         return;

@@ -16,14 +16,14 @@ namespace patroxy::proxy {
 asio::awaitable<std::optional<protocol::first_packet>> client_session::read_first_packet()
 {
     using protocol::bytes_view;
-    auto [ec, n] = co_await asio::async_read(client_, asio::buffer(client_side_.buffer.get(), 4), nothrow_awaitable);
+    auto [ec, n] = co_await asio::async_read(client_, asio::buffer(client_buf_.get(), 4), nothrow_awaitable);
     if (ec) {
         // A client that connects and leaves (port scanner, health check) is not an error.
         finish(ec == asio::error::eof ? close_cause::client_closed : close_cause::client_error,
                "before a complete startup packet: " + ec.message());
         co_return std::nullopt;
     }
-    const std::uint32_t length = protocol::read_u32(bytes_view(client_side_.buffer.get(), 4));
+    const std::uint32_t length = protocol::read_u32(bytes_view(client_buf_.get(), 4));
     if (auto error = protocol::check_startup_length(length)) {
         listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
         prepare_error(close_cause::bad_startup, "08P01",
@@ -33,17 +33,17 @@ asio::awaitable<std::optional<protocol::first_packet>> client_session::read_firs
         co_await send_prepared_error();
         co_return std::nullopt;
     }
-    std::tie(ec, n) = co_await asio::async_read(client_, asio::buffer(client_side_.buffer.get() + 4, length - 4), nothrow_awaitable);
+    std::tie(ec, n) = co_await asio::async_read(client_, asio::buffer(client_buf_.get() + 4, length - 4), nothrow_awaitable);
     if (ec) {
         finish(close_cause::client_error, "in the middle of the startup packet: " + ec.message());
         co_return std::nullopt;
     }
-    auto decoded = protocol::decode_first_packet(bytes_view(client_side_.buffer.get(), length));
+    auto decoded = protocol::decode_first_packet(bytes_view(client_buf_.get(), length));
     if (decoded.error) {
         listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
         // PostgreSQL answers an unsupported protocol version with feature_not_supported.
         const bool unsupported = decoded.error == protocol::protocol_errc::unsupported_protocol_version;
-        const std::uint32_t version = protocol::read_u32(bytes_view(client_side_.buffer.get() + 4, 4));
+        const std::uint32_t version = protocol::read_u32(bytes_view(client_buf_.get() + 4, 4));
         std::string message = "invalid startup packet on listener \"" + listener_.cfg.name + "\": " +
                               decoded.error.message();
         if (unsupported)
@@ -78,7 +78,7 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
         finish(close_cause::cancel_failed, target->member + ": " + ec.message());
         co_return;
     }
-    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_side_.buffer.get(), first_packet_length_),
+    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
                                               nothrow_awaitable);
     if (ec) {
         finish(close_cause::cancel_failed, target->member + ": " + ec.message());
@@ -90,7 +90,7 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
     // Half-close and let the server end it, as a client's own cancel connection does.
     std::error_code ignored;
     server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    std::tie(ec, n) = co_await server_.async_read_some(asio::buffer(server_side_.buffer.get(), buffer_size_), nothrow_awaitable);
+    std::tie(ec, n) = co_await server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable);
 }
 
 asio::awaitable<void> client_session::serve_ssl_passthrough()
@@ -102,7 +102,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     std::error_code ec;
     std::size_t n = 0;
     while (connected) {
-        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_side_.buffer.get(), first_packet_length_),
+        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
                                                      nothrow_awaitable);
         if (!ec) std::tie(ec, n) = co_await read_first_answer();
         if (!ec) break;
@@ -112,17 +112,17 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     }
     if (!connected) co_return; // find_server() has answered 57P03
     // One byte, 'S' or 'N'; an old server may send a whole ErrorResponse instead.
-    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(server_side_.buffer.get(), n), nothrow_awaitable);
+    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), n), nothrow_awaitable);
     if (ec) {
         finish(close_cause::client_error, ec.message());
         co_return;
     }
-    if (server_side_.buffer.get()[0] == protocol::encryption_accepted) {
+    if (server_buf_.get()[0] == protocol::encryption_accepted) {
         // From here on the bytes are TLS records: relay them without looking inside.
         prepare_relay(false, 0);
         co_return;
     }
-    if (server_side_.buffer.get()[0] != protocol::encryption_refused) {
+    if (server_buf_.get()[0] != protocol::encryption_refused) {
         // Not S or N: an old server's ErrorResponse, say. Pass it on and stay out of the way.
         prepare_relay(false, 0);
         co_return;

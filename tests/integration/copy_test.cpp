@@ -72,6 +72,17 @@ void append_row(std::string& out, std::uint64_t i)
     out += '\n';
 }
 
+/// What one COPY did, for the test case to judge.
+struct copy_outcome {
+    std::string expected_rows; ///< rows the client sent (IN) or the query produces (OUT)
+    std::string reported_rows; ///< the row count in COPY's command tag
+    std::string stored_rows;   ///< rows in the table afterwards (IN only)
+    std::string client_md5;    ///< of the COPY text the client sent or received
+    std::string server_md5;    ///< of the same text, rebuilt by the server
+    std::size_t bytes = 0;
+    std::chrono::steady_clock::duration elapsed{};
+};
+
 void exec_ok(PGconn* c, const std::string& sql)
 {
     auto r = pq_exec(c, sql);
@@ -80,8 +91,9 @@ void exec_ok(PGconn* c, const std::string& sql)
 }
 
 /// COPY IN of >= 100 MiB to whatever listens on `port` (patroxy, or a server for the baseline).
-void check_copy_in(std::uint16_t port)
+copy_outcome copy_in(std::uint16_t port)
 {
+    copy_outcome out;
     auto conn = pq_connect(conninfo_for(port, "sslmode=disable"));
     REQUIRE(PQstatus(conn.get()) == CONNECTION_OK);
 
@@ -109,12 +121,13 @@ void check_copy_in(std::uint16_t port)
     auto done = pq_result(PQgetResult(conn.get()));
     INFO(PQerrorMessage(conn.get()));
     REQUIRE(PQresultStatus(done.get()) == PGRES_COMMAND_OK);
-    CHECK(std::string(PQcmdTuples(done.get())) == std::to_string(rows));
+    out.reported_rows = PQcmdTuples(done.get());
     while (auto* rest = PQgetResult(conn.get()))
         PQclear(rest);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    INFO("COPY IN of " << bytes << " bytes took "
-                       << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms");
+    out.elapsed = std::chrono::steady_clock::now() - start;
+    out.bytes = bytes;
+    out.expected_rows = std::to_string(rows);
+    out.client_md5 = sent.hex();
 
     // The server rebuilds the exact COPY text from what it stored and hashes it.
     exec_ok(conn.get(), "SET work_mem = '512MB'");
@@ -122,16 +135,17 @@ void check_copy_in(std::uint16_t port)
                          "SELECT count(*), md5(string_agg(i::text || E'\\t' || t || E'\\n', '' ORDER BY i)) "
                          "FROM it_copy_in");
     REQUIRE(PQresultStatus(check.get()) == PGRES_TUPLES_OK);
-    CHECK(std::string(PQgetvalue(check.get(), 0, 0)) == std::to_string(rows));
-    CHECK(std::string(PQgetvalue(check.get(), 0, 1)) == sent.hex());
-    CHECK(elapsed < 30s);
+    out.stored_rows = PQgetvalue(check.get(), 0, 0);
+    out.server_md5 = PQgetvalue(check.get(), 0, 1);
 
     exec_ok(conn.get(), "DROP TABLE it_copy_in");
+    return out;
 }
 
 /// COPY OUT of >= 100 MiB from whatever listens on `port`.
-void check_copy_out(std::uint16_t port)
+copy_outcome copy_out(std::uint16_t port)
 {
+    copy_outcome out;
     auto conn = pq_connect(conninfo_for(port, "sslmode=disable"));
     REQUIRE(PQstatus(conn.get()) == CONNECTION_OK);
 
@@ -157,19 +171,25 @@ void check_copy_out(std::uint16_t port)
     auto done = pq_result(PQgetResult(conn.get()));
     INFO(PQerrorMessage(conn.get()));
     REQUIRE(PQresultStatus(done.get()) == PGRES_COMMAND_OK);
-    CHECK(std::string(PQcmdTuples(done.get())) == std::to_string(row_count));
+    out.reported_rows = PQcmdTuples(done.get());
     while (auto* rest = PQgetResult(conn.get()))
         PQclear(rest);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    INFO("COPY OUT of " << bytes << " bytes took "
-                        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms");
-    CHECK(bytes >= min_bytes);
+    out.elapsed = std::chrono::steady_clock::now() - start;
+    out.bytes = bytes;
+    out.expected_rows = std::to_string(row_count);
+    out.client_md5 = received.hex();
 
     exec_ok(conn.get(), "SET work_mem = '512MB'");
-    const auto expected = query_value(
+    out.server_md5 = query_value(
         conn.get(), "SELECT md5(string_agg(i::text || E'\\t' || t || E'\\n', '' ORDER BY i)) FROM (" + rows_sql + ") s");
-    CHECK(received.hex() == expected);
-    CHECK(elapsed < 30s);
+    return out;
+}
+
+/// For a failing check: what moved, and how fast.
+std::string describe(const copy_outcome& c)
+{
+    return std::to_string(c.bytes) + " bytes, " + c.expected_rows + " rows, in " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(c.elapsed).count()) + " ms";
 }
 
 } // namespace
@@ -178,23 +198,43 @@ TEST_CASE("COPY IN of 100 MiB through patroxy arrives intact", "[proxy][copy]")
 {
     const auto port = free_port();
     patroxy_process proxy(PATROXY_BINARY, shared_cluster_config({listener_spec("copy", port, {"pg1"})}));
-    check_copy_in(port);
+    const auto c = copy_in(port);
+    INFO(describe(c));
+    CHECK(c.reported_rows == c.expected_rows);
+    CHECK(c.stored_rows == c.expected_rows);
+    CHECK(c.server_md5 == c.client_md5);
+    CHECK(c.elapsed < 30s);
 }
 
 TEST_CASE("COPY OUT of 100 MiB through patroxy arrives intact", "[proxy][copy]")
 {
     const auto port = free_port();
     patroxy_process proxy(PATROXY_BINARY, shared_cluster_config({listener_spec("copy", port, {"pg2"})}));
-    check_copy_out(port);
+    const auto c = copy_out(port);
+    INFO(describe(c));
+    CHECK(c.reported_rows == c.expected_rows);
+    CHECK(c.bytes >= min_bytes);
+    CHECK(c.client_md5 == c.server_md5);
+    CHECK(c.elapsed < 30s);
 }
 
 // Baselines without patroxy, hidden from the default run: they tell a proxy bug from a slow box.
 TEST_CASE("COPY IN of 100 MiB directly to postgres (baseline)", "[.][baseline][copy]")
 {
-    check_copy_in(shared_pg_server(0).port());
+    const auto c = copy_in(shared_pg_server(0).port());
+    INFO(describe(c));
+    CHECK(c.reported_rows == c.expected_rows);
+    CHECK(c.stored_rows == c.expected_rows);
+    CHECK(c.server_md5 == c.client_md5);
+    CHECK(c.elapsed < 30s);
 }
 
 TEST_CASE("COPY OUT of 100 MiB directly from postgres (baseline)", "[.][baseline][copy]")
 {
-    check_copy_out(shared_pg_server(1).port());
+    const auto c = copy_out(shared_pg_server(1).port());
+    INFO(describe(c));
+    CHECK(c.reported_rows == c.expected_rows);
+    CHECK(c.bytes >= min_bytes);
+    CHECK(c.client_md5 == c.server_md5);
+    CHECK(c.elapsed < 30s);
 }

@@ -25,6 +25,7 @@
 #include <asio/version.hpp>
 
 #include "proxy/net/buffer_pool.hpp"
+#include "proxy/net/io_types.hpp"
 
 #include <memory>
 #include <type_traits>
@@ -123,8 +124,8 @@ private:
 
 /// basic_socket keeps its implementation protected; a pointer to member formed in a derived
 /// class reaches it without touching the object's type.
-struct socket_access : asio::ip::tcp::socket {
-    static auto& of(asio::ip::tcp::socket& socket) { return socket.*(&socket_access::impl_); }
+struct socket_access : tcp_socket {
+    static auto& of(tcp_socket& socket) { return socket.*(&socket_access::impl_); }
 };
 
 } // namespace drained_reads_detail
@@ -147,7 +148,7 @@ public:
     /// `handler(ec, n)` finds the bytes in `buffer`, which must outlive the read (the handler
     /// should own it). `socket` must belong to this object's io_context.
     template <typename Handler>
-    void async_read_pooled(asio::ip::tcp::socket& socket, buffer_pool& pool, pooled_buffer& buffer, Handler&& handler)
+    void async_read_pooled(tcp_socket& socket, buffer_pool& pool, pooled_buffer& buffer, Handler&& handler)
     {
 #if PATROXY_DRAINED_READS
         start(socket, std::forward<Handler>(handler), pool, buffer);
@@ -169,7 +170,7 @@ private:
     /// Allocates the read for `handler` and starts it on `socket` as Asio's own reactive socket
     /// service starts one.
     template <typename Handler>
-    void start(asio::ip::tcp::socket& socket, Handler&& handler, buffer_pool& pool, pooled_buffer& buffer)
+    void start(tcp_socket& socket, Handler&& handler, buffer_pool& pool, pooled_buffer& buffer)
     {
         namespace ad = asio::detail;
         auto& io_object = drained_reads_detail::socket_access::of(socket);

@@ -5,6 +5,7 @@
 #include "health/cluster_snapshot.hpp"
 #include "proxy/net/buffer_pool.hpp"
 #include "proxy/net/drained_reads.hpp"
+#include "proxy/net/io_types.hpp"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -56,6 +57,11 @@ public:
     /// The relay's reads on this worker's sockets (drained_reads.hpp).
     [[nodiscard]] drained_reads& reads() noexcept { return reads_; }
 
+    /// The one timer that checks the relay's idle deadlines for all of this worker's sessions
+    /// (session/idle_sweep.cpp), and whether it is armed. This thread only.
+    [[nodiscard]] steady_deadline& sweep_timer() noexcept { return sweep_timer_; }
+    bool sweeping = false;
+
     /// Live sessions on this worker (read by other threads to pick the least loaded).
     std::atomic<std::uint32_t> sessions{0};
 
@@ -77,6 +83,7 @@ private:
     std::thread thread_;
     health::snapshot_ptr snapshot_;
     asio::steady_timer snapshot_signal_{context_, asio::steady_timer::time_point::max()};
+    steady_deadline sweep_timer_{context_};
 };
 
 class worker_pool {

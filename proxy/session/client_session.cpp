@@ -42,7 +42,7 @@ std::string format_endpoint(const asio::ip::tcp::endpoint& endpoint)
 
 } // namespace
 
-void start_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
+void start_session(tcp_socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
                    worker& owner, session_env& env)
 {
     const auto id = env.next_session_id.fetch_add(1, std::memory_order_relaxed);
@@ -52,7 +52,7 @@ void start_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& 
     // worker's buffer pool and joins its live-session set, which only that thread may touch.
     // The coroutine owns the session through startup and connect; from there the relay's
     // handlers do (client_session.hpp).
-    auto serve_client = [](asio::ip::tcp::socket s, asio::ip::tcp::endpoint from, listener_runtime& l, worker& w,
+    auto serve_client = [](tcp_socket s, asio::ip::tcp::endpoint from, listener_runtime& l, worker& w,
                            session_env& e, std::uint64_t session_id) -> asio::awaitable<void> {
         auto session = std::make_shared<client_session>(std::move(s), from, l, w, e, session_id);
         co_await session->run();
@@ -67,11 +67,11 @@ void start_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& 
     });
 }
 
-client_session::client_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer,
+client_session::client_session(tcp_socket client, const asio::ip::tcp::endpoint& peer,
                                listener_runtime& listener, worker& owner, session_env& env, std::uint64_t id)
     : client_(std::move(client)),
       server_(client_.get_executor()),
-      timer_(client_.get_executor()),
+      setup_(std::make_unique<setup_state>(client_.get_executor())),
       listener_(listener),
       owner_(owner),
       env_(env),
@@ -84,7 +84,7 @@ client_session::client_session(asio::ip::tcp::socket client, const asio::ip::tcp
       server_scanner_(server_reported_types(), env.max_message),
       started_(clock::now())
 {
-    startup_deadline_ = started_ + env_.timeouts.startup;
+    setup_->startup_deadline = started_ + env_.timeouts.startup;
     const auto active = listener_.counters.active.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.active_max, active);
     over_limit_ = active > listener_.cfg.max_connections;
@@ -150,13 +150,15 @@ void client_session::close_and_report()
 void client_session::enter_stage(stage next)
 {
     stage_ = next;
+    if (!setup_) return; // the relay has started; the worker's sweep keeps its deadlines
+    auto& timer = setup_->timer;
     if (next != stage::startup) {
-        timer_.cancel();
+        timer.cancel();
         return;
     }
     // From accept, over every first packet: a client that trickles bytes cannot hold a session.
-    timer_.expires_at(startup_deadline_);
-    timer_.async_wait([this, self = shared_from_this()](std::error_code ec) {
+    timer.expires_at(setup_->startup_deadline);
+    timer.async_wait([this, self = shared_from_this()](std::error_code ec) {
         if (ec || stage_ != stage::startup) return; // disarmed
         listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
         finish(close_cause::startup_timeout);
@@ -218,7 +220,7 @@ asio::awaitable<void> client_session::serve()
 void client_session::kill(const kill_decision& decision)
 {
     if (killed_ || cause_ != close_cause::none) return;
-    if (stage_ != stage::relaying) {
+    if (stage_ == stage::startup || stage_ == stage::connecting) {
         // Nothing of this server has reached the client yet: drop the server and let the
         // connect stage try again under the new snapshot instead of failing the client.
         std::error_code ignored;
@@ -233,10 +235,8 @@ void client_session::kill(const kill_decision& decision)
     listener_.counters.killed[static_cast<std::size_t>(decision.kind)].fetch_add(1, std::memory_order_relaxed);
     if (member_index_ < listener_.servers.size())
         listener_.servers[member_index_].killed.fetch_add(1, std::memory_order_relaxed);
-    // No more server bytes: a read that completes from now on is dropped by the pump.
-    std::error_code ignored;
-    server_.close(ignored);
-    timer_.cancel(); // the watchdog sees killed_ and ends the relay
+    // Both pumps stop; the relay ends once they have (or at once, when it has not started yet).
+    stop_relay();
 }
 
 void client_session::finish(close_cause cause, std::string detail)
@@ -275,7 +275,7 @@ void client_session::close_sockets() noexcept
     std::error_code ignored;
     client_.close(ignored);
     server_.close(ignored);
-    timer_.cancel();
+    if (setup_) setup_->timer.cancel();
 }
 
 } // namespace patroxy::proxy

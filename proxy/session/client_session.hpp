@@ -7,8 +7,10 @@
 //
 // Startup and connect are one coroutine: they are short and read best as a sequence. The relay,
 // where a session spends its life, runs on plain completion handlers instead, so a session
-// that sits idle in an application's pool costs this object and three pending operations, not
-// the half dozen coroutine frames (about 8 kB) a suspended coroutine stack would keep.
+// that sits idle in an application's pool costs this object and its two pending reads, not the
+// half dozen coroutine frames (about 8 kB) a suspended coroutine stack would keep. What only
+// startup and connect need (setup_state) is freed when the relay starts, and the relay's idle
+// deadlines are checked by the worker's sweep (idle_sweep.cpp), not by a timer per session.
 #pragma once
 
 #include "health/cluster_snapshot.hpp"
@@ -46,7 +48,7 @@ class client_session : public std::enable_shared_from_this<client_session> {
 public:
     using clock = std::chrono::steady_clock;
 
-    client_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
+    client_session(tcp_socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
                    worker& owner, session_env& env, std::uint64_t id);
     ~client_session();
     client_session(const client_session&) = delete;
@@ -62,6 +64,10 @@ public:
     /// so drivers reconnect at once. Call on the session's worker thread.
     void kill(const kill_decision& decision);
 
+    /// The relay's idle deadlines, and the deadline of a final error to a client that stopped
+    /// reading, checked by the worker's sweep (idle_sweep.cpp) against `now`. Worker thread.
+    void check_deadlines(clock::time_point now);
+
     [[nodiscard]] const listener_runtime& listener() const noexcept { return listener_; }
     /// The server this session is connected to (or connecting to), or nullptr.
     [[nodiscard]] const health::member_view* member() const noexcept { return member_; }
@@ -71,7 +77,8 @@ private:
     enum class stage {
         startup,    ///< reading the first packet(s): timeouts.startup from accept
         connecting, ///< each connect attempt and the queue have their own deadline
-        relaying,   ///< idle timeouts per side, by the relay's watchdog
+        relaying,   ///< idle timeouts per side, checked by the worker's sweep
+        ending,     ///< the relay is over; a final error goes to the client within client_idle
     };
     /// Moves to `next`, arming the startup deadline or disarming it.
     void enter_stage(stage next);
@@ -125,13 +132,13 @@ private:
     /// Reads what `socket` has into `buffer` and calls `handler(n)`; a read that fails stops
     /// the pump instead (read_failed()).
     template <typename Handler>
-    void read_chunk(asio::ip::tcp::socket& socket, pooled_buffer& buffer, Handler&& handler);
+    void read_chunk(tcp_socket& socket, pooled_buffer& buffer, Handler&& handler);
     void read_client(session_ref self);
     void on_client_chunk(std::size_t n, session_ref self);
     void read_server(session_ref self);
     void write_to_client(std::size_t n, session_ref self);
     /// Writes the n bytes read from the other socket to `to`, then reads that other socket again.
-    void forward_chunk(asio::ip::tcp::socket& to, std::size_t n, session_ref self);
+    void forward_chunk(tcp_socket& to, std::size_t n, session_ref self);
     /// One pump has stopped; the second to stop ends the relay.
     void pump_stopped();
     /// Ends the relay: the client first gets error_out_ if send_error_at_end_ says it may.
@@ -144,14 +151,25 @@ private:
     void on_server_message(const protocol::scanned_message& message);
     void read_failed(bool from_client, const std::error_code& ec);
     void on_read_end(bool from_client, const std::error_code& ec);
-    /// The relay's idle deadlines: checks them now and waits for the next, as a timer callback.
-    void arm_relay_watchdog();
 
-    asio::ip::tcp::socket client_;
-    asio::ip::tcp::socket server_;
-    /// One deadline at a time: the startup deadline, a connect attempt, the first answer, the
-    /// queue, then the relay's watchdog.
-    asio::steady_timer timer_;
+    /// What only startup and connect need. It lives from accept until the relay starts, so an
+    /// idle session keeps none of it.
+    struct setup_state {
+        explicit setup_state(const io_executor& executor) : timer(executor) {}
+        /// One deadline at a time: the startup deadline, a connect attempt, the first answer,
+        /// the queue.
+        steady_deadline timer;
+        clock::time_point startup_deadline{};
+        clock::time_point queue_deadline{}; ///< give up finding a server after this
+        route_plan plan;                    ///< members to try, in order
+        std::size_t next_candidate = 0;     ///< index into plan of the next member to try
+        std::string failures;               ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
+        std::size_t first_packet_length = 0; ///< of the packet in client_buf_, re-sent on a retry
+    };
+
+    tcp_socket client_;
+    tcp_socket server_;
+    std::unique_ptr<setup_state> setup_; ///< until the relay starts
     listener_runtime& listener_;
     worker& owner_;
     session_env& env_;
@@ -160,11 +178,7 @@ private:
     bool over_limit_ = false; ///< over max_connections: only a CancelRequest is still served
 
     health::snapshot_ptr snapshot_;                ///< the snapshot this session was routed by
-    route_plan plan_;                              ///< members to try, in order
-    std::size_t next_candidate_ = 0;               ///< index into plan_ of the next member to try
-    std::string failures_;                         ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
     std::chrono::milliseconds queued_for_{0};      ///< time spent waiting for an eligible member
-    clock::time_point queue_deadline_{};           ///< give up finding a server after this
     const health::member_view* member_ = nullptr; ///< the server, once connected (points into snapshot_)
     std::uint32_t member_index_ = 0;              ///< member_'s index in snapshot_
 
@@ -175,7 +189,6 @@ private:
     pooled_buffer client_buf_;
     pooled_buffer server_buf_;
     std::size_t buffer_size_ = 0;
-    std::size_t first_packet_length_ = 0;
     std::size_t pending_server_bytes_ = 0; ///< the server's first answer, not yet relayed
     unsigned pumps_running_ = 0;           ///< 0 before the relay starts and once it is over
 
@@ -184,7 +197,6 @@ private:
 
     stage stage_ = stage::startup;
     clock::time_point started_;
-    clock::time_point startup_deadline_;
     clock::time_point last_client_rx_;
     clock::time_point last_server_rx_;
 
@@ -195,7 +207,7 @@ private:
     protocol::transaction_status transaction_ = protocol::transaction_status::idle;
     bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
     bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
-    bool killed_ = false;            ///< kill() was called; the relay's watchdog ends the session
+    bool killed_ = false;            ///< kill() was called; the relay is ending
     /// error_out_ goes to the client when the relay ends: it was prepared while nothing was
     /// being written to the client, at a server message boundary, so it cannot cut one in two.
     bool send_error_at_end_ = false;

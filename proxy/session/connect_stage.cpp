@@ -61,9 +61,10 @@ void client_session::note_failure(const health::member_view& member, std::uint32
     line << member.name << " (" << member.endpoint << "): " << what;
     log_line(log_level::warning) << prefix() << " server " << line.str();
     // A queued client retries the same members; the 57P03 names each failure once.
-    if (failures_.find(line.str()) != std::string::npos) return;
-    if (!failures_.empty()) failures_ += "; ";
-    failures_ += line.str();
+    auto& failures = setup_->failures;
+    if (failures.find(line.str()) != std::string::npos) return;
+    if (!failures.empty()) failures += "; ";
+    failures += line.str();
 }
 
 asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio::ip::tcp::endpoint& endpoint)
@@ -71,8 +72,9 @@ asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio
     using namespace asio::experimental::awaitable_operators;
     std::error_code ignored;
     server_.close(ignored); // a previous attempt's socket; async_connect opens a fresh one
-    timer_.expires_after(env_.timeouts.connect);
-    auto result = co_await (server_.async_connect(endpoint, nothrow_awaitable) || timer_.async_wait(nothrow_awaitable));
+    auto& timer = setup_->timer;
+    timer.expires_after(env_.timeouts.connect);
+    auto result = co_await (server_.async_connect(endpoint, nothrow_awaitable) || timer.async_wait(nothrow_awaitable));
     if (result.index() == 1) co_return asio::error::timed_out;
     const auto [ec] = std::get<0>(result);
     if (!ec) server_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -82,10 +84,10 @@ asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio
 void client_session::plan_from_current_snapshot()
 {
     snapshot_ = owner_.snapshot();
-    plan_ = {};
+    setup_->plan = {};
     if (!snapshot_) return;
     const auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
-    plan_ = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries,
+    setup_->plan = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries,
                        &listener_.member_sessions, &listener_.admin);
 }
 
@@ -95,9 +97,9 @@ asio::awaitable<bool> client_session::connect_server()
     // A listener whose members can change (Patroni roles, or servers with a Patroni API) holds
     // its clients for up to queue_timeout; a purely static one has nothing to wait for.
     const auto hold = listener_.can_queue ? listener_.cfg.queue_timeout : config::duration{0};
-    queue_deadline_ = clock::now() + hold;
+    setup_->queue_deadline = clock::now() + hold;
     plan_from_current_snapshot();
-    next_candidate_ = 0;
+    setup_->next_candidate = 0;
     co_return co_await find_server();
 }
 
@@ -111,10 +113,10 @@ asio::awaitable<bool> client_session::find_server()
     for (;;) {
         const bool connected = co_await try_candidates();
         if (connected) co_return true;
-        if (clock::now() >= queue_deadline_) break;
+        if (clock::now() >= setup_->queue_deadline) break;
         if (owner_.snapshot() == snapshot_) co_await wait_for_newer_snapshot();
         plan_from_current_snapshot();
-        next_candidate_ = 0;
+        setup_->next_candidate = 0;
     }
     prepare_no_server_error();
     co_await send_prepared_error();
@@ -124,15 +126,16 @@ asio::awaitable<bool> client_session::find_server()
 asio::awaitable<void> client_session::wait_for_newer_snapshot()
 {
     using namespace asio::experimental::awaitable_operators;
+    auto& setup = *setup_;
     const auto start = clock::now();
     if (queued_for_.count() == 0) {
-        log_line(log_level::info) << prefix() << " queued: " << (plan_.empty() ? "no eligible server" : failures_);
+        log_line(log_level::info) << prefix() << " queued: " << (setup.plan.empty() ? "no eligible server" : setup.failures);
         listener_.counters.queued_total.fetch_add(1, std::memory_order_relaxed);
     }
     const auto waiting = listener_.counters.queued.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.queued_max, waiting);
-    timer_.expires_at(queue_deadline_);
-    co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || timer_.async_wait(nothrow_awaitable));
+    setup.timer.expires_at(setup.queue_deadline);
+    co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || setup.timer.async_wait(nothrow_awaitable));
     listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
     queued_for_ += waited;
@@ -140,9 +143,10 @@ asio::awaitable<void> client_session::wait_for_newer_snapshot()
 
 asio::awaitable<bool> client_session::try_candidates()
 {
-    while (next_candidate_ < plan_.attempts()) {
-        const auto index = plan_.candidate_index(next_candidate_);
-        const auto& member = plan_.candidate(next_candidate_++);
+    auto& setup = *setup_;
+    while (setup.next_candidate < setup.plan.attempts()) {
+        const auto index = setup.plan.candidate_index(setup.next_candidate);
+        const auto& member = setup.plan.candidate(setup.next_candidate++);
         if (index < listener_.servers.size()) listener_.servers[index].lb_total.fetch_add(1, std::memory_order_relaxed);
         const auto started = clock::now();
         if (auto ec = co_await connect_with_timeout(member.endpoint)) {
@@ -161,9 +165,10 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_f
     // A server that accepts but never answers (a hung host, a stopped postmaster) counts as
     // unreachable after the connect timeout, like a connect that never completes.
     using namespace asio::experimental::awaitable_operators;
-    timer_.expires_after(env_.timeouts.connect);
+    auto& timer = setup_->timer;
+    timer.expires_after(env_.timeouts.connect);
     auto result = co_await (server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable) ||
-                            timer_.async_wait(nothrow_awaitable));
+                            timer.async_wait(nothrow_awaitable));
     if (result.index() == 1) co_return std::tuple{std::error_code(asio::error::timed_out), std::size_t{0}};
     co_return std::get<0>(result);
 }
@@ -171,7 +176,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_f
 asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
 {
     for (;;) {
-        auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
+        auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length),
                                                   nothrow_awaitable);
         if (!ec) std::tie(ec, n) = co_await read_first_answer();
         if (!ec) {
@@ -206,7 +211,7 @@ void client_session::prepare_no_server_error()
     listener_.counters.rejected_no_server.fetch_add(1, std::memory_order_relaxed);
     std::string message = "listener \"" + listener_.cfg.name + "\" cannot reach any server";
     std::string detail;
-    if (plan_.empty()) {
+    if (setup_->plan.empty()) {
         message += ": no server is eligible";
         if (listener_.cfg.role) message += std::string(" for role ") + std::string(config::to_string(*listener_.cfg.role));
         message += empty_since_text();
@@ -215,7 +220,7 @@ void client_session::prepare_no_server_error()
         if (snapshot_)
             for (const auto& inc : snapshot_->incidents) detail += (detail.empty() ? "" : "; ") + inc.text;
     } else
-        detail = "tried " + failures_;
+        detail = "tried " + setup_->failures;
     prepare_error(close_cause::no_server, "57P03", std::move(message), std::move(detail),
                   "patroxy will route new connections as soon as a server is reachable again");
 }

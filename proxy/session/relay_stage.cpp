@@ -1,8 +1,8 @@
 // The relay: one pump per direction, each reading a chunk, scanning message headers as the bytes
 // pass (never buffering a whole message), and writing the chunk on before reading again, so
 // neither side is read faster than the other drains (backpressure). A read holds a buffer from
-// the worker's pool only while bytes are in flight, so idle sessions own none. The watchdog
-// enforces the idle deadlines.
+// the worker's pool only while bytes are in flight, so idle sessions own none. The idle
+// deadlines are the worker's sweep's (idle_sweep.cpp): check_deadlines() below.
 //
 // Everything here is a completion handler, not a coroutine (client_session.hpp says why). Each
 // pump's one reference to the session (session_ref) moves from each operation to the next; the
@@ -10,13 +10,13 @@
 //
 //   read_client -> on_client_chunk -> forward_chunk(server_) -> read_client ...
 //   read_server -> write_to_client -> forward_chunk(client_) -> read_server ...
-//   arm_relay_watchdog -> (timer) -> arm_relay_watchdog ...
 //   a pump that stops -> pump_stopped(); the second -> end_relay() -> close_and_report()
 #include "proxy/session/client_session.hpp"
 
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
+#include "proxy/session/idle_sweep.hpp"
 #include "proxy/support/log.hpp"
 
 #include <asio/write.hpp>
@@ -37,17 +37,16 @@ void client_session::prepare_relay(bool protocol_aware, std::size_t pending_serv
 
 void client_session::start_relay()
 {
-    // The connect stage's plan and failure list are of no more use; an idle session keeps
-    // nothing it does not need.
-    plan_ = {};
-    failures_ = {};
+    // The connect stage's timer, plan and failure list are of no more use; an idle session
+    // keeps nothing it does not need.
+    setup_.reset();
     client_buf_.reset(); // held the startup packet, for a retried connect
     if (killed_) { // kill() came while the coroutine wound down: nothing is in flight
         end_relay();
         return;
     }
     pumps_running_ = 2;
-    arm_relay_watchdog();
+    watch_idle_deadlines(owner_, env_.timeouts);
     auto self = shared_from_this();
     read_client(self);
     if (pending_server_bytes_ > 0)
@@ -57,7 +56,7 @@ void client_session::start_relay()
 }
 
 template <typename Handler>
-void client_session::read_chunk(asio::ip::tcp::socket& socket, pooled_buffer& buffer, Handler&& handler)
+void client_session::read_chunk(tcp_socket& socket, pooled_buffer& buffer, Handler&& handler)
 {
     // The read takes a buffer from the pool only when bytes are there and waits without one, and
     // after a read that emptied the socket the next one waits for epoll's edge: an idle session
@@ -117,7 +116,7 @@ void client_session::write_to_client(std::size_t n, session_ref self)
     forward_chunk(client_, n, std::move(self));
 }
 
-void client_session::forward_chunk(asio::ip::tcp::socket& to, std::size_t n, session_ref self)
+void client_session::forward_chunk(tcp_socket& to, std::size_t n, session_ref self)
 {
     const bool to_client = &to == &client_;
     pooled_buffer& buffer = to_client ? server_buf_ : client_buf_;
@@ -151,20 +150,16 @@ void client_session::pump_stopped()
 
 void client_session::end_relay()
 {
-    timer_.cancel(); // the watchdog sees no pump running and stops
     if (!send_error_at_end_) {
         close_and_report();
         return;
     }
-    // A client that stopped reading gets as long as an idle one, then the socket is closed.
-    timer_.expires_after(env_.timeouts.client_idle);
-    timer_.async_wait([this, self = shared_from_this()](std::error_code ec) {
-        std::error_code ignored;
-        if (!ec) client_.close(ignored);
-    });
+    // A client that stopped reading gets as long as an idle one (check_deadlines), then the
+    // socket is closed and the write ends.
+    stage_ = stage::ending;
+    last_client_rx_ = clock::now();
     asio::async_write(client_, asio::buffer(error_out_),
                       [this, self = shared_from_this()](std::error_code, std::size_t) {
-                          timer_.cancel();
                           // FIN after the error, so the client reads all of it before the close.
                           std::error_code ignored;
                           client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -255,7 +250,7 @@ void client_session::read_failed(bool from_client, const std::error_code& ec)
 
 void client_session::on_read_end(bool from_client, const std::error_code& ec)
 {
-    if (ec == asio::error::operation_aborted) return; // the other pump or the watchdog closed us
+    if (ec == asio::error::operation_aborted) return; // the other pump, a kill or a deadline stopped us
     std::error_code ignored;
     if (ec == asio::error::eof) {
         if (from_client) {
@@ -275,25 +270,22 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
     close_sockets();
 }
 
-void client_session::arm_relay_watchdog()
+void client_session::check_deadlines(clock::time_point now)
 {
-    if (pumps_running_ == 0) return; // the relay is over
-    if (killed_) { // kill() has recorded the cause
-        stop_relay();
+    if (stage_ == stage::ending) {
+        if (now >= last_client_rx_ + env_.timeouts.client_idle) {
+            std::error_code ignored;
+            client_.close(ignored); // the final error's write ends, and the session with it
+        }
         return;
     }
+    // Before the relay starts, the setup timer keeps the deadlines; after, nothing is left.
+    if (stage_ != stage::relaying || pumps_running_ == 0 || killed_) return;
     const auto client_deadline = last_client_rx_ + env_.timeouts.client_idle;
     const auto server_deadline = last_server_rx_ + env_.timeouts.server_idle;
-    const auto deadline = std::min(client_deadline, server_deadline);
-    if (clock::now() >= deadline) {
-        finish(client_deadline <= server_deadline ? close_cause::client_idle_timeout
-                                                  : close_cause::server_idle_timeout);
-        close_sockets();
-        return;
-    }
-    // Traffic since the timer was set moves the deadline on: it is checked again when it fires.
-    timer_.expires_at(deadline);
-    timer_.async_wait([this, self = shared_from_this()](std::error_code) { arm_relay_watchdog(); });
+    if (now < std::min(client_deadline, server_deadline)) return;
+    finish(client_deadline <= server_deadline ? close_cause::client_idle_timeout : close_cause::server_idle_timeout);
+    close_sockets();
 }
 
 } // namespace patroxy::proxy

@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "health/cluster_snapshot.hpp"
+#include "proxy/net/io_types.hpp"
 
 #include <asio/ip/tcp.hpp>
 
@@ -32,7 +33,7 @@ struct session_env {
 
 /// Starts serving an accepted client, from `peer`, on `owner` (the worker whose context the
 /// socket uses). Callable from any thread.
-void start_session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
+void start_session(tcp_socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
                    worker& owner, session_env& env);
 
 /// Closes the sessions on `owner` whose member may no longer serve their listener under

@@ -54,7 +54,7 @@ asio::awaitable<std::optional<protocol::first_packet>> client_session::read_firs
         co_await send_prepared_error();
         co_return std::nullopt;
     }
-    first_packet_length_ = length;
+    setup_->first_packet_length = length;
     co_return std::move(decoded.packet);
 }
 
@@ -78,7 +78,7 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
         finish(close_cause::cancel_failed, target->member + ": " + ec.message());
         co_return;
     }
-    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
+    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length),
                                               nothrow_awaitable);
     if (ec) {
         finish(close_cause::cancel_failed, target->member + ": " + ec.message());
@@ -102,7 +102,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     std::error_code ec;
     std::size_t n = 0;
     while (connected) {
-        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), first_packet_length_),
+        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length),
                                                      nothrow_awaitable);
         if (!ec) std::tie(ec, n) = co_await read_first_answer();
         if (!ec) break;

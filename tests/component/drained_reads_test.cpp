@@ -28,7 +28,7 @@ struct loopback_pair {
     drained_reads reads{io};
     buffer_pool pool;
     pooled_buffer buffer;
-    tcp::socket reader{io};
+    patroxy::proxy::tcp_socket reader{io};
     tcp::socket writer{io};
     std::optional<std::pair<std::error_code, std::string>> result;
 

@@ -11,12 +11,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// How late a deadline may be noticed: an eighth of the shortest idle timeout, between 10 ms
-/// and 1 s. The default 30-minute timeouts are checked once a second.
+/// How late a deadline may be noticed: 1/64 of the shortest idle timeout (under 2 %), between
+/// 10 ms and 30 s. The default 30-minute timeouts are checked every 28 s. A sweep touches every
+/// live session (about 250 ns each when cold), so a 1 s sweep cost 0.25 % of a core for 10,000
+/// idle sessions; at 28 s it is lost in the noise.
 std::chrono::steady_clock::duration sweep_interval(const config::timeouts& timeouts)
 {
     const auto shortest = std::min(timeouts.client_idle, timeouts.server_idle);
-    return std::clamp<std::chrono::steady_clock::duration>(shortest / 8, 10ms, 1s);
+    return std::clamp<std::chrono::steady_clock::duration>(shortest / 64, 10ms, 30s);
 }
 
 void arm(worker& owner, std::chrono::steady_clock::duration interval)

@@ -5,6 +5,7 @@
 #include "proxy/session/client_session.hpp"
 
 #include "proxy/net/listener.hpp"
+#include "proxy/net/server_connect.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/support/log.hpp"
 
@@ -70,15 +71,16 @@ void client_session::note_failure(const health::member_view& member, std::uint32
 asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio::ip::tcp::endpoint& endpoint)
 {
     using namespace asio::experimental::awaitable_operators;
-    std::error_code ignored;
-    server_.close(ignored); // a previous attempt's socket; async_connect opens a fresh one
+    std::error_code ec;
+    // On loopback the handshake is over before connect() returns: no wait, no timer.
+    if (start_connect(server_, endpoint, ec) != connect_progress::in_progress) co_return ec;
     auto& timer = setup_->timer;
     timer.expires_after(env_.timeouts.connect);
-    auto result = co_await (server_.async_connect(endpoint, nothrow_awaitable) || timer.async_wait(nothrow_awaitable));
+    auto result = co_await (server_.async_wait(tcp_socket::wait_write, nothrow_awaitable) ||
+                            timer.async_wait(nothrow_awaitable));
     if (result.index() == 1) co_return asio::error::timed_out;
-    const auto [ec] = std::get<0>(result);
-    if (!ec) server_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    co_return ec;
+    if (const auto [wait_error] = std::get<0>(result); wait_error) co_return wait_error; // closed by a kill
+    co_return connect_outcome(server_);
 }
 
 void client_session::plan_from_current_snapshot()

@@ -1,6 +1,7 @@
-// Wiring: the control io_context on the main thread (acceptors, signals, the health poller, the
-// stats listener), N workers for sessions. Also the reload: SIGHUP reads the config file again;
-// new listeners bind, removed ones close, changed ones are replaced, and live sessions stay.
+// Wiring: the control io_context on the main thread (signals, the health poller, the stats
+// listener), N workers for sessions, each accepting on its own socket of every listener. Also the
+// reload: SIGHUP reads the config file again; new listeners bind, removed ones close, changed
+// ones are replaced, and live sessions stay.
 #include "proxy/app/application.hpp"
 
 #include "health/poller/patroni_poller.hpp"
@@ -51,24 +52,21 @@ std::optional<tcp::endpoint> resolve_bind(asio::io_context& io, const config::en
     return results.begin()->endpoint();
 }
 
-/// Opens and binds an acceptor; a readable error on failure.
-bool bind_acceptor(tcp::acceptor& acceptor, const config::listener& l)
+/// Binds the listening sockets of `l` on every worker; nullptr, and a readable error, on failure.
+std::unique_ptr<listener_sockets> bind_listener(const config::listener& l, asio::io_context& io, worker_pool& workers)
 {
     const std::string what = "listener=" + l.name;
-    auto& io = static_cast<asio::io_context&>(acceptor.get_executor().context());
     const auto endpoint = resolve_bind(io, l.bind, what);
-    if (!endpoint) return false;
+    if (!endpoint) return nullptr;
     std::error_code ec;
-    acceptor.open(endpoint->protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(*endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
+    auto sockets = listener_sockets::bind(*endpoint, workers, ec);
+    if (!sockets) {
         log_line(log_level::error) << what << " cannot listen on " << describe(l.bind) << ": " << ec.message();
-        return false;
+        return nullptr;
     }
-    log_line(log_level::info) << what << " listening on " << *endpoint;
-    return true;
+    log_line(log_level::info) << what << " listening on " << sockets->local_endpoint() << " (" << workers.size()
+                              << " sockets, one per worker)";
+    return sockets;
 }
 
 log_level level_named(std::string_view level)
@@ -97,7 +95,7 @@ public:
 private:
     struct bound_listener {
         listener_runtime* runtime = nullptr;
-        std::unique_ptr<tcp::acceptor> acceptor;
+        std::unique_ptr<listener_sockets> sockets;
     };
 
     bool open_listener(const config::listener& l, std::size_t slot, const listener_runtime* previous);
@@ -120,9 +118,11 @@ private:
     session_env env_;
     stats::event_log events_;
     std::list<listener_runtime> runtimes_;  ///< every listener ever opened, retired ones included
-    std::map<std::string, bound_listener> bound_; ///< the open listeners, by name
     std::vector<config::listener> slots_; ///< eligibility index -> listener config; names never move
     worker_pool workers_;
+    /// The open listeners, by name. After workers_: their sockets belong to the workers'
+    /// io_contexts and must go first.
+    std::map<std::string, bound_listener> bound_;
     stats_collector collector_;
     std::optional<health::patroni_poller> poller_;
     std::optional<stats::http_server> stats_server_;
@@ -160,8 +160,8 @@ config::config application::poller_config(const config::config& cfg) const
 
 bool application::open_listener(const config::listener& l, std::size_t slot, const listener_runtime* previous)
 {
-    auto acceptor = std::make_unique<tcp::acceptor>(control_);
-    if (!bind_acceptor(*acceptor, l)) return false;
+    auto sockets = bind_listener(l, control_, workers_);
+    if (!sockets) return false;
     auto& runtime = runtimes_.emplace_back();
     runtime.cfg = l;
     runtime.index = slot;
@@ -169,15 +169,14 @@ bool application::open_listener(const config::listener& l, std::size_t slot, con
     if (previous) // an operator's drain/maint survives a reload
         for (std::size_t i = 0; i < max_tracked_members; ++i)
             runtime.admin[i].store(previous->admin[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
-    asio::co_spawn(control_, accept_loop(*acceptor, runtime, workers_, env_), asio::detached);
-    bound_[l.name] = bound_listener{&runtime, std::move(acceptor)};
+    sockets->start(runtime, env_);
+    bound_[l.name] = bound_listener{&runtime, std::move(sockets)};
     return true;
 }
 
 void application::close_listener(bound_listener& b)
 {
-    std::error_code ignored;
-    b.acceptor->close(ignored);
+    b.sockets->close();
     b.runtime->retired = true;
 }
 

@@ -1,41 +1,105 @@
-// The accept loop. The acceptor lives on the control thread; each socket is accepted directly
-// into the chosen worker's io_context, as in Asio's http/server2.
+// Listening: a socket per worker in one SO_REUSEPORT group, and each worker's accept loop.
 #include "proxy/net/listener.hpp"
 
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/support/log.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <chrono>
 
-namespace patroxy::proxy {
+#include <sys/socket.h>
 
-asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, listener_runtime& listener, worker_pool& workers,
+namespace patroxy::proxy {
+namespace {
+
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+/// Accepts on `acceptor` until it is closed, starting a session on `owner` per connection.
+/// Runs on `owner`'s thread and holds the acceptor, which outlives the listener_sockets.
+asio::awaitable<void> accept_loop(std::shared_ptr<tcp_acceptor> acceptor, listener_runtime& listener, worker& owner,
                                   session_env& env)
 {
     const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
     for (;;) {
-        worker& target = workers.least_loaded();
         // The peer's address comes with the accept: no getpeername() per connection.
         asio::ip::tcp::endpoint peer;
-        auto [ec, socket] = co_await acceptor.async_accept(target.context(), peer, nothrow);
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        auto [ec, socket] = co_await acceptor->async_accept(peer, nothrow);
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         if (ec) {
             // Out of descriptors or similar: say so and back off instead of spinning.
-            log_line(log_level::error) << "listener=" << listener.cfg.name << " accept failed: " << ec.message();
+            log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
+                                       << " accept failed: " << ec.message();
             asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
             co_await pause.async_wait(nothrow);
             continue;
         }
         listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-        start_session(std::move(socket), peer, listener, target, env);
+        start_session(std::move(socket), peer, listener, owner, env);
     }
+}
+
+/// Binds `acceptor` to `endpoint` and listens; `shared` joins the SO_REUSEPORT group.
+std::error_code open_and_listen(tcp_acceptor& acceptor, const asio::ip::tcp::endpoint& endpoint, bool shared)
+{
+    std::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp_acceptor::reuse_address(true), ec);
+    if (!ec && shared) acceptor.set_option(reuse_port(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec && shared) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    return ec;
+}
+
+} // namespace
+
+std::unique_ptr<listener_sockets> listener_sockets::bind(const asio::ip::tcp::endpoint& endpoint, worker_pool& workers,
+                                                         std::error_code& ec)
+{
+    // First a plain bind, without SO_REUSEPORT: it fails where anything holds the address, as a
+    // single listening socket's bind would.
+    {
+        tcp_acceptor probe(workers.at(0).context().get_executor());
+        if ((ec = open_and_listen(probe, endpoint, false))) return nullptr;
+    }
+    std::vector<std::shared_ptr<tcp_acceptor>> acceptors;
+    auto bound = endpoint;
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+        auto acceptor = std::make_shared<tcp_acceptor>(workers.at(i).context().get_executor());
+        if ((ec = open_and_listen(*acceptor, bound, true))) return nullptr;
+        bound = acceptor->local_endpoint(ec); // port 0 binds one port for the whole group
+        if (ec) return nullptr;
+        acceptors.push_back(std::move(acceptor));
+    }
+    return std::make_unique<listener_sockets>(workers, std::move(acceptors));
+}
+
+void listener_sockets::start(listener_runtime& listener, session_env& env)
+{
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+        auto& owner = workers_.at(i);
+        asio::co_spawn(owner.context(), accept_loop(acceptors_[i], listener, owner, env), asio::detached);
+    }
+}
+
+void listener_sockets::close()
+{
+    workers_.run_on_each_and_wait([this](worker& w) {
+        std::error_code ignored;
+        acceptors_[w.id()]->close(ignored);
+    });
+}
+
+asio::ip::tcp::endpoint listener_sockets::local_endpoint() const
+{
+    std::error_code ignored;
+    return acceptors_.front()->local_endpoint(ignored);
 }
 
 } // namespace patroxy::proxy

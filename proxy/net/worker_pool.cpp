@@ -5,6 +5,9 @@
 
 #include <asio/post.hpp>
 
+#include <condition_variable>
+#include <mutex>
+
 namespace patroxy::proxy {
 
 void worker::run()
@@ -31,6 +34,7 @@ worker_pool::~worker_pool() { stop_now(); }
 
 void worker_pool::start()
 {
+    running_ = true;
     for (auto& w : workers_) {
         w->guard_.emplace(w->context_.get_executor());
         w->thread_ = std::thread([&target = *w] { target.run(); });
@@ -39,12 +43,14 @@ void worker_pool::start()
 
 void worker_pool::stop_when_idle()
 {
+    running_ = false;
     for (auto& w : workers_) w->guard_.reset();
     join();
 }
 
 void worker_pool::stop_now()
 {
+    running_ = false;
     for (auto& w : workers_) {
         w->guard_.reset();
         w->context_.stop();
@@ -56,14 +62,6 @@ void worker_pool::join()
 {
     for (auto& w : workers_)
         if (w->thread_.joinable()) w->thread_.join();
-}
-
-worker& worker_pool::least_loaded() noexcept
-{
-    worker* best = workers_.front().get();
-    for (auto& w : workers_)
-        if (w->sessions.load(std::memory_order_relaxed) < best->sessions.load(std::memory_order_relaxed)) best = w.get();
-    return *best;
 }
 
 void worker_pool::publish(const health::snapshot_ptr& snapshot, after_install after)
@@ -80,6 +78,27 @@ void worker_pool::publish(const health::snapshot_ptr& snapshot, after_install af
 void worker_pool::run_on_each(std::function<void(worker&)> fn)
 {
     for (auto& w : workers_) asio::post(w->context_, [&target = *w, fn] { fn(target); });
+}
+
+void worker_pool::run_on_each_and_wait(const std::function<void(worker&)>& fn)
+{
+    if (!running_) {
+        for (auto& w : workers_) fn(*w);
+        return;
+    }
+    std::mutex mutex;
+    std::condition_variable all_done;
+    std::size_t pending = workers_.size();
+    for (auto& w : workers_) {
+        asio::post(w->context_, [&target = *w, &fn, &mutex, &all_done, &pending] {
+            fn(target);
+            std::lock_guard lock(mutex);
+            if (--pending == 0) all_done.notify_one();
+        });
+    }
+    // A worker runs short handlers only, so this is a matter of microseconds.
+    std::unique_lock lock(mutex);
+    all_done.wait(lock, [&pending] { return pending == 0; });
 }
 
 std::uint64_t worker_pool::total_sessions() const noexcept

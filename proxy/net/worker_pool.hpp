@@ -62,7 +62,7 @@ public:
     [[nodiscard]] steady_deadline& sweep_timer() noexcept { return sweep_timer_; }
     bool sweeping = false;
 
-    /// Live sessions on this worker (read by other threads to pick the least loaded).
+    /// Live sessions on this worker (read by other threads for the drain and the stats).
     std::atomic<std::uint32_t> sessions{0};
 
 private:
@@ -100,10 +100,6 @@ public:
     /// Stops every loop now and joins the threads.
     void stop_now();
 
-    /// The worker with the fewest live sessions: long-lived connections would otherwise pile
-    /// up on whichever worker accepted during a burst.
-    [[nodiscard]] worker& least_loaded() noexcept;
-
     /// Hands a new snapshot to every worker: each installs it on its own thread, then calls
     /// `after(worker, previous, current)` there (to close sessions that lost their member).
     using after_install = void (*)(worker&, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
@@ -111,6 +107,10 @@ public:
 
     /// Runs `fn(worker)` on every worker's own thread (e.g. to close some of its sessions).
     void run_on_each(std::function<void(worker&)> fn);
+    /// The same, and returns once every worker has run it (at once, on this thread, before
+    /// start() or after the workers stopped). For what the caller must see done, such as
+    /// listening sockets closed before their address is bound again. Not on a worker thread.
+    void run_on_each_and_wait(const std::function<void(worker&)>& fn);
 
     [[nodiscard]] std::uint64_t total_sessions() const noexcept;
     /// Relay buffers over all workers: lent out, and kept for reuse. Any thread.
@@ -121,10 +121,13 @@ public:
     };
     [[nodiscard]] buffer_counts relay_buffers() const noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
+    /// The worker with id `i` (0 <= i < size()).
+    [[nodiscard]] worker& at(std::size_t i) noexcept { return *workers_[i]; }
 
 private:
     void join();
     std::vector<std::unique_ptr<worker>> workers_;
+    bool running_ = false; ///< between start() and a stop; changed on the control thread only
 };
 
 } // namespace patroxy::proxy

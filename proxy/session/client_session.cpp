@@ -128,7 +128,7 @@ void client_session::account_server() noexcept
 
 asio::awaitable<void> client_session::run()
 {
-    log_line(log_level::debug) << prefix() << " accepted";
+    log_line(log_level::debug) << prefix() << " accepted by worker=" << owner_.id();
     co_await serve();
     if (stage_ == stage::relaying) // serve() prepared the relay
         start_relay();

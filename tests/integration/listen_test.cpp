@@ -1,0 +1,101 @@
+// Listening with several workers: each worker has its own socket in one SO_REUSEPORT group and
+// accepts the clients it serves. Both workers take clients, a second patroxy cannot take the
+// same address (SO_REUSEPORT must not let it share silently), and a reload that replaces the
+// listener binds the same address again at once.
+#include <catch2/catch.hpp>
+
+#include "tests/support/patroxy_process.hpp"
+#include "tests/support/pg_server.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <csignal>
+
+namespace {
+
+using namespace patroxy::test;
+using namespace std::chrono_literals;
+
+/// The worker ids in patroxy's "accepted by worker=N" debug lines.
+std::set<std::string> accepting_workers(const std::string& log)
+{
+    std::set<std::string> ids;
+    const std::string needle = "accepted by worker=";
+    for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+        const auto start = at + needle.size();
+        ids.insert(log.substr(start, log.find_first_not_of("0123456789", start) - start));
+    }
+    return ids;
+}
+
+/// Opens `count` sessions through `port` one after the other; how many answered a query.
+int sessions_served(std::uint16_t port, int count)
+{
+    int served = 0;
+    for (int i = 0; i < count; ++i) {
+        auto conn = pq_connect(conninfo_for(port, "sslmode=disable"));
+        if (PQstatus(conn.get()) == CONNECTION_OK && query_value(conn.get(), "SELECT 1") == "1") ++served;
+    }
+    return served;
+}
+
+proxy_config two_worker_config(std::uint16_t port)
+{
+    auto config = shared_cluster_config({listener_spec("main", port, {"pg1"})});
+    config.workers = 2;
+    config.extra_args = {"--log-level", "debug"};
+    return config;
+}
+
+} // namespace
+
+TEST_CASE("listen: with two workers both accept clients on the listener's address", "[listen]")
+{
+    const auto port = free_port();
+    patroxy_process proxy(PATROXY_BINARY, two_worker_config(port));
+    CHECK(sessions_served(port, 40) == 40);
+    INFO(proxy.log());
+    // The kernel spreads connections by a hash of their addresses: 40 never all land on one.
+    CHECK(accepting_workers(proxy.log()) == std::set<std::string>{"0", "1"});
+}
+
+TEST_CASE("listen: a second patroxy on the same address is refused and the first goes on", "[listen]")
+{
+    const auto port = free_port();
+    const auto config = two_worker_config(port);
+    patroxy_process first(PATROXY_BINARY, config);
+
+    const auto dir = make_temp_dir("patroxy-listen");
+    const auto path = dir + "/second.json";
+    std::ofstream(path) << config.to_json();
+    const auto second = run_captured(PATROXY_BINARY, {"-f", path}, 10s);
+    INFO("the second patroxy said: " << second.output);
+    CHECK(second.exit_status == 1);
+    CHECK(second.output.find("listener=main cannot listen on 127.0.0.1:" + std::to_string(port) +
+                             ": Address already in use") != std::string::npos);
+    CHECK(first.running());
+    CHECK(sessions_served(port, 4) == 4);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("listen: a reload that replaces the listener binds its address again at once", "[listen]")
+{
+    const auto port = free_port();
+    auto config = two_worker_config(port);
+    patroxy_process proxy(PATROXY_BINARY, config);
+    auto kept = pq_connect(conninfo_for(port, "sslmode=disable"));
+    REQUIRE(PQstatus(kept.get()) == CONNECTION_OK);
+
+    config.listeners.front().max_connections = 50; // a change: the listener is replaced
+    std::ofstream(proxy.config_path(), std::ios::trunc) << config.to_json();
+    REQUIRE(::kill(proxy.pid(), SIGHUP) == 0);
+    REQUIRE(proxy.wait_for_log("configuration reloaded from", 5s));
+    INFO(proxy.log());
+    CHECK(proxy.log().find("cannot listen") == std::string::npos);
+    CHECK(sessions_served(port, 10) == 10);
+    CHECK(query_value(kept.get(), "SELECT 2") == "2"); // the session from before the reload lives on
+}

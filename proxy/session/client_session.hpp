@@ -3,7 +3,7 @@
 //   client_session.cpp  life cycle, rejections, close accounting
 //   startup_stage.cpp   first packet: SSL/GSS negotiation, CancelRequest, StartupMessage
 //   connect_stage.cpp   routing and connecting to a server, early-failure retry
-//   relay_stage.cpp     the two pumps and the idle watchdog
+//   relay_stage.cpp     the two pumps, and the idle deadlines the worker's sweep checks
 //
 // Startup and connect are one coroutine: they are short and read best as a sequence. The relay,
 // where a session spends its life, runs on plain completion handlers instead, so a session

@@ -128,7 +128,9 @@ void client_session::account_server() noexcept
 
 asio::awaitable<void> client_session::run()
 {
-    log_line(log_level::debug) << prefix() << " accepted by worker=" << owner_.id();
+    // Guarded: prefix() builds strings, and a connect-per-transaction load pays them per session.
+    if (log_enabled(log_level::debug))
+        log_line(log_level::debug) << prefix() << " accepted by worker=" << owner_.id();
     co_await serve();
     if (stage_ == stage::relaying) // serve() prepared the relay
         start_relay();
@@ -140,9 +142,11 @@ void client_session::close_and_report()
 {
     close_sockets();
     count_cancel();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     const bool quiet = cause_ == close_cause::client_closed || cause_ == close_cause::cancel_forwarded;
-    log_line(quiet ? log_level::debug : log_level::info)
+    const auto level = quiet ? log_level::debug : log_level::info;
+    if (!log_enabled(level)) return; // prefix() and the line cost a few allocations
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
+    log_line(level)
         << prefix() << " closed: " << to_string(cause_) << (cause_detail_.empty() ? "" : ": ") << cause_detail_
         << " duration=" << ms << "ms bytes_in=" << bytes_in_ << " bytes_out=" << bytes_out_;
 }

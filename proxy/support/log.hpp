@@ -2,6 +2,7 @@
 // interleave. Not for the data path's per-message work: log events, not bytes.
 #pragma once
 
+#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -20,27 +21,31 @@ void write_log_line(log_level level, std::string_view text);
 
 /// Builds one line with operator<< and writes it when destroyed:
 ///   log_line(log_level::info) << "listening name=" << name;
+/// A line below the log level builds nothing (no stream is constructed), but its operands are
+/// still evaluated: guard an expensive one with log_enabled().
 class log_line {
 public:
-    explicit log_line(log_level level) : level_(level), enabled_(log_enabled(level)) {}
+    explicit log_line(log_level level) : level_(level)
+    {
+        if (log_enabled(level)) out_.emplace();
+    }
     log_line(const log_line&) = delete;
     log_line& operator=(const log_line&) = delete;
     ~log_line()
     {
-        if (enabled_) write_log_line(level_, out_.view());
+        if (out_) write_log_line(level_, out_->view());
     }
 
     template <class T>
     log_line& operator<<(const T& value)
     {
-        if (enabled_) out_ << value;
+        if (out_) *out_ << value;
         return *this;
     }
 
 private:
     log_level level_;
-    bool enabled_;
-    std::ostringstream out_;
+    std::optional<std::ostringstream> out_; ///< only for a line that will be written
 };
 
 } // namespace patroxy::proxy

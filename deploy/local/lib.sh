@@ -453,6 +453,10 @@ start_until_bound() {
   ready_or_dead() { ! "$alive" "$arg" >/dev/null || "$ready" "$arg"; }
   for try in $(seq 1 10); do
     "$alive" "$arg" >/dev/null || "$@"
+    # Until the new process has exec'd, its command line is still this shell's and "$alive" says
+    # no, which ready_or_dead would take for an early death (seen once: etcd declared unhealthy
+    # 20 ms after its start). A process that really dies at once costs these 5 s.
+    wait_for "$what to run" 5 "$alive" "$arg" || true
     wait_for "$what to start" 30 ready_or_dead || true
     if "$alive" "$arg" >/dev/null; then return 0; fi
     tail -n 30 "$log" 2>/dev/null | grep -qi 'address already in use' || return 1

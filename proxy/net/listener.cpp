@@ -45,15 +45,14 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp_acceptor> acceptor, listen
     }
 }
 
-/// Binds `acceptor` to `endpoint` and listens; `shared` joins the SO_REUSEPORT group.
-std::error_code open_and_listen(tcp_acceptor& acceptor, const asio::ip::tcp::endpoint& endpoint, bool shared)
+/// Opens `acceptor` and binds it to `endpoint`; `in_group` joins the SO_REUSEPORT group.
+std::error_code open_and_bind(tcp_acceptor& acceptor, const asio::ip::tcp::endpoint& endpoint, bool in_group)
 {
     std::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(tcp_acceptor::reuse_address(true), ec);
-    if (!ec && shared) acceptor.set_option(reuse_port(true), ec);
+    if (!ec && in_group) acceptor.set_option(reuse_port(true), ec);
     if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec && shared) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     return ec;
 }
 
@@ -66,13 +65,15 @@ std::unique_ptr<listener_sockets> listener_sockets::bind(const asio::ip::tcp::en
     // single listening socket's bind would.
     {
         tcp_acceptor probe(workers.at(0).context().get_executor());
-        if ((ec = open_and_listen(probe, endpoint, false))) return nullptr;
+        if ((ec = open_and_bind(probe, endpoint, false))) return nullptr;
     }
     std::vector<std::shared_ptr<tcp_acceptor>> acceptors;
     auto bound = endpoint;
     for (std::size_t i = 0; i < workers.size(); ++i) {
         auto acceptor = std::make_shared<tcp_acceptor>(workers.at(i).context().get_executor());
-        if ((ec = open_and_listen(*acceptor, bound, true))) return nullptr;
+        if ((ec = open_and_bind(*acceptor, bound, true))) return nullptr;
+        acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) return nullptr;
         bound = acceptor->local_endpoint(ec); // port 0 binds one port for the whole group
         if (ec) return nullptr;
         acceptors.push_back(std::move(acceptor));

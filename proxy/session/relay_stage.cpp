@@ -156,8 +156,8 @@ void client_session::end_relay()
     }
     // A client that stopped reading gets as long as an idle one (check_deadlines), then the
     // socket is closed and the write ends.
-    stage_ = stage::ending;
-    last_client_rx_ = clock::now();
+    enter_stage(stage::ending);
+    last_client_rx_ = clock::now(); // from here: when the final error's write began
     asio::async_write(client_, asio::buffer(error_out_),
                       [this, self = shared_from_this()](std::error_code, std::size_t) {
                           // FIN after the error, so the client reads all of it before the close.

@@ -1,9 +1,17 @@
 // Socket reads that tell Asio's reactor when they have emptied the socket, as HAProxy does with
-// fd_cant_recv(): after a short read, the next read is not tried at once (a recv() that could
+// fd_cant_recv(): after such a read, the next read is not tried at once (a recv() that could
 // only answer EAGAIN) but waits for epoll's next edge, which the kernel raises for any byte that
 // arrives after the read. Asio 1.22 draws that conclusion only from a read of 0 bytes, so a
 // relay that reads, forwards and reads again pays one EAGAIN recv() per message and direction:
 // two of the six and a half syscalls of a relayed round trip.
+//
+// Whether a read emptied the socket is the kernel's to say, not a guess from a short read: the
+// socket's TCP_INQ option (set_relay_options(), socket_options.hpp) makes each recvmsg() report
+// the bytes still queued, and 1 when only the peer's FIN is left. That last case is why a short
+// read is not enough: a server's final FATAL and its close arrive together, one epoll event for
+// both; the read that takes the message leaves the end of the stream for a next read that no
+// further event would ever wake. A socket without TCP_INQ is never reported empty, and pays the
+// EAGAIN recv() instead.
 //
 // Nothing is lost by it: the reactor clears the flag on every readiness event of the socket,
 // and every byte that arrives after a read raises one (edge-triggered epoll, which Asio uses).
@@ -18,6 +26,7 @@
 // EAGAIN recv() and a buffer held while the read waits.
 #pragma once
 
+#include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -41,6 +50,12 @@
 #include <asio/detail/reactor.hpp>
 #include <asio/detail/reactor_op.hpp>
 #include <asio/detail/socket_ops.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #else
 #define PATROXY_DRAINED_READS 0
 #endif
@@ -50,33 +65,58 @@ namespace patroxy::proxy {
 #if PATROXY_DRAINED_READS
 namespace drained_reads_detail {
 
-/// One non-blocking recv() into `buffer` for `op`, and what it tells the reactor.
+/// One non-blocking recvmsg() into `buffer` for `op`, and what it tells the reactor.
 inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, asio::detail::socket_type socket,
                                                 asio::mutable_buffer buffer)
 {
-    if (!asio::detail::socket_ops::non_blocking_recv1(socket, buffer.data(), buffer.size(), 0, true, op.ec_,
-                                                      op.bytes_transferred_))
-        return asio::detail::reactor_op::not_done; // EAGAIN: the reactor waits for the edge
-    // A short read took all there was (an error or the end of the stream, too).
-    return op.ec_ || op.bytes_transferred_ < buffer.size() ? asio::detail::reactor_op::done_and_exhausted
-                                                           : asio::detail::reactor_op::done;
+    using asio::detail::reactor_op;
+    iovec part{buffer.data(), buffer.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr message{};
+    message.msg_iov = &part;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t n = 0;
+    do
+        n = ::recvmsg(socket, &message, 0);
+    while (n < 0 && errno == EINTR);
+    op.bytes_transferred_ = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return reactor_op::not_done; // the reactor waits for the edge
+        op.ec_ = asio::error_code(errno, asio::error::get_system_category());
+        return reactor_op::done_and_exhausted;
+    }
+    if (n == 0) {
+        if (buffer.size() == 0) return reactor_op::done;
+        op.ec_ = asio::error::eof;
+        return reactor_op::done_and_exhausted;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level != IPPROTO_TCP || c->cmsg_type != TCP_CM_INQ) continue;
+        int queued = 0;
+        std::memcpy(&queued, CMSG_DATA(c), sizeof queued);
+        return queued == 0 ? reactor_op::done_and_exhausted : reactor_op::done;
+    }
+    return reactor_op::done; // no TCP_INQ on this socket: the next read tries at once
 }
 
 /// Asio's reactive_socket_recv_op for one buffer, with the two differences this file is about:
-/// a short read reports the socket exhausted, and the buffer comes from a pool when the read is
-/// performed and goes back to it when the socket had nothing. On completion the buffer is handed
-/// to `destination`.
+/// a read that leaves nothing queued reports the socket exhausted, and the buffer comes from a
+/// pool when the read is performed and goes back to it when the socket had nothing. On
+/// completion the buffer is handed to `destination`.
 template <typename Handler, typename IoExecutor>
 class pooled_recv_op : public asio::detail::reactor_op {
 public:
     ASIO_DEFINE_HANDLER_PTR(pooled_recv_op);
 
-    pooled_recv_op(asio::detail::socket_type socket, buffer_pool& pool, pooled_buffer& destination, Handler& handler,
-                   const IoExecutor& io_ex)
+    pooled_recv_op(asio::detail::socket_type socket, buffer_pool& pool, pooled_buffer& destination, std::size_t offset,
+                   Handler& handler, const IoExecutor& io_ex)
         : reactor_op(asio::error_code(), &pooled_recv_op::do_perform, &pooled_recv_op::do_complete),
           socket_(socket),
           pool_(pool),
           destination_(destination),
+          offset_(offset),
           buffer_(std::move(destination)),
           handler_(std::move(handler)),
           work_(handler_, io_ex)
@@ -91,8 +131,10 @@ public:
             o->ec_ = std::make_error_code(std::errc::not_enough_memory);
             return done;
         }
-        const status result = receive(*o, o->socket_, asio::buffer(o->buffer_.get(), o->pool_.buffer_size()));
-        if (result == not_done) o->buffer_.reset(); // nothing there: wait without the buffer
+        const status result =
+            receive(*o, o->socket_, asio::buffer(o->buffer_.get() + o->offset_, o->pool_.buffer_size() - o->offset_));
+        // Nothing there: wait without the buffer, unless it holds bytes already.
+        if (result == not_done && o->offset_ == 0) o->buffer_.reset();
         return result;
     }
 
@@ -117,6 +159,7 @@ private:
     asio::detail::socket_type socket_;
     buffer_pool& pool_;
     pooled_buffer& destination_;
+    std::size_t offset_;
     pooled_buffer buffer_;
     Handler handler_;
     asio::detail::handler_work<Handler, IoExecutor> work_;
@@ -142,27 +185,35 @@ public:
         (void)context;
     }
 
-    /// socket.async_read_some() into `buffer`, minus the recv() that would answer EAGAIN after a
-    /// read that emptied the socket. The buffer is taken from `pool` only when bytes are there
-    /// (one `buffer` already holds is used as it is) and given back while the socket has none;
-    /// `handler(ec, n)` finds the bytes in `buffer`, which must outlive the read (the handler
-    /// should own it). `socket` must belong to this object's io_context.
-    template <typename Handler>
-    void async_read_pooled(tcp_socket& socket, buffer_pool& pool, pooled_buffer& buffer, Handler&& handler)
+    /// socket.async_read_some() into `buffer` from `offset` on, minus the recv() that would answer
+    /// EAGAIN after a read that emptied the socket. With `offset` 0 the buffer is taken from
+    /// `pool` only when bytes are there (one `buffer` already holds is used as it is) and given
+    /// back while the socket has none; a read at an offset > 0 must find `buffer` holding one and
+    /// keeps it. The completion `(ec, n)` finds the bytes in `buffer`, which must outlive the
+    /// read (the handler should own it). `socket` must belong to this object's io_context.
+    /// Cancelled by socket.cancel() or close(), not by a cancellation slot.
+    template <typename CompletionToken>
+    auto async_read_pooled(tcp_socket& socket, buffer_pool& pool, pooled_buffer& buffer, std::size_t offset,
+                           CompletionToken&& token)
     {
+        return asio::async_initiate<CompletionToken, void(std::error_code, std::size_t)>(
+            [this, &socket, &pool, &buffer, offset](auto handler) {
 #if PATROXY_DRAINED_READS
-        start(socket, std::forward<Handler>(handler), pool, buffer);
+                start(socket, std::move(handler), pool, buffer, offset);
 #else
-        // Asio's own read needs its buffer up front.
-        if (!buffer) buffer = pool.try_acquire();
-        if (!buffer) {
-            asio::post(socket.get_executor(), [h = std::forward<Handler>(handler)]() mutable {
-                h(std::make_error_code(std::errc::not_enough_memory), std::size_t{0});
-            });
-            return;
-        }
-        socket.async_read_some(asio::buffer(buffer.get(), pool.buffer_size()), std::forward<Handler>(handler));
+                // Asio's own read needs its buffer up front.
+                if (!buffer) buffer = pool.try_acquire();
+                if (!buffer) {
+                    asio::post(socket.get_executor(), [h = std::move(handler)]() mutable {
+                        h(std::make_error_code(std::errc::not_enough_memory), std::size_t{0});
+                    });
+                    return;
+                }
+                socket.async_read_some(asio::buffer(buffer.get() + offset, pool.buffer_size() - offset),
+                                       std::move(handler));
 #endif
+            },
+            token);
     }
 
 private:
@@ -170,7 +221,7 @@ private:
     /// Allocates the read for `handler` and starts it on `socket` as Asio's own reactive socket
     /// service starts one.
     template <typename Handler>
-    void start(tcp_socket& socket, Handler&& handler, buffer_pool& pool, pooled_buffer& buffer)
+    void start(tcp_socket& socket, Handler&& handler, buffer_pool& pool, pooled_buffer& buffer, std::size_t offset)
     {
         namespace ad = asio::detail;
         auto& io_object = drained_reads_detail::socket_access::of(socket);
@@ -179,7 +230,7 @@ private:
         using op = drained_reads_detail::pooled_recv_op<handler_type, std::decay_t<decltype(io_object.get_executor())>>;
         handler_type h(std::forward<Handler>(handler));
         typename op::ptr p = {std::addressof(h), op::ptr::allocate(h), nullptr};
-        p.p = new (p.v) op(impl.socket_, pool, buffer, h, io_object.get_executor());
+        p.p = new (p.v) op(impl.socket_, pool, buffer, offset, h, io_object.get_executor());
         if ((impl.state_ & ad::socket_ops::non_blocking) ||
             ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true, p.p->ec_))
             reactor_.start_op(ad::reactor::read_op, impl.socket_, impl.reactor_data_, p.p, false, true);

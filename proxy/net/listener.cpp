@@ -1,6 +1,7 @@
 // Listening: a socket per worker in one SO_REUSEPORT group, and each worker's accept loop.
 #include "proxy/net/listener.hpp"
 
+#include "proxy/net/socket_options.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/support/log.hpp"
@@ -23,10 +24,10 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 
 /// Accepts on `acceptor` until it is closed, starting a session on `owner` per connection.
 /// Runs on `owner`'s thread and holds the acceptor, which outlives the listener_sockets.
-asio::awaitable<void> accept_loop(std::shared_ptr<tcp_acceptor> acceptor, listener_runtime& listener, worker& owner,
+task<void> accept_loop(std::shared_ptr<tcp_acceptor> acceptor, listener_runtime& listener, worker& owner,
                                   session_env& env)
 {
-    const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+    const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable_t<io_executor>{});
     for (;;) {
         // The peer's address comes with the accept: no getpeername() per connection.
         asio::ip::tcp::endpoint peer;
@@ -52,6 +53,8 @@ std::error_code open_and_bind(tcp_acceptor& acceptor, const asio::ip::tcp::endpo
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(tcp_acceptor::reuse_address(true), ec);
     if (!ec && in_group) acceptor.set_option(reuse_port(true), ec);
+    // Set once here, every accepted connection has them (socket_options.hpp).
+    if (!ec) ec = set_relay_options(acceptor.native_handle());
     if (!ec) acceptor.bind(endpoint, ec);
     return ec;
 }

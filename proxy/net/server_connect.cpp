@@ -1,5 +1,7 @@
 #include "proxy/net/server_connect.hpp"
 
+#include "proxy/net/socket_options.hpp"
+
 #include <cerrno>
 #include <poll.h>
 #include <sys/socket.h>
@@ -20,7 +22,7 @@ connect_progress start_connect(tcp_socket& socket, const asio::ip::tcp::endpoint
     // Set here, once: Asio then knows the socket is non-blocking and sets it no more.
     if (!ec) socket.non_blocking(true, ec);
     if (ec) return connect_progress::failed;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    (void)set_relay_options(socket.native_handle());
     if (::connect(socket.native_handle(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0)
         return connect_progress::connected;
     if (errno != EINPROGRESS) {

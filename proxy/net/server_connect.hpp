@@ -18,8 +18,8 @@ enum class connect_progress {
     failed,      ///< the error says why
 };
 
-/// Opens `socket` afresh (closing what it held), non-blocking with TCP_NODELAY, and connects it
-/// to `endpoint` as far as that can go without waiting.
+/// Opens `socket` afresh (closing what it held), non-blocking with TCP_NODELAY and TCP_INQ
+/// (socket_options.hpp), and connects it to `endpoint` as far as that can go without waiting.
 connect_progress start_connect(tcp_socket& socket, const asio::ip::tcp::endpoint& endpoint, std::error_code& ec);
 
 /// The outcome of a connect that was in progress once the socket is writable (SO_ERROR).

@@ -6,6 +6,7 @@
 #include "proxy/net/buffer_pool.hpp"
 #include "proxy/net/drained_reads.hpp"
 #include "proxy/net/io_types.hpp"
+#include "proxy/support/intrusive_list.hpp"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -17,12 +18,25 @@
 #include <memory>
 #include <optional>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 namespace patroxy::proxy {
 
 class client_session;
+
+/// The lists a session is in, told apart by tag (support/intrusive_list.hpp).
+struct live_list_tag;
+struct setup_list_tag;
+using live_session_list = intrusive_list<client_session, live_list_tag>;
+using setup_session_list = intrusive_list<client_session, setup_list_tag>;
+
+/// A timer that walks a list of sessions now and then (session/deadline_sweeps.cpp), and
+/// whether it is armed.
+struct session_sweep {
+    explicit session_sweep(asio::io_context& context) : timer(context) {}
+    steady_deadline timer;
+    bool running = false;
+};
 
 class worker {
 public:
@@ -47,7 +61,9 @@ public:
 
     /// Live sessions on this worker, so that a snapshot change can close those on a member
     /// that lost its role. Touched on this worker's thread only.
-    [[nodiscard]] std::unordered_set<client_session*>& live_sessions() noexcept { return live_sessions_; }
+    [[nodiscard]] live_session_list& live_sessions() noexcept { return live_sessions_; }
+    /// The live sessions still in startup or connect, whose deadlines are short. This thread only.
+    [[nodiscard]] setup_session_list& setup_sessions() noexcept { return setup_sessions_; }
 
     /// Relay buffers lent to this worker's sessions while they move bytes. Loans on this
     /// thread only; the counts may be read anywhere.
@@ -57,10 +73,11 @@ public:
     /// The relay's reads on this worker's sockets (drained_reads.hpp).
     [[nodiscard]] drained_reads& reads() noexcept { return reads_; }
 
-    /// The one timer that checks the relay's idle deadlines for all of this worker's sessions
-    /// (session/idle_sweep.cpp), and whether it is armed. This thread only.
-    [[nodiscard]] steady_deadline& sweep_timer() noexcept { return sweep_timer_; }
-    bool sweeping = false;
+    /// The timers that check the deadlines of all of this worker's sessions: the relay's idle
+    /// deadlines over every live session, and the startup and connect deadlines over the
+    /// setup sessions, more often (session/deadline_sweeps.cpp). This thread only.
+    [[nodiscard]] session_sweep& idle_sweep() noexcept { return idle_sweep_; }
+    [[nodiscard]] session_sweep& setup_sweep() noexcept { return setup_sweep_; }
 
     /// Live sessions on this worker (read by other threads for the drain and the stats).
     std::atomic<std::uint32_t> sessions{0};
@@ -73,7 +90,8 @@ private:
     unsigned id_;
     // Declared before the io_context, so they outlive it: destroying the context destroys the
     // handlers still pending, and with them the sessions, which leave these on the way out.
-    std::unordered_set<client_session*> live_sessions_;
+    live_session_list live_sessions_;
+    setup_session_list setup_sessions_;
     /// 32 KiB: a whole startup packet (at most 10000 bytes) fits, and a COPY moves in few
     /// syscalls. Up to 64 idle buffers (2 MiB) are kept for the next busy sessions.
     buffer_pool buffers_{32 * 1024, 64};
@@ -83,7 +101,8 @@ private:
     std::thread thread_;
     health::snapshot_ptr snapshot_;
     asio::steady_timer snapshot_signal_{context_, asio::steady_timer::time_point::max()};
-    steady_deadline sweep_timer_{context_};
+    session_sweep idle_sweep_{context_};
+    session_sweep setup_sweep_{context_};
 };
 
 class worker_pool {

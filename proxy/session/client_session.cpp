@@ -2,15 +2,19 @@
 // ErrorResponses patroxy sends itself.
 #include "proxy/session/client_session.hpp"
 
+#include "proxy/net/eager_write.hpp"
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
+#include "proxy/session/deadline_sweeps.hpp"
 #include "proxy/support/log.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/write.hpp>
 
 #include <sstream>
+#include <tuple>
+#include <utility>
 #include <variant>
 
 namespace patroxy::proxy {
@@ -33,13 +37,6 @@ protocol::message_type_set client_reported_types()
     return s;
 }
 
-std::string format_endpoint(const asio::ip::tcp::endpoint& endpoint)
-{
-    std::ostringstream out;
-    out << endpoint;
-    return out.str();
-}
-
 } // namespace
 
 void start_session(tcp_socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
@@ -53,7 +50,7 @@ void start_session(tcp_socket client, const asio::ip::tcp::endpoint& peer, liste
     // The coroutine owns the session through startup and connect; from there the relay's
     // handlers do (client_session.hpp).
     auto serve_client = [](tcp_socket s, asio::ip::tcp::endpoint from, listener_runtime& l, worker& w,
-                           session_env& e, std::uint64_t session_id) -> asio::awaitable<void> {
+                           session_env& e, std::uint64_t session_id) -> task<void> {
         auto session = std::make_shared<client_session>(std::move(s), from, l, w, e, session_id);
         co_await session->run();
     };
@@ -76,7 +73,7 @@ client_session::client_session(tcp_socket client, const asio::ip::tcp::endpoint&
       owner_(owner),
       env_(env),
       id_(id),
-      client_address_(format_endpoint(peer)),
+      peer_(peer),
       client_buf_(owner.buffers().acquire()),
       server_buf_(owner.buffers().acquire()),
       buffer_size_(owner.buffers().buffer_size()),
@@ -89,13 +86,18 @@ client_session::client_session(tcp_socket client, const asio::ip::tcp::endpoint&
     raise_to(listener_.counters.active_max, active);
     over_limit_ = active > listener_.cfg.max_connections;
     std::error_code ignored;
-    client_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    owner_.live_sessions().insert(this);
+    // Non-blocking from the start: Asio would set it before the first read anyway, and the
+    // eager writes need it (eager_write.hpp).
+    client_.non_blocking(true, ignored); // TCP_NODELAY and TCP_INQ come from the listener
+    owner_.live_sessions().push_back(*this);
+    owner_.setup_sessions().push_back(*this);
+    watch_setup_deadlines(owner_, env_.timeouts);
 }
 
 client_session::~client_session()
 {
-    owner_.live_sessions().erase(this);
+    owner_.live_sessions().erase(*this);
+    owner_.setup_sessions().erase(*this);
     account_server();
     set_member(nullptr, 0);
     if (cancel_key_) env_.cancels.remove(cancel_key_->process_id, cancel_key_->secret_key, id_);
@@ -126,7 +128,7 @@ void client_session::account_server() noexcept
         server.errors_resp.fetch_add(1, std::memory_order_relaxed);
 }
 
-asio::awaitable<void> client_session::run()
+task<void> client_session::run()
 {
     // Guarded: prefix() builds strings, and a connect-per-transaction load pays them per session.
     if (log_enabled(log_level::debug))
@@ -154,24 +156,38 @@ void client_session::close_and_report()
 void client_session::enter_stage(stage next)
 {
     stage_ = next;
-    if (!setup_) return; // the relay has started; the worker's sweep keeps its deadlines
-    auto& timer = setup_->timer;
-    if (next != stage::startup) {
-        timer.cancel();
-        return;
-    }
+    if (!setup_) return; // the relay has started; the worker's idle sweep keeps its deadlines
     // From accept, over every first packet: a client that trickles bytes cannot hold a session.
-    timer.expires_at(setup_->startup_deadline);
-    timer.async_wait([this, self = shared_from_this()](std::error_code ec) {
-        if (ec || stage_ != stage::startup) return; // disarmed
-        listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
-        finish(close_cause::startup_timeout);
-        std::error_code ignored;
-        client_.cancel(ignored); // the pending read ends serve()
-    });
+    setup_->deadline = next == stage::startup ? setup_->startup_deadline : clock::time_point::max();
+    setup_->timed_out = false;
 }
 
-asio::awaitable<void> client_session::serve()
+void client_session::arm_step_deadline()
+{
+    setup_->deadline = clock::now() + env_.timeouts.connect;
+    setup_->timed_out = false;
+}
+
+bool client_session::step_timed_out() noexcept
+{
+    setup_->deadline = clock::time_point::max();
+    return std::exchange(setup_->timed_out, false);
+}
+
+void client_session::check_setup_deadline(clock::time_point now)
+{
+    if (!setup_ || now < setup_->deadline) return;
+    setup_->timed_out = true;
+    // The coroutine waits on the client in startup and on the server while connecting. When
+    // its wait has already completed (the completion is queued), the cancel finds nothing and
+    // the coroutine goes on: the step was done in time after all. The deadline stays armed
+    // until the coroutine has seen it (step_timed_out()), so a wait begun after it passed is
+    // cancelled by the next sweep.
+    std::error_code ignored;
+    (stage_ == stage::startup ? client_ : server_).cancel(ignored);
+}
+
+task<void> client_session::serve()
 {
     enter_stage(stage::startup);
     // GSSENCRequest, then SSLRequest, then the StartupMessage is the longest legal sequence.
@@ -186,7 +202,7 @@ asio::awaitable<void> client_session::serve()
             co_return;
         }
         if (std::holds_alternative<protocol::gssenc_request>(*packet)) {
-            co_await asio::async_write(client_, asio::buffer(&protocol::encryption_refused, 1), nothrow_awaitable);
+            co_await write_all(client_, asio::buffer(&protocol::encryption_refused, 1));
             continue;
         }
         if (std::holds_alternative<protocol::ssl_request>(*packet)) {
@@ -194,7 +210,7 @@ asio::awaitable<void> client_session::serve()
                 co_await serve_ssl_passthrough();
                 co_return;
             }
-            co_await asio::async_write(client_, asio::buffer(&protocol::encryption_refused, 1), nothrow_awaitable);
+            co_await write_all(client_, asio::buffer(&protocol::encryption_refused, 1));
             continue;
         }
 
@@ -258,9 +274,19 @@ void client_session::prepare_error(close_cause cause, std::string_view sqlstate,
     finish(cause, std::move(message));
 }
 
-asio::awaitable<void> client_session::send_prepared_error()
+task<std::error_code> client_session::write_all(tcp_socket& socket, asio::const_buffer buffer)
 {
-    co_await asio::async_write(client_, asio::buffer(error_out_), nothrow_awaitable);
+    std::error_code ec;
+    const std::size_t sent = send_now(socket, buffer, ec);
+    if (ec || sent == buffer.size()) co_return ec;
+    std::size_t n = 0;
+    std::tie(ec, n) = co_await asio::async_write(socket, buffer + sent, nothrow_awaitable);
+    co_return ec;
+}
+
+task<void> client_session::send_prepared_error()
+{
+    co_await write_all(client_, asio::buffer(error_out_));
     // FIN after the error, so the client reads the whole message before seeing the close.
     std::error_code ignored;
     client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -268,7 +294,9 @@ asio::awaitable<void> client_session::send_prepared_error()
 
 std::string client_session::prefix() const
 {
-    std::string p = "session=" + std::to_string(id_) + " client=" + client_address_ + " listener=" + listener_.cfg.name;
+    std::ostringstream address;
+    address << peer_;
+    std::string p = "session=" + std::to_string(id_) + " client=" + address.str() + " listener=" + listener_.cfg.name;
     if (member_) p += " backend=" + member_->name;
     if (!user_.empty()) p += " user=" + user_ + " database=" + database_;
     return p;
@@ -279,7 +307,7 @@ void client_session::close_sockets() noexcept
     std::error_code ignored;
     client_.close(ignored);
     server_.close(ignored);
-    if (setup_) setup_->timer.cancel();
+    if (setup_) setup_->queue_timer.cancel();
 }
 
 } // namespace patroxy::proxy

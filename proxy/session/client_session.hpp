@@ -10,7 +10,7 @@
 // that sits idle in an application's pool costs this object and its two pending reads, not the
 // half dozen coroutine frames (about 8 kB) a suspended coroutine stack would keep. What only
 // startup and connect need (setup_state) is freed when the relay starts, and the relay's idle
-// deadlines are checked by the worker's sweep (idle_sweep.cpp), not by a timer per session.
+// deadlines are checked by the worker's sweeps (deadline_sweeps.cpp), not by a timer per session.
 #pragma once
 
 #include "health/cluster_snapshot.hpp"
@@ -18,6 +18,7 @@
 #include "protocol/message_scanner.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/net/buffer_pool.hpp"
+#include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/kill_policy.hpp"
 #include "proxy/routing/route.hpp"
 #include "proxy/session/close_reason.hpp"
@@ -42,9 +43,13 @@ class worker;
 
 /// Completion token that reports errors as values: the data path branches on error codes and
 /// keeps exceptions for bugs (STYLE.md section 4).
-inline constexpr auto nothrow_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+inline constexpr auto nothrow_awaitable = asio::experimental::as_tuple(asio::use_awaitable_t<io_executor>{});
 
-class client_session : public std::enable_shared_from_this<client_session> {
+/// A session is in its worker's live list from construction to destruction, and in its setup
+/// list until the relay starts (worker_pool.hpp).
+class client_session : public std::enable_shared_from_this<client_session>,
+                       public list_hook<live_list_tag>,
+                       public list_hook<setup_list_tag> {
 public:
     using clock = std::chrono::steady_clock;
 
@@ -57,7 +62,7 @@ public:
     /// Serves the client: startup and connect in this coroutine, then, if the session gets that
     /// far, starts the relay and returns; the relay's handlers keep the session alive until it
     /// ends. Either way the session logs its close and the destructor accounts for it.
-    asio::awaitable<void> run();
+    task<void> run();
 
     /// Ends the session because its member may no longer serve this listener. Where the stream
     /// to the client is at a message boundary the client first gets FATAL 57P01 with `reason`,
@@ -65,8 +70,13 @@ public:
     void kill(const kill_decision& decision);
 
     /// The relay's idle deadlines, and the deadline of a final error to a client that stopped
-    /// reading, checked by the worker's sweep (idle_sweep.cpp) against `now`. Worker thread.
+    /// reading, checked by the worker's idle sweep (deadline_sweeps.cpp) against `now`. Worker
+    /// thread.
     void check_deadlines(clock::time_point now);
+    /// The startup deadline and the current connect step's, checked by the worker's setup sweep:
+    /// one that has passed cancels the socket the session waits on (step_timed_out() tells the
+    /// waiting coroutine why). Worker thread.
+    void check_setup_deadline(clock::time_point now);
 
     [[nodiscard]] const listener_runtime& listener() const noexcept { return listener_; }
     /// The server this session is connected to (or connecting to), or nullptr.
@@ -80,11 +90,18 @@ private:
         relaying,   ///< idle timeouts per side, checked by the worker's sweep
         ending,     ///< the relay is over; a final error goes to the client within client_idle
     };
-    /// Moves to `next`, arming the startup deadline or disarming it.
+    /// Moves to `next`: the startup deadline rules in stage::startup, no setup deadline in the
+    /// others until a connect step arms one.
     void enter_stage(stage next);
+    /// A connect step (connect, the startup packet's write, the server's first answer) that must
+    /// be over within the connect timeout, from now.
+    void arm_step_deadline();
+    /// Whether the setup sweep cancelled the socket for a passed deadline; the next step starts
+    /// afresh. Disarms the deadline.
+    [[nodiscard]] bool step_timed_out() noexcept;
 
     // client_session.cpp
-    asio::awaitable<void> serve();
+    task<void> serve();
     /// Closes both sockets and logs how the session ended.
     void close_and_report();
     void finish(close_cause cause, std::string detail = {});
@@ -93,7 +110,10 @@ private:
     // live in a co_await full-expression (seen here as free(): invalid pointer).
     void prepare_error(close_cause cause, std::string_view sqlstate, std::string message, std::string detail = {},
                        std::string hint = {});
-    asio::awaitable<void> send_prepared_error();
+    task<void> send_prepared_error();
+    /// Writes all of `buffer` to `socket`: at once when the socket takes it (eager_write.hpp),
+    /// else waiting for room.
+    task<std::error_code> write_all(tcp_socket& socket, asio::const_buffer buffer);
     [[nodiscard]] std::string prefix() const;
     void close_sockets() noexcept;
     /// Adds this session's bytes and errors to its server's counters, at close.
@@ -102,20 +122,27 @@ private:
     void count_cancel() noexcept;
 
     // startup_stage.cpp
-    asio::awaitable<std::optional<protocol::first_packet>> read_first_packet();
-    asio::awaitable<void> forward_cancel(const protocol::cancel_request& request);
-    asio::awaitable<void> serve_ssl_passthrough();
+    task<std::optional<protocol::first_packet>> read_first_packet();
+    /// Reads until client_buf_ holds `wanted` bytes, keeping what came after them; false (and the
+    /// session finished) when the client fails or leaves first.
+    task<bool> buffer_client_bytes(std::size_t wanted);
+    /// Drops the first packet handled from client_buf_; bytes the client sent after it move up.
+    void consume_first_packet();
+    task<void> forward_cancel(const protocol::cancel_request& request);
+    task<void> serve_ssl_passthrough();
     void remember_startup(const protocol::startup_message& startup);
 
     // connect_stage.cpp
-    asio::awaitable<bool> connect_server();
+    task<bool> connect_server();
     void plan_from_current_snapshot();
-    asio::awaitable<bool> find_server();
-    asio::awaitable<bool> try_candidates();
-    asio::awaitable<void> wait_for_newer_snapshot();
-    asio::awaitable<std::error_code> connect_with_timeout(const asio::ip::tcp::endpoint& endpoint);
-    asio::awaitable<std::size_t> forward_startup_and_peek();
-    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_first_answer();
+    task<bool> find_server();
+    task<bool> try_candidates();
+    task<void> wait_for_newer_snapshot();
+    task<std::error_code> connect_with_timeout(const asio::ip::tcp::endpoint& endpoint);
+    /// Writes the first packet to the server and reads its first answer, within the connect
+    /// timeout.
+    task<std::tuple<std::error_code, std::size_t>> send_first_packet_and_read_answer();
+    task<std::size_t> forward_startup_and_peek();
     void prepare_no_server_error();
     [[nodiscard]] std::string empty_since_text() const;
     void note_failure(const health::member_view& member, std::uint32_t index, std::string_view what);
@@ -124,7 +151,8 @@ private:
     // relay_stage.cpp
     /// Called by the startup/connect coroutine as its last step: the relay starts when the
     /// coroutine has returned (run()). `pending_server_bytes` of the server's first answer are
-    /// already in the server side's buffer.
+    /// already in the server side's buffer; bytes the client sent after its first packet wait in
+    /// the client side's.
     void prepare_relay(bool protocol_aware, std::size_t pending_server_bytes);
     void start_relay();
     /// The reference each relay handler holds, handed from one operation to the next.
@@ -155,16 +183,20 @@ private:
     /// What only startup and connect need. It lives from accept until the relay starts, so an
     /// idle session keeps none of it.
     struct setup_state {
-        explicit setup_state(const io_executor& executor) : timer(executor) {}
-        /// One deadline at a time: the startup deadline, a connect attempt, the first answer,
-        /// the queue.
-        steady_deadline timer;
+        explicit setup_state(const io_executor& executor) : queue_timer(executor) {}
+        /// The deadline the setup sweep enforces now: the startup deadline, a connect step's,
+        /// or none (max).
+        clock::time_point deadline = clock::time_point::max();
+        bool timed_out = false; ///< the sweep cancelled a wait for `deadline`
         clock::time_point startup_deadline{};
+        /// For the queue: a session waiting for a newer snapshot wakes at queue_deadline.
+        steady_deadline queue_timer;
         clock::time_point queue_deadline{}; ///< give up finding a server after this
         route_plan plan;                    ///< members to try, in order
         std::size_t next_candidate = 0;     ///< index into plan of the next member to try
         std::string failures;               ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
-        std::size_t first_packet_length = 0; ///< of the packet in client_buf_, re-sent on a retry
+        std::size_t first_packet_length = 0; ///< of the packet at client_buf_'s start, re-sent on a retry
+        std::size_t client_bytes = 0;        ///< read into client_buf_: the first packet and any after it
     };
 
     tcp_socket client_;
@@ -174,7 +206,7 @@ private:
     worker& owner_;
     session_env& env_;
     const std::uint64_t id_;
-    std::string client_address_;
+    asio::ip::tcp::endpoint peer_; ///< the client's address, formatted only for a log line
     bool over_limit_ = false; ///< over max_connections: only a CancelRequest is still served
 
     health::snapshot_ptr snapshot_;                ///< the snapshot this session was routed by

@@ -68,18 +68,15 @@ void client_session::note_failure(const health::member_view& member, std::uint32
     failures += line.str();
 }
 
-asio::awaitable<std::error_code> client_session::connect_with_timeout(const asio::ip::tcp::endpoint& endpoint)
+task<std::error_code> client_session::connect_with_timeout(const asio::ip::tcp::endpoint& endpoint)
 {
-    using namespace asio::experimental::awaitable_operators;
     std::error_code ec;
-    // On loopback the handshake is over before connect() returns: no wait, no timer.
+    // On loopback the handshake is over before connect() returns: no wait.
     if (start_connect(server_, endpoint, ec) != connect_progress::in_progress) co_return ec;
-    auto& timer = setup_->timer;
-    timer.expires_after(env_.timeouts.connect);
-    auto result = co_await (server_.async_wait(tcp_socket::wait_write, nothrow_awaitable) ||
-                            timer.async_wait(nothrow_awaitable));
-    if (result.index() == 1) co_return asio::error::timed_out;
-    if (const auto [wait_error] = std::get<0>(result); wait_error) co_return wait_error; // closed by a kill
+    arm_step_deadline();
+    auto [wait_error] = co_await server_.async_wait(tcp_socket::wait_write, nothrow_awaitable);
+    if (step_timed_out()) co_return asio::error::timed_out;
+    if (wait_error) co_return wait_error; // closed by a kill
     co_return connect_outcome(server_);
 }
 
@@ -93,7 +90,7 @@ void client_session::plan_from_current_snapshot()
                        &listener_.member_sessions, &listener_.admin);
 }
 
-asio::awaitable<bool> client_session::connect_server()
+task<bool> client_session::connect_server()
 {
     enter_stage(stage::connecting);
     // A listener whose members can change (Patroni roles, or servers with a Patroni API) holds
@@ -105,7 +102,7 @@ asio::awaitable<bool> client_session::connect_server()
     co_return co_await find_server();
 }
 
-asio::awaitable<bool> client_session::find_server()
+task<bool> client_session::find_server()
 {
     // Nothing of a server reaches the client before it answered the startup, so a member that
     // refuses, resets or says "starting up" is no reason to fail the client: try the others,
@@ -125,7 +122,7 @@ asio::awaitable<bool> client_session::find_server()
     co_return false;
 }
 
-asio::awaitable<void> client_session::wait_for_newer_snapshot()
+task<void> client_session::wait_for_newer_snapshot()
 {
     using namespace asio::experimental::awaitable_operators;
     auto& setup = *setup_;
@@ -136,14 +133,14 @@ asio::awaitable<void> client_session::wait_for_newer_snapshot()
     }
     const auto waiting = listener_.counters.queued.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.queued_max, waiting);
-    setup.timer.expires_at(setup.queue_deadline);
-    co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || setup.timer.async_wait(nothrow_awaitable));
+    setup.queue_timer.expires_at(setup.queue_deadline);
+    co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || setup.queue_timer.async_wait(nothrow_awaitable));
     listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
     queued_for_ += waited;
 }
 
-asio::awaitable<bool> client_session::try_candidates()
+task<bool> client_session::try_candidates()
 {
     auto& setup = *setup_;
     while (setup.next_candidate < setup.plan.attempts()) {
@@ -162,32 +159,35 @@ asio::awaitable<bool> client_session::try_candidates()
     co_return false;
 }
 
-asio::awaitable<std::tuple<std::error_code, std::size_t>> client_session::read_first_answer()
+task<std::tuple<std::error_code, std::size_t>> client_session::send_first_packet_and_read_answer()
 {
     // A server that accepts but never answers (a hung host, a stopped postmaster) counts as
-    // unreachable after the connect timeout, like a connect that never completes.
-    using namespace asio::experimental::awaitable_operators;
-    auto& timer = setup_->timer;
-    timer.expires_after(env_.timeouts.connect);
-    auto result = co_await (server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable) ||
-                            timer.async_wait(nothrow_awaitable));
-    if (result.index() == 1) co_return std::tuple{std::error_code(asio::error::timed_out), std::size_t{0}};
-    co_return std::get<0>(result);
+    // unreachable after the connect timeout, like a connect that never completes. The answer
+    // is read as the relay reads: when it empties the socket, the relay's first read of the
+    // server waits for epoll instead of trying a recv() that could only answer EAGAIN.
+    arm_step_deadline();
+    auto ec = co_await write_all(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length));
+    std::size_t n = 0;
+    if (!ec)
+        std::tie(ec, n) =
+            co_await owner_.reads().async_read_pooled(server_, owner_.buffers(), server_buf_, 0, nothrow_awaitable);
+    if (step_timed_out() && ec) ec = asio::error::timed_out;
+    co_return std::tuple{ec, n};
 }
 
-asio::awaitable<std::size_t> client_session::forward_startup_and_peek()
+task<std::size_t> client_session::forward_startup_and_peek()
 {
     for (;;) {
-        auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length),
-                                                  nothrow_awaitable);
-        if (!ec) std::tie(ec, n) = co_await read_first_answer();
+        auto [ec, n] = co_await send_first_packet_and_read_answer();
         if (!ec) {
             last_server_rx_ = clock::now();
             const auto sqlstate = early_fatal_sqlstate(protocol::bytes_view(server_buf_.get(), n));
             if (!worth_retrying(sqlstate)) co_return n;
             note_failure(*member_, member_index_, "answered FATAL " + sqlstate);
         } else {
-            note_failure(*member_, member_index_, "closed before answering the startup: " + ec.message());
+            note_failure(*member_, member_index_,
+                         ec == asio::error::timed_out ? std::string("did not answer the startup within the connect timeout")
+                                                      : "closed before answering the startup: " + ec.message());
         }
         set_member(nullptr, 0);
         const bool found = co_await find_server();

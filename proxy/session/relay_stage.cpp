@@ -2,7 +2,7 @@
 // pass (never buffering a whole message), and writing the chunk on before reading again, so
 // neither side is read faster than the other drains (backpressure). A read holds a buffer from
 // the worker's pool only while bytes are in flight, so idle sessions own none. The idle
-// deadlines are the worker's sweep's (idle_sweep.cpp): check_deadlines() below.
+// deadlines are the worker's idle sweep's (deadline_sweeps.cpp): check_deadlines() below.
 //
 // Everything here is a completion handler, not a coroutine (client_session.hpp says why). Each
 // pump's one reference to the session (session_ref) moves from each operation to the next; the
@@ -13,14 +13,16 @@
 //   a pump that stops -> pump_stopped(); the second -> end_relay() -> close_and_report()
 #include "proxy/session/client_session.hpp"
 
+#include "proxy/net/eager_write.hpp"
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
-#include "proxy/session/idle_sweep.hpp"
+#include "proxy/session/deadline_sweeps.hpp"
 #include "proxy/support/log.hpp"
 
 #include <asio/write.hpp>
 
+#include <cstring>
 #include <new>
 #include <utility>
 
@@ -37,10 +39,18 @@ void client_session::prepare_relay(bool protocol_aware, std::size_t pending_serv
 
 void client_session::start_relay()
 {
-    // The connect stage's timer, plan and failure list are of no more use; an idle session
+    // Bytes the client sent right after its first packet (pipelined with the StartupMessage)
+    // are the relay's first client chunk. client_buf_ held the startup packet, for a retried
+    // connect; without such bytes it goes back to the pool.
+    const std::size_t pending_client_bytes = setup_->client_bytes - setup_->first_packet_length;
+    if (pending_client_bytes > 0)
+        std::memmove(client_buf_.get(), client_buf_.get() + setup_->first_packet_length, pending_client_bytes);
+    else
+        client_buf_.reset();
+    // The connect stage's deadlines, plan and failure list are of no more use; an idle session
     // keeps nothing it does not need.
+    owner_.setup_sessions().erase(*this);
     setup_.reset();
-    client_buf_.reset(); // held the startup packet, for a retried connect
     if (killed_) { // kill() came while the coroutine wound down: nothing is in flight
         end_relay();
         return;
@@ -48,7 +58,12 @@ void client_session::start_relay()
     pumps_running_ = 2;
     watch_idle_deadlines(owner_, env_.timeouts);
     auto self = shared_from_this();
-    read_client(self);
+    if (pending_client_bytes > 0) {
+        last_client_rx_ = clock::now();
+        on_client_chunk(pending_client_bytes, self);
+    } else {
+        read_client(self);
+    }
     if (pending_server_bytes_ > 0)
         write_to_client(std::exchange(pending_server_bytes_, 0), std::move(self));
     else
@@ -62,7 +77,7 @@ void client_session::read_chunk(tcp_socket& socket, pooled_buffer& buffer, Handl
     // after a read that emptied the socket the next one waits for epoll's edge: an idle session
     // holds no buffer, and a busy one pays no epoll_ctl and no EAGAIN recv() per message.
     owner_.reads().async_read_pooled(
-        socket, owner_.buffers(), buffer,
+        socket, owner_.buffers(), buffer, 0,
         [this, &socket, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
             const bool from_client = &socket == &client_;
             if (ec) {
@@ -121,26 +136,26 @@ void client_session::forward_chunk(tcp_socket& to, std::size_t n, session_ref se
     const bool to_client = &to == &client_;
     pooled_buffer& buffer = to_client ? server_buf_ : client_buf_;
     if (to_client) writing_to_client_ = true;
-    asio::async_write(to, asio::buffer(buffer.get(), n),
-                      [this, to_client, &buffer, self = std::move(self)](std::error_code ec, std::size_t written) mutable {
-                          if (to_client) writing_to_client_ = false;
-                          if (ec) {
-                              finish(to_client ? close_cause::client_error : close_cause::server_error,
-                                     (to_client ? "writing to the client: " : "writing to the server: ") +
-                                         ec.message());
-                              close_sockets();
-                              pump_stopped();
-                              return;
-                          }
-                          (to_client ? bytes_out_ : bytes_in_) += written;
-                          // A short chunk emptied the socket: the buffer goes back until bytes
-                          // come again. After a full one more is likely waiting: keep it.
-                          if (written < buffer_size_) buffer.reset();
-                          if (to_client)
-                              read_server(std::move(self));
-                          else
-                              read_client(std::move(self));
-                      });
+    // Usually the socket takes the chunk at once and the pump reads again in this handler.
+    write_eagerly(to, asio::buffer(buffer.get(), n),
+                  [this, to_client, &buffer, self = std::move(self)](std::error_code ec, std::size_t written) mutable {
+                      if (to_client) writing_to_client_ = false;
+                      if (ec) {
+                          finish(to_client ? close_cause::client_error : close_cause::server_error,
+                                 (to_client ? "writing to the client: " : "writing to the server: ") + ec.message());
+                          close_sockets();
+                          pump_stopped();
+                          return;
+                      }
+                      (to_client ? bytes_out_ : bytes_in_) += written;
+                      // A short chunk emptied the socket: the buffer goes back until bytes
+                      // come again. After a full one more is likely waiting: keep it.
+                      if (written < buffer_size_) buffer.reset();
+                      if (to_client)
+                          read_server(std::move(self));
+                      else
+                          read_client(std::move(self));
+                  });
 }
 
 void client_session::pump_stopped()
@@ -279,7 +294,7 @@ void client_session::check_deadlines(clock::time_point now)
         }
         return;
     }
-    // Before the relay starts, the setup timer keeps the deadlines; after, nothing is left.
+    // Before the relay starts, the setup sweep keeps the deadlines (check_setup_deadline).
     if (stage_ != stage::relaying || pumps_running_ == 0 || killed_) return;
     const auto client_deadline = last_client_rx_ + env_.timeouts.client_idle;
     const auto server_deadline = last_server_rx_ + env_.timeouts.server_idle;

@@ -26,12 +26,12 @@ bool routing_changed(const health::cluster_snapshot& a, const health::cluster_sn
 template <typename Decide>
 void kill_where(worker& owner, Decide decide)
 {
-    // Collected first: kill() only marks a session; it leaves the set when its coroutine ends.
+    // Collected first: kill() only marks a session; it leaves the list when it ends.
     std::vector<std::pair<client_session*, kill_decision>> doomed;
-    for (auto* session : owner.live_sessions()) {
-        const auto* member = session->member();
+    for (auto& session : owner.live_sessions()) {
+        const auto* member = session.member();
         if (!member) continue;
-        if (auto decision = decide(*session, *member)) doomed.emplace_back(session, std::move(*decision));
+        if (auto decision = decide(session, *member)) doomed.emplace_back(&session, std::move(*decision));
     }
     std::map<std::string, std::size_t> per_reason;
     for (auto& [session, decision] : doomed) {

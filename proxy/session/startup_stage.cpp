@@ -8,21 +8,58 @@
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/support/log.hpp"
 
-#include <asio/read.hpp>
 #include <asio/write.hpp>
+
+#include <cstring>
 
 namespace patroxy::proxy {
 
-asio::awaitable<std::optional<protocol::first_packet>> client_session::read_first_packet()
+task<bool> client_session::buffer_client_bytes(std::size_t wanted)
+{
+    // Each read takes what the socket has, up to the buffer's end: a whole StartupMessage
+    // usually comes in one. A read that empties the socket lets the relay's first read wait for
+    // epoll instead of trying a recv() that could only answer EAGAIN (drained_reads.hpp).
+    auto& setup = *setup_;
+    while (setup.client_bytes < wanted) {
+        std::error_code ec;
+        std::size_t n = 0;
+        if (!setup.timed_out)
+            std::tie(ec, n) = co_await owner_.reads().async_read_pooled(client_, owner_.buffers(), client_buf_,
+                                                                         setup.client_bytes, nothrow_awaitable);
+        if (setup.timed_out) { // the setup sweep cancelled the read, or the deadline passed anyway
+            listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
+            finish(close_cause::startup_timeout);
+            co_return false;
+        }
+        if (ec) {
+            // A client that connects and leaves (port scanner, health check) is not an error.
+            finish(ec == asio::error::eof && setup.client_bytes < 4 ? close_cause::client_closed
+                                                                     : close_cause::client_error,
+                   (setup.client_bytes < 4 ? "before a complete startup packet: " : "in the middle of the startup packet: ") +
+                       ec.message());
+            co_return false;
+        }
+        setup.client_bytes += n;
+    }
+    co_return true;
+}
+
+void client_session::consume_first_packet()
+{
+    auto& setup = *setup_;
+    const auto rest = setup.client_bytes - setup.first_packet_length;
+    std::memmove(client_buf_.get(), client_buf_.get() + setup.first_packet_length, rest);
+    setup.client_bytes = rest;
+    setup.first_packet_length = 0;
+}
+
+task<std::optional<protocol::first_packet>> client_session::read_first_packet()
 {
     using protocol::bytes_view;
-    auto [ec, n] = co_await asio::async_read(client_, asio::buffer(client_buf_.get(), 4), nothrow_awaitable);
-    if (ec) {
-        // A client that connects and leaves (port scanner, health check) is not an error.
-        finish(ec == asio::error::eof ? close_cause::client_closed : close_cause::client_error,
-               "before a complete startup packet: " + ec.message());
-        co_return std::nullopt;
-    }
+    consume_first_packet(); // the one before, if any
+    // Awaited into a named local before the test, as everywhere here (connect_stage.cpp says why).
+    const bool header_read = co_await buffer_client_bytes(4);
+    if (!header_read) co_return std::nullopt;
     const std::uint32_t length = protocol::read_u32(bytes_view(client_buf_.get(), 4));
     if (auto error = protocol::check_startup_length(length)) {
         listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
@@ -33,11 +70,8 @@ asio::awaitable<std::optional<protocol::first_packet>> client_session::read_firs
         co_await send_prepared_error();
         co_return std::nullopt;
     }
-    std::tie(ec, n) = co_await asio::async_read(client_, asio::buffer(client_buf_.get() + 4, length - 4), nothrow_awaitable);
-    if (ec) {
-        finish(close_cause::client_error, "in the middle of the startup packet: " + ec.message());
-        co_return std::nullopt;
-    }
+    const bool packet_read = co_await buffer_client_bytes(length);
+    if (!packet_read) co_return std::nullopt;
     auto decoded = protocol::decode_first_packet(bytes_view(client_buf_.get(), length));
     if (decoded.error) {
         listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
@@ -65,7 +99,7 @@ void client_session::remember_startup(const protocol::startup_message& startup)
     application_name_ = startup.application_name();
 }
 
-asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_request& request)
+task<void> client_session::forward_cancel(const protocol::cancel_request& request)
 {
     const auto target = env_.cancels.find(request.process_id, request.secret_key);
     if (!target) {
@@ -78,10 +112,11 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
         finish(close_cause::cancel_failed, target->member + ": " + ec.message());
         co_return;
     }
-    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length),
-                                              nothrow_awaitable);
+    arm_step_deadline(); // the write, and the wait for the server's close below
+    auto ec = co_await write_all(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length));
     if (ec) {
-        finish(close_cause::cancel_failed, target->member + ": " + ec.message());
+        const auto why = setup_->timed_out ? std::string("timed out") : ec.message();
+        finish(close_cause::cancel_failed, target->member + ": " + why);
         co_return;
     }
     finish(close_cause::cancel_forwarded,
@@ -90,10 +125,11 @@ asio::awaitable<void> client_session::forward_cancel(const protocol::cancel_requ
     // Half-close and let the server end it, as a client's own cancel connection does.
     std::error_code ignored;
     server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    std::size_t n = 0;
     std::tie(ec, n) = co_await server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable);
 }
 
-asio::awaitable<void> client_session::serve_ssl_passthrough()
+task<void> client_session::serve_ssl_passthrough()
 {
     // The backend is chosen now: the TLS session, if any, is between the client and that server.
     // Until it answers, nothing of it has reached the client, so a failure moves on to another
@@ -102,9 +138,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     std::error_code ec;
     std::size_t n = 0;
     while (connected) {
-        std::tie(ec, n) = co_await asio::async_write(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length),
-                                                     nothrow_awaitable);
-        if (!ec) std::tie(ec, n) = co_await read_first_answer();
+        std::tie(ec, n) = co_await send_first_packet_and_read_answer();
         if (!ec) break;
         note_failure(*member_, member_index_, "failed during SSL negotiation: " + ec.message());
         set_member(nullptr, 0);
@@ -112,7 +146,7 @@ asio::awaitable<void> client_session::serve_ssl_passthrough()
     }
     if (!connected) co_return; // find_server() has answered 57P03
     // One byte, 'S' or 'N'; an old server may send a whole ErrorResponse instead.
-    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(server_buf_.get(), n), nothrow_awaitable);
+    ec = co_await write_all(client_, asio::buffer(server_buf_.get(), n));
     if (ec) {
         finish(close_cause::client_error, ec.message());
         co_return;

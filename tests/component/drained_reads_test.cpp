@@ -3,6 +3,7 @@
 // may be lost or delayed by either, whenever it arrives: before the next read is started, after,
 // or while the reactor is idle.
 #include "proxy/net/drained_reads.hpp"
+#include "proxy/net/socket_options.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
@@ -12,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <thread>
 
 using namespace std::chrono_literals;
 using patroxy::proxy::buffer_pool;
@@ -37,6 +39,8 @@ struct loopback_pair {
         tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
         writer.connect(acceptor.local_endpoint());
         acceptor.accept(reader);
+        // As patroxy's sockets have it: the reads learn from the kernel when the socket is empty.
+        REQUIRE_FALSE(patroxy::proxy::set_relay_options(reader.native_handle()));
     }
 
     void send(const std::string& bytes) { asio::write(writer, asio::buffer(bytes)); }
@@ -45,7 +49,7 @@ struct loopback_pair {
     void start_read()
     {
         result.reset();
-        reads.async_read_pooled(reader, pool, buffer, [this](std::error_code ec, std::size_t n) {
+        reads.async_read_pooled(reader, pool, buffer, 0, [this](std::error_code ec, std::size_t n) {
             result.emplace(ec, std::string(n ? reinterpret_cast<const char*>(buffer.get()) : "", n));
         });
     }
@@ -114,6 +118,24 @@ TEST_CASE("drained reads: bytes that arrive after a short read reach the next re
         pair.writer.close();
         CHECK(pair.read().first == asio::error::eof);
     }
+}
+
+TEST_CASE("drained reads: bytes and the end of the stream that came together reach two reads",
+          "[proxy][drained_reads]")
+{
+    // A server's last error and its close arrive before the relay reads either (PostgreSQL's
+    // FATAL, then exit): one epoll event for both, and the read that takes the bytes leaves the
+    // end of the stream for the next read, for which no other event will come.
+    loopback_pair pair;
+    pair.start_read();
+    pair.poll(); // the read waits in the reactor
+    pair.send("FATAL");
+    pair.writer.close();
+    std::this_thread::sleep_for(20ms); // both are in the reader's socket before epoll looks
+    const auto first = pair.finish_read();
+    REQUIRE_FALSE(first.first);
+    CHECK(first.second == "FATAL");
+    CHECK(pair.read().first == asio::error::eof);
 }
 
 TEST_CASE("drained reads: full reads keep reading until the socket is empty", "[proxy][drained_reads]")

@@ -3,6 +3,8 @@
 // unanswered is in progress and settles through connect_outcome() once the socket is writable.
 #include "proxy/net/server_connect.hpp"
 
+#include "tests/component/tcp_option.hpp"
+
 #include <asio/io_context.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
@@ -47,6 +49,7 @@ TEST_CASE("server connect: a loopback connect is complete without a wait, and th
     tcp::no_delay nodelay;
     client.get_option(nodelay);
     CHECK(nodelay.value());
+    CHECK(patroxy::test::tcp_option_on(client.native_handle(), TCP_INQ));
 
     tcp::socket server(io);
     acceptor.accept(server);

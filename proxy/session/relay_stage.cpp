@@ -273,9 +273,10 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
             finish(close_cause::client_closed);
             server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
         } else {
-            // The server is gone; nothing the client sends can be delivered any more.
+            // The server is gone; nothing the client sends can be delivered any more. The close
+            // sends the client its FIN after whatever was written to it (a shutdown first would
+            // add a syscall and change nothing: unread bytes from the client make either an RST).
             finish(close_cause::server_closed);
-            client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
             client_.close(ignored);
         }
         return;

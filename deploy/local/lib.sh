@@ -450,7 +450,10 @@ start_until_bound() {
   local what="$1" log="$2" arg="$3" alive="$4" ready="$5" try
   shift 5
   # shellcheck disable=SC2317  # called by wait_for
-  ready_or_dead() { ! "$alive" "$arg" >/dev/null || "$ready" "$arg"; }
+  # Dead only when two looks 0.2 s apart agree: while a process execs (the shell, then env, then
+  # the server) its command line can read empty for a moment, and a single look took that for a
+  # death (etcd declared unhealthy 30 ms after its start, twice in CI).
+  ready_or_dead() { "$ready" "$arg" || { ! "$alive" "$arg" >/dev/null && sleep 0.2 && ! "$alive" "$arg" >/dev/null; }; }
   for try in $(seq 1 10); do
     "$alive" "$arg" >/dev/null || "$@"
     # Until the new process has exec'd, its command line is still this shell's and "$alive" says

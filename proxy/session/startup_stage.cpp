@@ -48,7 +48,7 @@ void client_session::consume_first_packet()
 {
     auto& setup = *setup_;
     const auto rest = setup.client_bytes - setup.first_packet_length;
-    std::memmove(client_buf_.get(), client_buf_.get() + setup.first_packet_length, rest);
+    if (rest > 0) std::memmove(client_buf_.get(), client_buf_.get() + setup.first_packet_length, rest);
     setup.client_bytes = rest;
     setup.first_packet_length = 0;
 }

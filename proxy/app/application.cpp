@@ -96,9 +96,16 @@ private:
     struct bound_listener {
         listener_runtime* runtime = nullptr;
         std::unique_ptr<listener_sockets> sockets;
+        bool accepting = false;
     };
 
+    /// Binds `l`'s address; clients queue in the backlog until start_accepting().
     bool open_listener(const config::listener& l, std::size_t slot, const listener_runtime* previous);
+    /// Starts the accept loops of the listeners opened since the last call. Called after the
+    /// poller has published a snapshot that knows them: that snapshot's hand-over to each
+    /// worker is then queued ahead of the accept loop, so no client of a new listener is routed
+    /// by a snapshot without its slot (and answered 57P03).
+    void start_accepting();
     void close_listener(bound_listener& b);
     [[nodiscard]] config::config poller_config(const config::config& cfg) const;
     [[nodiscard]] std::size_t slot_of(const std::string& name);
@@ -169,9 +176,17 @@ bool application::open_listener(const config::listener& l, std::size_t slot, con
     if (previous) // an operator's drain/maint survives a reload
         for (std::size_t i = 0; i < max_tracked_members; ++i)
             runtime.admin[i].store(previous->admin[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
-    sockets->start(runtime, env_);
     bound_[l.name] = bound_listener{&runtime, std::move(sockets)};
     return true;
+}
+
+void application::start_accepting()
+{
+    for (auto& [name, b] : bound_) {
+        if (b.accepting) continue;
+        b.sockets->start(*b.runtime, env_);
+        b.accepting = true;
+    }
 }
 
 void application::close_listener(bound_listener& b)
@@ -316,6 +331,7 @@ void application::reload()
         if (open_listener(l, slot, previous == replaced.end() ? nullptr : previous->second)) ++opened;
     }
     const auto kept = poller_->reconfigure(poller_config(cfg_));
+    start_accepting();
     for (const auto& name : kept)
         log_line(log_level::warning) << "reload: member " << name
                                      << " was removed or changed; it stays as it was until the next restart";
@@ -370,6 +386,7 @@ int application::run()
         },
         [this](std::string_view level, std::string_view kind, const std::string& text) { on_event(level, kind, text); });
     poller_->start(); // publishes the first snapshot before any session can be accepted
+    start_accepting();
     if (!start_stats(cfg_)) return 1;
     workers_.start();
     ready_ = true;

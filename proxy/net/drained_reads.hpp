@@ -20,10 +20,10 @@
 // its buffer from the worker's pool only when it is performed, and gives it back if the socket
 // had nothing, so a read waiting for bytes holds no memory.
 //
-// The read is assembled from Asio's reactor parts (asio::detail), which are not a stable API.
-// It is compiled only for the Asio it was checked against (Debian 12's 1.22.1, epoll); any other
-// build gets Asio's own async_read_some into a buffer taken up front: the same bytes, plus the
-// EAGAIN recv() and a buffer held while the read waits.
+// The read is assembled from Asio's reactor parts (asio_internals.hpp), so it is compiled only
+// for the Asio they were checked against; any other build gets Asio's own async_read_some into
+// a buffer taken up front: the same bytes, plus the EAGAIN recv() and a buffer held while the
+// read waits.
 #pragma once
 
 #include <asio/async_result.hpp>
@@ -31,7 +31,6 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/version.hpp>
 
 #include "proxy/net/buffer_pool.hpp"
 #include "proxy/net/io_types.hpp"
@@ -40,11 +39,11 @@
 #include <type_traits>
 #include <utility>
 
-#if ASIO_VERSION == 102201 && defined(ASIO_HAS_EPOLL) && !defined(ASIO_HAS_IO_URING_AS_DEFAULT) &&                    \
-    !defined(ASIO_DISABLE_EPOLL)
+#include "proxy/net/asio_internals.hpp"
+
+#if PATROXY_ASIO_INTERNALS
 #define PATROXY_DRAINED_READS 1
 #include <asio/detail/bind_handler.hpp>
-#include <asio/detail/fenced_block.hpp>
 #include <asio/detail/handler_alloc_helpers.hpp>
 #include <asio/detail/handler_work.hpp>
 #include <asio/detail/reactor.hpp>
@@ -105,13 +104,13 @@ inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, as
 /// a read that leaves nothing queued reports the socket exhausted, and the buffer comes from a
 /// pool when the read is performed and goes back to it when the socket had nothing. On
 /// completion the buffer is handed to `destination`.
-template <typename Handler, typename IoExecutor>
+template <typename Handler>
 class pooled_recv_op : public asio::detail::reactor_op {
 public:
     ASIO_DEFINE_HANDLER_PTR(pooled_recv_op);
 
     pooled_recv_op(asio::detail::socket_type socket, buffer_pool& pool, pooled_buffer& destination, std::size_t offset,
-                   Handler& handler, const IoExecutor& io_ex)
+                   Handler& handler, const io_executor& io_ex)
         : reactor_op(asio::error_code(), &pooled_recv_op::do_perform, &pooled_recv_op::do_complete),
           socket_(socket),
           pool_(pool),
@@ -142,17 +141,12 @@ public:
     {
         auto* o = static_cast<pooled_recv_op*>(base);
         ptr p = {std::addressof(o->handler_), o, o};
-        asio::detail::handler_work<Handler, IoExecutor> w(std::move(o->work_));
+        asio::detail::handler_work<Handler, io_executor> w(std::move(o->work_));
         asio::detail::binder2<Handler, asio::error_code, std::size_t> handler(o->handler_, o->ec_,
                                                                               o->bytes_transferred_);
         // The handler keeps the buffer's owner alive, so the buffer may be handed over now.
         if (owner) o->destination_ = std::move(o->buffer_);
-        p.h = std::addressof(handler.handler_);
-        p.reset();
-        if (owner) {
-            asio::detail::fenced_block b(asio::detail::fenced_block::half);
-            w.complete(handler, handler.handler_);
-        }
+        asio_internals::free_and_invoke(owner, p, w, handler);
     }
 
 private:
@@ -162,13 +156,7 @@ private:
     std::size_t offset_;
     pooled_buffer buffer_;
     Handler handler_;
-    asio::detail::handler_work<Handler, IoExecutor> work_;
-};
-
-/// basic_socket keeps its implementation protected; a pointer to member formed in a derived
-/// class reaches it without touching the object's type.
-struct socket_access : tcp_socket {
-    static auto& of(tcp_socket& socket) { return socket.*(&socket_access::impl_); }
+    asio::detail::handler_work<Handler, io_executor> work_;
 };
 
 } // namespace drained_reads_detail
@@ -218,25 +206,13 @@ public:
 
 private:
 #if PATROXY_DRAINED_READS
-    /// Allocates the read for `handler` and starts it on `socket` as Asio's own reactive socket
-    /// service starts one.
+    /// Starts the read for `handler` on `socket`.
     template <typename Handler>
     void start(tcp_socket& socket, Handler&& handler, buffer_pool& pool, pooled_buffer& buffer, std::size_t offset)
     {
-        namespace ad = asio::detail;
-        auto& io_object = drained_reads_detail::socket_access::of(socket);
-        auto& impl = io_object.get_implementation();
-        using handler_type = std::decay_t<Handler>;
-        using op = drained_reads_detail::pooled_recv_op<handler_type, std::decay_t<decltype(io_object.get_executor())>>;
-        handler_type h(std::forward<Handler>(handler));
-        typename op::ptr p = {std::addressof(h), op::ptr::allocate(h), nullptr};
-        p.p = new (p.v) op(impl.socket_, pool, buffer, offset, h, io_object.get_executor());
-        if ((impl.state_ & ad::socket_ops::non_blocking) ||
-            ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true, p.p->ec_))
-            reactor_.start_op(ad::reactor::read_op, impl.socket_, impl.reactor_data_, p.p, false, true);
-        else
-            reactor_.post_immediate_completion(p.p, false);
-        p.v = p.p = nullptr;
+        asio_internals::start_read_op<drained_reads_detail::pooled_recv_op>(reactor_, socket,
+                                                                            std::forward<Handler>(handler), pool,
+                                                                            buffer, offset);
     }
 
     asio::detail::reactor& reactor_;

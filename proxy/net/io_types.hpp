@@ -10,7 +10,6 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
-#include <asio/basic_socket_acceptor.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -20,7 +19,10 @@ namespace patroxy::proxy {
 
 using io_executor = asio::io_context::executor_type;
 using tcp_socket = asio::basic_stream_socket<asio::ip::tcp, io_executor>;
-using tcp_acceptor = asio::basic_socket_acceptor<asio::ip::tcp, io_executor>;
+/// A listening socket: a stream socket object rather than Asio's acceptor, because patroxy
+/// accepts with a reactor operation of its own (nonblocking_sockets.hpp), which needs the
+/// socket's reactor state, and an acceptor keeps that private.
+using listening_socket = tcp_socket;
 using steady_deadline =
     asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, io_executor>;
 /// A coroutine of the data path.

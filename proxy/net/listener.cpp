@@ -1,6 +1,7 @@
 // Listening: a socket per worker in one SO_REUSEPORT group, and each worker's accept loop.
 #include "proxy/net/listener.hpp"
 
+#include "proxy/net/nonblocking_sockets.hpp"
 #include "proxy/net/socket_options.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/session/session.hpp"
@@ -24,34 +25,40 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 
 /// Accepts on `acceptor` until it is closed, starting a session on `owner` per connection.
 /// Runs on `owner`'s thread and holds the acceptor, which outlives the listener_sockets.
-task<void> accept_loop(std::shared_ptr<tcp_acceptor> acceptor, listener_runtime& listener, worker& owner,
-                                  session_env& env)
+task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runtime& listener, worker& owner,
+                       session_env& env)
 {
     const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable_t<io_executor>{});
     for (;;) {
-        // The peer's address comes with the accept: no getpeername() per connection.
-        asio::ip::tcp::endpoint peer;
-        auto [ec, socket] = co_await acceptor->async_accept(peer, nothrow);
+        auto [ec, batch] = co_await async_accept_batch(*acceptor, nothrow);
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            tcp_socket socket(owner.context().get_executor());
+            if (auto failed = batch.take(i, socket)) {
+                log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
+                                           << " an accepted connection could not be registered: " << failed.message();
+                continue;
+            }
+            listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+            // The peer's address comes with the accept: no getpeername() per connection.
+            start_session(std::move(socket), batch.peer(i), listener, owner, env);
+        }
         if (ec) {
             // Out of descriptors or similar: say so and back off instead of spinning.
             log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
                                        << " accept failed: " << ec.message();
             asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
             co_await pause.async_wait(nothrow);
-            continue;
         }
-        listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-        start_session(std::move(socket), peer, listener, owner, env);
     }
 }
 
 /// Opens `acceptor` and binds it to `endpoint`; `in_group` joins the SO_REUSEPORT group.
-std::error_code open_and_bind(tcp_acceptor& acceptor, const asio::ip::tcp::endpoint& endpoint, bool in_group)
+std::error_code open_and_bind(listening_socket& acceptor, const asio::ip::tcp::endpoint& endpoint, bool in_group)
 {
     std::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp_acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec && in_group) acceptor.set_option(reuse_port(true), ec);
     // Set once here, every accepted connection has them (socket_options.hpp).
     if (!ec) ec = set_relay_options(acceptor.native_handle());
@@ -67,16 +74,15 @@ std::unique_ptr<listener_sockets> listener_sockets::bind(const asio::ip::tcp::en
     // First a plain bind, without SO_REUSEPORT: it fails where anything holds the address, as a
     // single listening socket's bind would.
     {
-        tcp_acceptor probe(workers.at(0).context().get_executor());
+        listening_socket probe(workers.at(0).context().get_executor());
         if ((ec = open_and_bind(probe, endpoint, false))) return nullptr;
     }
-    std::vector<std::shared_ptr<tcp_acceptor>> acceptors;
+    std::vector<std::shared_ptr<listening_socket>> acceptors;
     auto bound = endpoint;
     for (std::size_t i = 0; i < workers.size(); ++i) {
-        auto acceptor = std::make_shared<tcp_acceptor>(workers.at(i).context().get_executor());
+        auto acceptor = std::make_shared<listening_socket>(workers.at(i).context().get_executor());
         if ((ec = open_and_bind(*acceptor, bound, true))) return nullptr;
-        acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) return nullptr;
+        if ((ec = listen_nonblocking(*acceptor))) return nullptr;
         bound = acceptor->local_endpoint(ec); // port 0 binds one port for the whole group
         if (ec) return nullptr;
         acceptors.push_back(std::move(acceptor));

@@ -104,7 +104,7 @@ public:
 
     [[nodiscard]] asio::ip::tcp::endpoint local_endpoint() const;
 
-    listener_sockets(worker_pool& workers, std::vector<std::shared_ptr<tcp_acceptor>> acceptors)
+    listener_sockets(worker_pool& workers, std::vector<std::shared_ptr<listening_socket>> acceptors)
         : workers_(workers), acceptors_(std::move(acceptors))
     {
     }
@@ -112,7 +112,7 @@ public:
 private:
     worker_pool& workers_;
     /// By worker id. Shared with each worker's accept loop, which may outlive this object.
-    std::vector<std::shared_ptr<tcp_acceptor>> acceptors_;
+    std::vector<std::shared_ptr<listening_socket>> acceptors_;
 };
 
 } // namespace patroxy::proxy

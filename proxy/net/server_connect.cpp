@@ -1,5 +1,6 @@
 #include "proxy/net/server_connect.hpp"
 
+#include "proxy/net/nonblocking_sockets.hpp"
 #include "proxy/net/socket_options.hpp"
 
 #include <cerrno>
@@ -18,9 +19,7 @@ connect_progress start_connect(tcp_socket& socket, const asio::ip::tcp::endpoint
     ec.clear();
     std::error_code ignored;
     socket.close(ignored); // a previous attempt's socket
-    socket.open(endpoint.protocol(), ec);
-    // Set here, once: Asio then knows the socket is non-blocking and sets it no more.
-    if (!ec) socket.non_blocking(true, ec);
+    ec = open_nonblocking(socket, endpoint.protocol());
     if (ec) return connect_progress::failed;
     (void)set_relay_options(socket.native_handle());
     if (::connect(socket.native_handle(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0)

@@ -85,10 +85,8 @@ client_session::client_session(tcp_socket client, const asio::ip::tcp::endpoint&
     const auto active = listener_.counters.active.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.active_max, active);
     over_limit_ = active > listener_.cfg.max_connections;
-    std::error_code ignored;
-    // Non-blocking from the start: Asio would set it before the first read anyway, and the
-    // eager writes need it (eager_write.hpp).
-    client_.non_blocking(true, ignored); // TCP_NODELAY and TCP_INQ come from the listener
+    // The client socket is non-blocking from its accept (nonblocking_sockets.hpp), as the eager
+    // writes need (eager_write.hpp); TCP_NODELAY and TCP_INQ come from the listener.
     owner_.live_sessions().push_back(*this);
     owner_.setup_sessions().push_back(*this);
     watch_setup_deadlines(owner_, env_.timeouts);

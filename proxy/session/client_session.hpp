@@ -179,6 +179,8 @@ private:
     void on_server_message(const protocol::scanned_message& message);
     void read_failed(bool from_client, const std::error_code& ec);
     void on_read_end(bool from_client, const std::error_code& ec);
+    /// The client has closed, or said Terminate: the server gets a FIN and ends the session.
+    void pass_client_close_on();
 
     /// What only startup and connect need. It lives from accept until the relay starts, so an
     /// idle session keeps none of it.
@@ -240,6 +242,8 @@ private:
     bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
     bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
     bool killed_ = false;            ///< kill() was called; the relay is ending
+    /// The client sent Terminate: once that is forwarded, its pump stops without reading again.
+    bool client_terminated_ = false;
     /// error_out_ goes to the client when the relay ends: it was prepared while nothing was
     /// being written to the client, at a server message boundary, so it cannot cut one in two.
     bool send_error_at_end_ = false;

@@ -151,10 +151,16 @@ void client_session::forward_chunk(tcp_socket& to, std::size_t n, session_ref se
                       // A short chunk emptied the socket: the buffer goes back until bytes
                       // come again. After a full one more is likely waiting: keep it.
                       if (written < buffer_size_) buffer.reset();
-                      if (to_client)
+                      if (to_client) {
                           read_server(std::move(self));
-                      else
+                      } else if (client_terminated_) {
+                          // After a Terminate the client sends nothing more; its close would
+                          // only cost one more read (and a zero-timeout epoll_wait) to learn.
+                          pass_client_close_on();
+                          pump_stopped();
+                      } else {
                           read_client(std::move(self));
+                      }
                   });
 }
 
@@ -195,6 +201,7 @@ std::error_code client_session::scan_client_bytes(std::size_t n)
     while (!rest.empty()) {
         const auto r = client_scanner_.scan(rest);
         if (r.error) return r.error;
+        if (r.has_message && r.message.type == protocol::frontend_type::terminate) client_terminated_ = true;
         if (r.consumed == 0) break; // nothing more to learn from this chunk
         rest = rest.subspan(r.consumed);
     }
@@ -269,9 +276,7 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
     std::error_code ignored;
     if (ec == asio::error::eof) {
         if (from_client) {
-            // Half-close: pass the client's FIN on and let the server finish and close.
-            finish(close_cause::client_closed);
-            server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            pass_client_close_on();
         } else {
             // The server is gone; nothing the client sends can be delivered any more. The close
             // sends the client its FIN after whatever was written to it (a shutdown first would
@@ -284,6 +289,14 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
     finish(from_client ? close_cause::client_error : close_cause::server_error,
            std::string(from_client ? "reading from the client: " : "reading from the server: ") + ec.message());
     close_sockets();
+}
+
+void client_session::pass_client_close_on()
+{
+    // Half-close: pass the client's FIN on and let the server finish and close.
+    finish(close_cause::client_closed);
+    std::error_code ignored;
+    server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
 void client_session::check_deadlines(clock::time_point now)

@@ -19,13 +19,23 @@ task<bool> client_session::buffer_client_bytes(std::size_t wanted)
     // Each read takes what the socket has, up to the buffer's end: a whole StartupMessage
     // usually comes in one. A read that empties the socket lets the relay's first read wait for
     // epoll instead of trying a recv() that could only answer EAGAIN (drained_reads.hpp).
+    //
+    // The first read is tried here, outside the event loop: the packet is usually there by the
+    // time the connection is accepted, and a read that completes at once inside Asio goes
+    // through the scheduler's queue, which polls epoll (a zero-timeout epoll_wait) before the
+    // coroutine resumes.
     auto& setup = *setup_;
     while (setup.client_bytes < wanted) {
         std::error_code ec;
         std::size_t n = 0;
         if (!setup.timed_out)
+            n = client_.receive(asio::buffer(client_buf_.get() + setup.client_bytes, buffer_size_ - setup.client_bytes),
+                                0, ec);
+        if (!setup.timed_out && ec == asio::error::would_block) {
+            ec.clear();
             std::tie(ec, n) = co_await owner_.reads().async_read_pooled(client_, owner_.buffers(), client_buf_,
                                                                          setup.client_bytes, nothrow_awaitable);
+        }
         if (setup.timed_out) { // the setup sweep cancelled the read, or the deadline passed anyway
             listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
             finish(close_cause::startup_timeout);

@@ -11,6 +11,7 @@ namespace {
 
 using namespace patroxy::test;
 using namespace std::chrono_literals;
+namespace pb = patroxy::test::pg_bytes;
 
 } // namespace
 
@@ -81,6 +82,34 @@ TEST_CASE("simple query protocol through patroxy", "[proxy][query]")
     }
     CHECK(client_lines > 0);
     CHECK(client_lines < 20); // a few events, not one line per query or row
+}
+
+TEST_CASE("a Terminate ends the session while the client keeps its socket open, after the answers before it",
+          "[proxy][query]")
+{
+    const auto port = free_port();
+    auto config = shared_cluster_config({listener_spec("t", port, {"pg1"})});
+    config.extra_args = {"--log-level", "debug"}; // the close line of a client that closed is debug
+    patroxy_process proxy(PATROXY_BINARY, config);
+
+    raw_connection raw(port);
+    auto startup = raw.startup(5s);
+    REQUIRE_FALSE(startup.empty());
+    REQUIRE(startup.back().type == 'Z');
+    // A query and the Terminate in one write: the relay stops reading the client after the
+    // Terminate, but the server's answer to the query still comes back whole.
+    REQUIRE(raw.send(pb::concat({pb::query("SELECT 42"), pb::terminate()})));
+    std::vector<char> types;
+    for (;;) {
+        auto m = raw.read_message(5s);
+        REQUIRE(m.has_value());
+        types.push_back(m->type);
+        if (m->type == 'Z') break;
+    }
+    CHECK(types == std::vector<char>{'T', 'D', 'C', 'Z'});
+    // The client never closes; the server's close after the Terminate ends the session.
+    CHECK(raw.wait_closed(5s).has_value());
+    CHECK(proxy.wait_for_log("client closed", 3s));
 }
 
 TEST_CASE("extended query protocol through patroxy", "[proxy][query]")
@@ -235,7 +264,6 @@ TEST_CASE("round-robin skips a server that refuses connections", "[proxy][routin
 
 TEST_CASE("differential: the same bytes to patroxy and to postgres get the same replies", "[proxy][query]")
 {
-    namespace pb = patroxy::test::pg_bytes;
     const auto port = free_port();
     patroxy_process proxy(PATROXY_BINARY, shared_cluster_config({listener_spec("diff", port, {"pg1"})}));
 

@@ -1,0 +1,84 @@
+// The one place patroxy reaches into Asio's reactor internals (asio::detail), which are not a
+// stable API. They are used only with the Asio they were checked against, Debian 12's 1.22.1 on
+// epoll; PATROXY_ASIO_INTERNALS is 0 for any other, and the callers fall back to Asio's public
+// calls (each caller says what that costs).
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+#include <asio/version.hpp>
+
+#include "proxy/net/io_types.hpp"
+
+#if ASIO_VERSION == 102201 && defined(ASIO_HAS_EPOLL) && !defined(ASIO_HAS_IO_URING_AS_DEFAULT) &&                    \
+    !defined(ASIO_DISABLE_EPOLL)
+#define PATROXY_ASIO_INTERNALS 1
+#include <asio/detail/fenced_block.hpp>
+#include <asio/detail/reactor.hpp>
+#include <asio/detail/socket_ops.hpp>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+#else
+#define PATROXY_ASIO_INTERNALS 0
+#endif
+
+namespace patroxy::proxy::asio_internals {
+
+#if PATROXY_ASIO_INTERNALS
+/// basic_socket keeps its implementation protected; a pointer to member formed in a derived
+/// class reaches it without touching the object's type.
+struct socket_access : tcp_socket {
+    static auto& io_object(tcp_socket& socket) { return socket.*(&socket_access::impl_); }
+    static auto& implementation(tcp_socket& socket) { return io_object(socket).get_implementation(); }
+};
+
+/// Tells Asio what is true of a socket patroxy opened or accepted itself with SOCK_NONBLOCK:
+/// it is non-blocking (so Asio makes no ioctl(FIONBIO) of its own), and no other descriptor
+/// shares its open file (so close() needs no EPOLL_CTL_DEL first: closing the only descriptor
+/// removes it from epoll). Asio assumes the opposite of any socket given to assign().
+inline void mark_nonblocking_and_unshared(tcp_socket& socket)
+{
+    namespace ops = asio::detail::socket_ops;
+    auto& state = socket_access::implementation(socket).state_;
+    state = static_cast<ops::state_type>((state | ops::user_set_non_blocking | ops::internal_non_blocking) &
+                                         ~ops::possible_dup);
+}
+
+/// Starts a read-side reactor operation of our own, `Op`, on `socket`, as Asio's reactive socket
+/// service starts its own: allocated with the handler's allocator and constructed as
+/// `Op(descriptor, args..., handler, executor)`.
+template <template <typename> class Op, typename Handler, typename... Args>
+void start_read_op(asio::detail::reactor& reactor, tcp_socket& socket, Handler&& handler, Args&&... args)
+{
+    namespace ad = asio::detail;
+    auto& impl = socket_access::implementation(socket);
+    using handler_type = std::decay_t<Handler>;
+    using op = Op<handler_type>;
+    handler_type h(std::forward<Handler>(handler));
+    typename op::ptr p = {std::addressof(h), op::ptr::allocate(h), nullptr};
+    p.p = new (p.v) op(impl.socket_, std::forward<Args>(args)..., h, socket.get_executor());
+    if ((impl.state_ & ad::socket_ops::non_blocking) ||
+        ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true, p.p->ec_))
+        reactor.start_op(ad::reactor::read_op, impl.socket_, impl.reactor_data_, p.p, false, true);
+    else
+        reactor.post_immediate_completion(p.p, false);
+    p.v = p.p = nullptr;
+}
+
+/// The end of an operation's do_complete, as in Asio's own: frees the operation `p` (its handler
+/// now moved into `bound`), then runs the handler unless the reactor is being destroyed
+/// (`owner` null).
+template <typename Ptr, typename Work, typename Binder>
+void free_and_invoke(void* owner, Ptr& p, Work& work, Binder& bound)
+{
+    p.h = std::addressof(bound.handler_);
+    p.reset();
+    if (owner) {
+        asio::detail::fenced_block b(asio::detail::fenced_block::half);
+        work.complete(bound, bound.handler_);
+    }
+}
+#endif
+
+} // namespace patroxy::proxy::asio_internals

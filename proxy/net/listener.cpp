@@ -23,17 +23,21 @@ namespace {
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-/// Accepts on `acceptor` until it is closed, starting a session on `owner` per connection.
-/// Runs on `owner`'s thread and holds the acceptor, which outlives the listener_sockets.
+/// Accepts on `acceptor` until it is closed, starting a session per connection on the least
+/// loaded worker: `owner` itself unless another worker has fewer sessions, which then gets the
+/// connection handed over (its socket registered with that worker's reactor, the session
+/// started on its thread). Runs on `owner`'s thread and holds the acceptor, which outlives the
+/// listener_sockets.
 task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runtime& listener, worker& owner,
-                       session_env& env)
+                       worker_pool& workers, session_env& env)
 {
     const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable_t<io_executor>{});
     for (;;) {
         auto [ec, batch] = co_await async_accept_batch(*acceptor, nothrow);
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            tcp_socket socket(owner.context().get_executor());
+            worker& target = workers.least_loaded(owner);
+            tcp_socket socket(target.context().get_executor());
             if (auto failed = batch.take(i, socket)) {
                 log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
                                            << " an accepted connection could not be registered: " << failed.message();
@@ -41,7 +45,7 @@ task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runt
             }
             listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
             // The peer's address comes with the accept: no getpeername() per connection.
-            start_session(std::move(socket), batch.peer(i), listener, owner, env);
+            start_session(std::move(socket), batch.peer(i), listener, target, env);
         }
         if (ec) {
             // Out of descriptors or similar: say so and back off instead of spinning.
@@ -94,7 +98,7 @@ void listener_sockets::start(listener_runtime& listener, session_env& env)
 {
     for (std::size_t i = 0; i < acceptors_.size(); ++i) {
         auto& owner = workers_.at(i);
-        asio::co_spawn(owner.context(), accept_loop(acceptors_[i], listener, owner, env), asio::detached);
+        asio::co_spawn(owner.context(), accept_loop(acceptors_[i], listener, owner, workers_, env), asio::detached);
     }
 }
 

@@ -108,6 +108,20 @@ std::uint64_t worker_pool::total_sessions() const noexcept
     return total;
 }
 
+worker& worker_pool::least_loaded(worker& accepting) noexcept
+{
+    worker* best = &accepting;
+    auto fewest = accepting.sessions.load(std::memory_order_relaxed);
+    for (const auto& w : workers_) {
+        const auto n = w->sessions.load(std::memory_order_relaxed);
+        if (n < fewest) {
+            best = w.get();
+            fewest = n;
+        }
+    }
+    return *best;
+}
+
 worker_pool::buffer_counts worker_pool::relay_buffers() const noexcept
 {
     buffer_counts counts;

@@ -130,7 +130,7 @@ task<void> client_session::run()
 {
     // Guarded: prefix() builds strings, and a connect-per-transaction load pays them per session.
     if (log_enabled(log_level::debug))
-        log_line(log_level::debug) << prefix() << " accepted by worker=" << owner_.id();
+        log_line(log_level::debug) << prefix() << " served by worker=" << owner_.id();
     co_await serve();
     if (stage_ == stage::relaying) // serve() prepared the relay
         start_relay();

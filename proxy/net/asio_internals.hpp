@@ -45,6 +45,29 @@ inline void mark_nonblocking_and_unshared(tcp_socket& socket)
                                          ~ops::possible_dup);
 }
 
+/// Explicit instantiation may name a private member (C++20 [temp.spec.general]/6); this is how
+/// expect_nothing_to_read() reaches the reactor's per-socket "a read may succeed now" flags.
+template <typename Tag, typename Tag::type Member>
+struct private_member {
+    friend typename Tag::type get(Tag) { return Member; }
+};
+struct try_speculative_flags {
+    using type = bool (asio::detail::epoll_reactor::descriptor_state::*)[asio::detail::epoll_reactor::max_ops];
+    friend type get(try_speculative_flags);
+};
+template struct private_member<try_speculative_flags, &asio::detail::epoll_reactor::descriptor_state::try_speculative_>;
+
+/// Tells the reactor that `socket` holds nothing to read: its next read waits for epoll to
+/// report it readable instead of trying a recv() first, as after a read that emptied it (Asio
+/// registers every socket as possibly readable). Any epoll event for the socket undoes this, so
+/// bytes that come meanwhile are read at once. True of a socket not yet connected, and of one
+/// the kernel said is empty (TCP_INQ).
+inline void expect_nothing_to_read(tcp_socket& socket)
+{
+    auto* state = socket_access::implementation(socket).reactor_data_;
+    if (state) (state->*get(try_speculative_flags{}))[asio::detail::epoll_reactor::read_op] = false;
+}
+
 /// Starts a read-side reactor operation of our own, `Op`, on `socket`, as Asio's reactive socket
 /// service starts its own: allocated with the handler's allocator and constructed as
 /// `Op(descriptor, args..., handler, executor)`.

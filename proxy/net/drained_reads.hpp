@@ -64,11 +64,16 @@ namespace patroxy::proxy {
 #if PATROXY_DRAINED_READS
 namespace drained_reads_detail {
 
-/// One non-blocking recvmsg() into `buffer` for `op`, and what it tells the reactor.
-inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, asio::detail::socket_type socket,
-                                                asio::mutable_buffer buffer)
+/// What one non-blocking recvmsg() did: `n` as it returned (errno in `error` when negative),
+/// and whether the kernel said nothing is left queued behind it (TCP_INQ).
+struct recv_outcome {
+    ssize_t n = 0;
+    int error = 0;
+    bool drained = false;
+};
+
+inline recv_outcome receive_reporting_queue(asio::detail::socket_type socket, asio::mutable_buffer buffer)
 {
-    using asio::detail::reactor_op;
     iovec part{buffer.data(), buffer.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
     msghdr message{};
@@ -76,28 +81,41 @@ inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, as
     message.msg_iovlen = 1;
     message.msg_control = control;
     message.msg_controllen = sizeof control;
-    ssize_t n = 0;
+    recv_outcome r;
     do
-        n = ::recvmsg(socket, &message, 0);
-    while (n < 0 && errno == EINTR);
-    op.bytes_transferred_ = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return reactor_op::not_done; // the reactor waits for the edge
-        op.ec_ = asio::error_code(errno, asio::error::get_system_category());
-        return reactor_op::done_and_exhausted;
-    }
-    if (n == 0) {
-        if (buffer.size() == 0) return reactor_op::done;
-        op.ec_ = asio::error::eof;
-        return reactor_op::done_and_exhausted;
+        r.n = ::recvmsg(socket, &message, 0);
+    while (r.n < 0 && errno == EINTR);
+    if (r.n < 0) {
+        r.error = errno;
+        return r;
     }
     for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
         if (c->cmsg_level != IPPROTO_TCP || c->cmsg_type != TCP_CM_INQ) continue;
         int queued = 0;
         std::memcpy(&queued, CMSG_DATA(c), sizeof queued);
-        return queued == 0 ? reactor_op::done_and_exhausted : reactor_op::done;
+        r.drained = queued == 0;
     }
-    return reactor_op::done; // no TCP_INQ on this socket: the next read tries at once
+    return r; // without TCP_INQ on the socket never drained: the next read tries at once
+}
+
+/// One receive into `buffer` for `op`, and what it tells the reactor.
+inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, asio::detail::socket_type socket,
+                                                asio::mutable_buffer buffer)
+{
+    using asio::detail::reactor_op;
+    const auto r = receive_reporting_queue(socket, buffer);
+    op.bytes_transferred_ = r.n > 0 ? static_cast<std::size_t>(r.n) : 0;
+    if (r.n < 0) {
+        if (r.error == EAGAIN || r.error == EWOULDBLOCK) return reactor_op::not_done; // the reactor waits for the edge
+        op.ec_ = asio::error_code(r.error, asio::error::get_system_category());
+        return reactor_op::done_and_exhausted;
+    }
+    if (r.n == 0) {
+        if (buffer.size() == 0) return reactor_op::done;
+        op.ec_ = asio::error::eof;
+        return reactor_op::done_and_exhausted;
+    }
+    return r.drained ? reactor_op::done_and_exhausted : reactor_op::done;
 }
 
 /// Asio's reactive_socket_recv_op for one buffer, with the two differences this file is about:
@@ -202,6 +220,30 @@ public:
 #endif
             },
             token);
+    }
+
+    /// socket.receive() now, outside the event loop, with what the kernel tells about the rest:
+    /// when the read emptied the socket, the next async_read_pooled() waits for epoll instead of
+    /// trying a recv() first. `ec` is would_block when nothing was there, eof at the end.
+    /// `socket` must be non-blocking.
+    std::size_t read_now(tcp_socket& socket, asio::mutable_buffer buffer, std::error_code& ec)
+    {
+#if PATROXY_DRAINED_READS
+        ec.clear();
+        const auto r = drained_reads_detail::receive_reporting_queue(socket.native_handle(), buffer);
+        if (r.n < 0) {
+            ec = std::error_code(r.error, asio::error::get_system_category()); // EAGAIN is would_block
+            return 0;
+        }
+        if (r.n == 0 && buffer.size() > 0) {
+            ec = asio::error::eof;
+            return 0;
+        }
+        if (r.drained) asio_internals::expect_nothing_to_read(socket);
+        return static_cast<std::size_t>(r.n);
+#else
+        return socket.receive(buffer, 0, ec);
+#endif
     }
 
 private:

@@ -77,7 +77,11 @@ std::error_code open_nonblocking(tcp_socket& socket, const asio::ip::tcp& protoc
 {
     const int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol.protocol());
     if (fd < 0) return errno_code(errno);
-    return adopt(socket, protocol, fd);
+    const auto ec = adopt(socket, protocol, fd);
+#if PATROXY_ASIO_INTERNALS
+    if (!ec) asio_internals::expect_nothing_to_read(socket); // nothing comes before a connect
+#endif
+    return ec;
 }
 
 } // namespace patroxy::proxy

@@ -38,7 +38,8 @@
 
 namespace patroxy::proxy {
 
-/// Opens `socket` (closed) for `protocol`, non-blocking from the start.
+/// Opens `socket` (closed) for `protocol`, non-blocking from the start. Nothing can be read from
+/// it before it connects, so its first read waits for epoll instead of trying a recv() first.
 std::error_code open_nonblocking(tcp_socket& socket, const asio::ip::tcp& protocol);
 
 /// Listens on `socket`, bound already; accept with async_accept_batch().

@@ -29,8 +29,8 @@ task<bool> client_session::buffer_client_bytes(std::size_t wanted)
         std::error_code ec;
         std::size_t n = 0;
         if (!setup.timed_out)
-            n = client_.receive(asio::buffer(client_buf_.get() + setup.client_bytes, buffer_size_ - setup.client_bytes),
-                                0, ec);
+            n = owner_.reads().read_now(
+                client_, asio::buffer(client_buf_.get() + setup.client_bytes, buffer_size_ - setup.client_bytes), ec);
         if (!setup.timed_out && ec == asio::error::would_block) {
             ec.clear();
             std::tie(ec, n) = co_await owner_.reads().async_read_pooled(client_, owner_.buffers(), client_buf_,

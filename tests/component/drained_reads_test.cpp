@@ -193,3 +193,38 @@ TEST_CASE("drained reads: a read holds a buffer only once bytes are there", "[pr
     CHECK(pair.buffer.get() == kept);
     CHECK(pair.pool.in_use() == 1);
 }
+
+TEST_CASE("drained reads: read_now takes what is there, and the next read still gets bytes that come later")
+{
+    loopback_pair pair;
+    pair.reader.non_blocking(true); // as patroxy's sockets are from their accept
+    std::error_code ec;
+    char bytes[32];
+    CHECK(pair.reads.read_now(pair.reader, asio::buffer(bytes), ec) == 0);
+    CHECK(ec == asio::error::would_block);
+
+    pair.send("startup");
+    // Loopback delivers within the write; read_now empties the socket and tells the reactor so.
+    const auto n = pair.reads.read_now(pair.reader, asio::buffer(bytes), ec);
+    CHECK_FALSE(ec);
+    CHECK(std::string(bytes, n) == "startup");
+
+    // Bytes after the drained read_now, before the next read starts: read, not waited on.
+    pair.send("query");
+    CHECK(pair.read() == std::pair{std::error_code{}, std::string("query")});
+
+    // And bytes that come while that next read waits.
+    (void)pair.reads.read_now(pair.reader, asio::buffer(bytes), ec);
+    CHECK(ec == asio::error::would_block);
+    pair.start_read();
+    pair.poll();
+    CHECK_FALSE(pair.result);
+    pair.send("later");
+    CHECK(pair.finish_read() == std::pair{std::error_code{}, std::string("later")});
+
+    // The end of the stream after a drained read_now ends the next read.
+    pair.send("last");
+    CHECK(std::string(bytes, pair.reads.read_now(pair.reader, asio::buffer(bytes), ec)) == "last");
+    pair.writer.close();
+    CHECK(pair.read().first == asio::error::eof);
+}

@@ -4,6 +4,9 @@
 // socket opened by open_nonblocking() is non-blocking and connects.
 #include "proxy/net/nonblocking_sockets.hpp"
 
+#include "proxy/net/buffer_pool.hpp"
+#include "proxy/net/drained_reads.hpp"
+
 #include <asio/io_context.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
@@ -174,4 +177,37 @@ TEST_CASE("open_nonblocking: the socket is non-blocking from its creation and co
     io.run_for(100ms);
     CHECK_FALSE(ec);
     CHECK(server.remote_endpoint() == socket.local_endpoint());
+}
+
+TEST_CASE("open_nonblocking: the first read after the connect waits for the server's first bytes and gets them")
+{
+    // The socket starts as 'nothing to read' for the reactor; the server's answer must still
+    // complete the read, whether it comes before the read starts or while it waits.
+    asio::io_context io{1};
+    patroxy::proxy::drained_reads reads(io);
+    patroxy::proxy::buffer_pool pool(64, 2);
+    tcp::acceptor acceptor(io, loopback(0));
+    for (const bool answer_first : {true, false}) {
+        tcp_socket socket(io.get_executor());
+        REQUIRE_FALSE(open_nonblocking(socket, tcp::v4()));
+        std::error_code ec;
+        socket.async_connect(acceptor.local_endpoint(), [&](std::error_code e) { ec = e; });
+        tcp::socket server(io);
+        acceptor.accept(server);
+        run_until(io, [&] { return socket.is_open(); });
+        if (answer_first) asio::write(server, asio::buffer("R", 1));
+        patroxy::proxy::pooled_buffer buffer;
+        std::optional<std::size_t> got;
+        reads.async_read_pooled(socket, pool, buffer, 0, [&](std::error_code e, std::size_t n) { got = e ? 0 : n; });
+        io.restart();
+        io.poll();
+        if (!answer_first) {
+            CHECK_FALSE(got);
+            asio::write(server, asio::buffer("R", 1));
+        }
+        run_until(io, [&] { return got.has_value(); });
+        INFO("answer first: " << answer_first);
+        REQUIRE(got);
+        CHECK(*got == 1);
+    }
 }

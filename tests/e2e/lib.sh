@@ -8,19 +8,13 @@
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LOCAL="$(cd "$E2E_DIR/../../deploy/local" && pwd)"
 
-# --- the cluster's settings: ports no demo uses (55xxx, 58xxx, 52xxx), Patroni's short timing ------
+# --- the cluster's settings: the e2e ports, Patroni's short timing -------------------------------
+# shellcheck source=tests/e2e/ports.sh
+source "$E2E_DIR/ports.sh"
 export PATROXY_BUILD_DIR="${PATROXY_BUILD_DIR:-$(cd "$E2E_DIR/../.." && pwd)/build}"
 export PATROXY_WORK="${PATROXY_E2E_WORK:-$PATROXY_BUILD_DIR/e2e-work}"
-export PATROXY_PRIMARY_PORT=55000 PATROXY_REPLICA_PORT=55001 PATROXY_STATS_PORT=58404
-export PATROXY_PG1_PORT=55441 PATROXY_PG2_PORT=55442 PATROXY_PG3_PORT=55443
-export PATROXY_API1_PORT=58441 PATROXY_API2_PORT=58442 PATROXY_API3_PORT=58443
-export PATROXY_ETCD_PORT=52379 PATROXY_ETCD_PEER_PORT=52380
 export PATRONI_TTL=10 PATRONI_LOOP_WAIT=2 PATRONI_RETRY_TIMEOUT=3
 export PATROXY_NO_BUILD="${PATROXY_NO_BUILD:-1}"
-# HAProxy (the comparison only): the classic config's two listeners and its stats page.
-HAPROXY_PRIMARY_PORT=55100
-HAPROXY_REPLICA_PORT=55101
-HAPROXY_STATS_PORT=58405
 HAPROXY=/usr/sbin/haproxy
 
 # deploy/local's helpers: MEMBERS, PG_PORTS, API_PORTS, member_index, member_states, cluster_ready,
@@ -54,17 +48,7 @@ e2e_py() { /usr/bin/python3 "$E2E_DIR/e2e.py" "$@"; }
 MEMBERS_ARG=""
 for i in "${!MEMBERS[@]}"; do MEMBERS_ARG+="${MEMBERS_ARG:+,}${MEMBERS[$i]}:${PG_PORTS[$i]}:${API_PORTS[$i]}"; done
 
-# All these ports lie in the kernel's ephemeral range (32768-60999 by default): any outgoing connection,
-# ours included (a walreceiver, Patroni's etcd watch, a probe) or another program's, can be given one
-# as its local port, and a server that starts then cannot bind it for as long as that connection
-# lives (seen here: etcd's peer port held for a minute by someone's connection). Reserving them
-# (net.ipv4.ip_local_reserved_ports, root only) keeps the kernel from handing them out. The
-# reservation stays after the test (a kernel setting, nothing on disk; gone at reboot; undo with
-# `sysctl -w net.ipv4.ip_local_reserved_ports=`): removing it would reopen the gap between two tests.
-# Without root, deploy/local's bounded retries cover short collisions only.
-E2E_PORTS="$PATROXY_PRIMARY_PORT,$PATROXY_REPLICA_PORT,$PATROXY_STATS_PORT,$PATROXY_PG1_PORT,$PATROXY_PG2_PORT"
-E2E_PORTS+=",$PATROXY_PG3_PORT,$PATROXY_API1_PORT,$PATROXY_API2_PORT,$PATROXY_API3_PORT,$PATROXY_ETCD_PORT"
-E2E_PORTS+=",$PATROXY_ETCD_PEER_PORT,$HAPROXY_PRIMARY_PORT,$HAPROXY_REPLICA_PORT,$HAPROXY_STATS_PORT"
+# Each test reserves the ports again when it starts (tests/e2e/ports.sh says why).
 reserve_ports() {
   local added
   if added="$(e2e_py reserve --add "$E2E_PORTS" 2>"$LOGS/reserve.err")"; then

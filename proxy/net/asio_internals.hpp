@@ -29,8 +29,7 @@ namespace patroxy::proxy::asio_internals {
 /// basic_socket keeps its implementation protected; a pointer to member formed in a derived
 /// class reaches it without touching the object's type.
 struct socket_access : tcp_socket {
-    static auto& io_object(tcp_socket& socket) { return socket.*(&socket_access::impl_); }
-    static auto& implementation(tcp_socket& socket) { return io_object(socket).get_implementation(); }
+    static auto& implementation(tcp_socket& socket) { return (socket.*(&socket_access::impl_)).get_implementation(); }
 };
 
 /// Tells Asio what is true of a socket patroxy opened or accepted itself with SOCK_NONBLOCK:

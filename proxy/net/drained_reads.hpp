@@ -64,15 +64,18 @@ namespace patroxy::proxy {
 #if PATROXY_DRAINED_READS
 namespace drained_reads_detail {
 
-/// What one non-blocking recvmsg() did: `n` as it returned (errno in `error` when negative),
-/// and whether the kernel said nothing is left queued behind it (TCP_INQ).
-struct recv_outcome {
-    ssize_t n = 0;
-    int error = 0;
-    bool drained = false;
+/// What one non-blocking recvmsg() into a buffer came to: `n` bytes, or the error (eof when the
+/// peer closed and the buffer had room), or nothing there yet (`would_block`); and whether the
+/// socket is now known to be empty (`exhausted`: the kernel said nothing is queued (TCP_INQ), or
+/// the read failed or hit the end), so the next read should wait for epoll.
+struct receive_outcome {
+    std::size_t n = 0;
+    std::error_code ec;
+    bool would_block = false;
+    bool exhausted = false;
 };
 
-inline recv_outcome receive_reporting_queue(asio::detail::socket_type socket, asio::mutable_buffer buffer)
+inline receive_outcome receive_reporting_queue(asio::detail::socket_type socket, asio::mutable_buffer buffer)
 {
     iovec part{buffer.data(), buffer.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
@@ -81,21 +84,31 @@ inline recv_outcome receive_reporting_queue(asio::detail::socket_type socket, as
     message.msg_iovlen = 1;
     message.msg_control = control;
     message.msg_controllen = sizeof control;
-    recv_outcome r;
+    ssize_t n = 0;
     do
-        r.n = ::recvmsg(socket, &message, 0);
-    while (r.n < 0 && errno == EINTR);
-    if (r.n < 0) {
-        r.error = errno;
+        n = ::recvmsg(socket, &message, 0);
+    while (n < 0 && errno == EINTR);
+    receive_outcome r;
+    if (n < 0) {
+        r.would_block = errno == EAGAIN || errno == EWOULDBLOCK;
+        if (!r.would_block) r.ec = std::error_code(errno, asio::error::get_system_category());
+        r.exhausted = !r.would_block;
         return r;
     }
+    if (n == 0) {
+        if (buffer.size() == 0) return r;
+        r.ec = asio::error::eof;
+        r.exhausted = true;
+        return r;
+    }
+    r.n = static_cast<std::size_t>(n);
     for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
         if (c->cmsg_level != IPPROTO_TCP || c->cmsg_type != TCP_CM_INQ) continue;
         int queued = 0;
         std::memcpy(&queued, CMSG_DATA(c), sizeof queued);
-        r.drained = queued == 0;
+        r.exhausted = queued == 0;
     }
-    return r; // without TCP_INQ on the socket never drained: the next read tries at once
+    return r; // without TCP_INQ on the socket never exhausted: the next read tries at once
 }
 
 /// One receive into `buffer` for `op`, and what it tells the reactor.
@@ -104,18 +117,10 @@ inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, as
 {
     using asio::detail::reactor_op;
     const auto r = receive_reporting_queue(socket, buffer);
-    op.bytes_transferred_ = r.n > 0 ? static_cast<std::size_t>(r.n) : 0;
-    if (r.n < 0) {
-        if (r.error == EAGAIN || r.error == EWOULDBLOCK) return reactor_op::not_done; // the reactor waits for the edge
-        op.ec_ = asio::error_code(r.error, asio::error::get_system_category());
-        return reactor_op::done_and_exhausted;
-    }
-    if (r.n == 0) {
-        if (buffer.size() == 0) return reactor_op::done;
-        op.ec_ = asio::error::eof;
-        return reactor_op::done_and_exhausted;
-    }
-    return r.drained ? reactor_op::done_and_exhausted : reactor_op::done;
+    if (r.would_block) return reactor_op::not_done; // the reactor waits for the edge
+    op.bytes_transferred_ = r.n;
+    op.ec_ = r.ec;
+    return r.exhausted ? reactor_op::done_and_exhausted : reactor_op::done;
 }
 
 /// Asio's reactive_socket_recv_op for one buffer, with the two differences this file is about:
@@ -229,18 +234,10 @@ public:
     std::size_t read_now(tcp_socket& socket, asio::mutable_buffer buffer, std::error_code& ec)
     {
 #if PATROXY_DRAINED_READS
-        ec.clear();
         const auto r = drained_reads_detail::receive_reporting_queue(socket.native_handle(), buffer);
-        if (r.n < 0) {
-            ec = std::error_code(r.error, asio::error::get_system_category()); // EAGAIN is would_block
-            return 0;
-        }
-        if (r.n == 0 && buffer.size() > 0) {
-            ec = asio::error::eof;
-            return 0;
-        }
-        if (r.drained) asio_internals::expect_nothing_to_read(socket);
-        return static_cast<std::size_t>(r.n);
+        ec = r.would_block ? asio::error::would_block : r.ec;
+        if (!ec && r.exhausted) asio_internals::expect_nothing_to_read(socket);
+        return r.n;
 #else
         return socket.receive(buffer, 0, ec);
 #endif

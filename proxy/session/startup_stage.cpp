@@ -28,13 +28,12 @@ task<bool> client_session::buffer_client_bytes(std::size_t wanted)
     while (setup.client_bytes < wanted) {
         std::error_code ec;
         std::size_t n = 0;
-        if (!setup.timed_out)
+        if (!setup.timed_out) {
             n = owner_.reads().read_now(
                 client_, asio::buffer(client_buf_.get() + setup.client_bytes, buffer_size_ - setup.client_bytes), ec);
-        if (!setup.timed_out && ec == asio::error::would_block) {
-            ec.clear();
-            std::tie(ec, n) = co_await owner_.reads().async_read_pooled(client_, owner_.buffers(), client_buf_,
-                                                                         setup.client_bytes, nothrow_awaitable);
+            if (ec == asio::error::would_block)
+                std::tie(ec, n) = co_await owner_.reads().async_read_pooled(client_, owner_.buffers(), client_buf_,
+                                                                             setup.client_bytes, nothrow_awaitable);
         }
         if (setup.timed_out) { // the setup sweep cancelled the read, or the deadline passed anyway
             listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);

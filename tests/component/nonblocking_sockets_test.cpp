@@ -60,6 +60,14 @@ struct accept_result {
     accepted_batch batch;
 };
 
+/// Starts one batch accept on `listener`; its outcome lands in `result`.
+void start_accept(listening_socket& listener, std::optional<accept_result>& result)
+{
+    async_accept_batch(listener, [&result](std::error_code ec, accepted_batch batch) {
+        result.emplace(accept_result{ec, std::move(batch)});
+    });
+}
+
 } // namespace
 
 TEST_CASE("batch accept: every queued connection comes in one batch, non-blocking, with its peer")
@@ -70,9 +78,7 @@ TEST_CASE("batch accept: every queued connection comes in one batch, non-blockin
     for (int i = 0; i < 3; ++i) clients.emplace_back(io).connect(listener.local_endpoint());
 
     std::optional<accept_result> result;
-    async_accept_batch(listener, [&](std::error_code ec, accepted_batch batch) {
-        result.emplace(accept_result{ec, std::move(batch)});
-    });
+    start_accept(listener, result);
     run_until(io, [&] { return result.has_value(); });
     REQUIRE(result);
     CHECK_FALSE(result->ec);
@@ -95,9 +101,7 @@ TEST_CASE("batch accept: an empty backlog waits for the next client, and a dropp
     asio::io_context io{1};
     auto listener = make_listener(io);
     std::optional<accept_result> result;
-    async_accept_batch(listener, [&](std::error_code ec, accepted_batch batch) {
-        result.emplace(accept_result{ec, std::move(batch)});
-    });
+    start_accept(listener, result);
     io.run_for(50ms);
     CHECK_FALSE(result); // nothing queued: the accept waits for epoll
 
@@ -123,9 +127,7 @@ TEST_CASE("batch accept: a taken connection carries bytes both ways")
     tcp::socket client(io);
     client.connect(listener.local_endpoint());
     std::optional<accept_result> result;
-    async_accept_batch(listener, [&](std::error_code ec, accepted_batch batch) {
-        result.emplace(accept_result{ec, std::move(batch)});
-    });
+    start_accept(listener, result);
     run_until(io, [&] { return result.has_value(); });
     REQUIRE(result);
     REQUIRE(result->batch.size() == 1);
@@ -151,9 +153,7 @@ TEST_CASE("batch accept: closing the listener cancels a waiting accept")
     asio::io_context io{1};
     auto listener = make_listener(io);
     std::optional<accept_result> result;
-    async_accept_batch(listener, [&](std::error_code ec, accepted_batch batch) {
-        result.emplace(accept_result{ec, std::move(batch)});
-    });
+    start_accept(listener, result);
     io.run_for(20ms);
     listener.close();
     run_until(io, [&] { return result.has_value(); });

@@ -72,6 +72,26 @@ std::string_view to_string(tls_mode t) noexcept
     return detail::canonical_name(detail::tls_mode_names, t);
 }
 
+std::string_view to_string(client_tls_mode t) noexcept
+{
+    return detail::canonical_name(detail::client_tls_mode_names, t);
+}
+
+std::string_view to_string(server_tls_mode t) noexcept
+{
+    return detail::canonical_name(detail::server_tls_mode_names, t);
+}
+
+std::string_view to_string(client_verify_mode v) noexcept
+{
+    return detail::canonical_name(detail::client_verify_mode_names, v);
+}
+
+std::string_view to_string(tls_version v) noexcept
+{
+    return detail::canonical_name(detail::tls_version_names, v);
+}
+
 std::string_view to_string(lag_action a) noexcept
 {
     return detail::canonical_name(detail::lag_action_names, a);

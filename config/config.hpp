@@ -43,10 +43,61 @@ enum class lag_action {
     shutdown, ///< close its sessions too
 };
 
-/// What a listener does with a client's SSLRequest.
+/// What a listener does with a client's SSLRequest (and a direct TLS handshake).
 enum class tls_mode {
     passthrough, ///< pick the backend now, forward the request, relay TLS opaquely if it says 'S'
     disable,     ///< answer 'N'; the client goes on in plaintext
+    terminate,   ///< answer 'S' and end TLS at patroxy: every message stays visible
+};
+
+/// Whether a terminating listener also takes plaintext clients.
+enum class client_tls_mode {
+    prefer,  ///< TLS when the client asks for it, plaintext otherwise
+    require, ///< a plaintext StartupMessage is refused (FATAL 28000), as PostgreSQL's hostssl
+};
+
+/// TLS on the leg from patroxy to the server, with libpq's sslmode meanings.
+enum class server_tls_mode {
+    disable,     ///< never: the startup goes in plaintext
+    prefer,      ///< SSLRequest; on 'N' go on in plaintext; the certificate is not checked
+    require,     ///< SSLRequest; 'N' fails the server; the certificate is not checked
+    verify_ca,   ///< require, and the certificate chains to tls.server_ca
+    verify_full, ///< verify-ca, and the certificate names the server (tls.server_name or the member's host)
+};
+
+/// Whether a terminating listener asks clients for a certificate.
+enum class client_verify_mode {
+    none,     ///< no certificate asked for
+    optional, ///< asked for; one that is sent must chain to client_ca
+    required, ///< a client without a certificate that chains to client_ca is refused
+};
+
+enum class tls_version { v1_2, v1_3 };
+
+/// TLS material and choices: the top-level "tls" object; a listener's "tls_options" overrides
+/// any key for that listener. Paths are PEM files, read when a listener starts and again on
+/// SIGHUP; live sessions keep what they started with.
+struct tls_settings {
+    std::string cert;      ///< chain patroxy presents to clients (and on the stats listener)
+    std::string key;       ///< its private key
+    std::string client_ca; ///< CAs client certificates must chain to
+    client_verify_mode client_verify = client_verify_mode::none;
+    std::string server_ca;   ///< CAs the servers' certificates must chain to (verify-ca, verify-full)
+    std::string server_cert; ///< a client certificate patroxy presents to servers (optional)
+    std::string server_key;
+    std::string server_name; ///< the name verify-full expects; empty: the member's host
+    tls_version min_version = tls_version::v1_2;
+    std::string ciphers;      ///< TLS 1.2 cipher list (OpenSSL syntax); empty: OpenSSL's default
+    std::string ciphersuites; ///< TLS 1.3 suites; empty: OpenSSL's default
+    /// Session tickets on the client leg (patroxy is the server there), so a reconnecting client
+    /// skips the full handshake; the ticket key rotates every ticket_lifetime.
+    bool session_tickets = true;
+    duration ticket_lifetime = std::chrono::hours(1);
+    std::string api_ca;   ///< CAs for https:// Patroni APIs; empty: the system's trust store
+    std::string api_cert; ///< a client certificate for the Patroni API (restapi.verify_client)
+    std::string api_key;
+
+    bool operator==(const tls_settings&) const = default;
 };
 
 struct listener {
@@ -57,6 +108,10 @@ struct listener {
     std::optional<listener_role> role;
     balance_mode balance = balance_mode::roundrobin;
     tls_mode tls = tls_mode::passthrough;
+    client_tls_mode client_tls = client_tls_mode::prefer;
+    /// Default: prefer on a terminating listener, disable otherwise.
+    server_tls_mode server_tls = server_tls_mode::disable;
+    tls_settings tls_options; ///< the top-level tls object with this listener's overrides applied
     std::uint32_t max_connections = 10000;
     duration queue_timeout = std::chrono::seconds(30);
     std::optional<std::uint64_t> max_lag; ///< bytes
@@ -93,6 +148,8 @@ struct stats_settings {
     endpoint bind;
     duration refresh = std::chrono::seconds(10);
     std::optional<stats_auth> auth;
+    bool tls = false;         ///< HTTPS, with tls_options' cert and key (and client_ca/client_verify)
+    tls_settings tls_options; ///< the top-level tls object with the stats object's overrides
 
     bool operator==(const stats_settings&) const = default;
 };
@@ -110,10 +167,18 @@ struct limits {
     std::uint32_t max_message = 1024u * 1024u * 1024u;
 };
 
+/// Basic auth for the Patroni REST API (Patroni's restapi.authentication).
+struct api_auth {
+    std::string user;
+    std::string password;
+};
+
 struct config {
     std::string scope;
     std::vector<member> members;
     bool discover = false;
+    std::optional<patroxy::config::api_auth> api_auth; ///< sent with every Patroni API request
+    tls_settings tls;                 ///< the top-level tls object
     health_settings health;
     std::vector<listener> listeners;
     std::optional<stats_settings> stats;
@@ -169,6 +234,10 @@ std::string to_string(const endpoint& e);
 std::string_view to_string(listener_role r) noexcept;
 std::string_view to_string(balance_mode b) noexcept;
 std::string_view to_string(tls_mode t) noexcept;
+std::string_view to_string(client_tls_mode t) noexcept;
+std::string_view to_string(server_tls_mode t) noexcept;
+std::string_view to_string(client_verify_mode v) noexcept;
+std::string_view to_string(tls_version v) noexcept;
 std::string_view to_string(lag_action a) noexcept;
 
 } // namespace patroxy::config

@@ -43,9 +43,31 @@ inline constexpr std::array lag_action_names{
 inline constexpr std::array tls_mode_names{
     name_entry<tls_mode>{"passthrough", tls_mode::passthrough},
     name_entry<tls_mode>{"disable", tls_mode::disable},
-    // DESIGN.md lists it; the value is a placeholder since the entry is never accepted.
-    name_entry<tls_mode>{"terminate", tls_mode::passthrough,
-                         "TLS termination is not supported yet; use \"passthrough\" or \"disable\""},
+    name_entry<tls_mode>{"terminate", tls_mode::terminate},
+};
+
+inline constexpr std::array client_tls_mode_names{
+    name_entry<client_tls_mode>{"prefer", client_tls_mode::prefer},
+    name_entry<client_tls_mode>{"require", client_tls_mode::require},
+};
+
+inline constexpr std::array server_tls_mode_names{
+    name_entry<server_tls_mode>{"disable", server_tls_mode::disable},
+    name_entry<server_tls_mode>{"prefer", server_tls_mode::prefer},
+    name_entry<server_tls_mode>{"require", server_tls_mode::require},
+    name_entry<server_tls_mode>{"verify-ca", server_tls_mode::verify_ca},
+    name_entry<server_tls_mode>{"verify-full", server_tls_mode::verify_full},
+};
+
+inline constexpr std::array client_verify_mode_names{
+    name_entry<client_verify_mode>{"none", client_verify_mode::none},
+    name_entry<client_verify_mode>{"optional", client_verify_mode::optional},
+    name_entry<client_verify_mode>{"required", client_verify_mode::required},
+};
+
+inline constexpr std::array tls_version_names{
+    name_entry<tls_version>{"TLSv1.2", tls_version::v1_2},
+    name_entry<tls_version>{"TLSv1.3", tls_version::v1_3},
 };
 
 /// The entry whose name is `name`, or nullptr.

@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 #include "config/json_reader.hpp"
 #include "config/names.hpp"
+#include "config/tls_reader.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -38,16 +39,11 @@ std::optional<std::string> read_api_url(const json& value, const std::string& pa
     if (!url) {
         return std::nullopt;
     }
-    if (url->starts_with("https://")) {
-        d.error(path, "https is not supported yet for the Patroni API; use http://");
-        return std::nullopt;
-    }
-    if (!url->starts_with("http://") || url->size() == std::string_view("http://").size()) {
-        d.error(path, "expected a URL starting with http://, such as \"http://10.0.1.10:8008\", got " +
-                          describe(value));
-        return std::nullopt;
-    }
-    return url;
+    for (const std::string_view scheme : {"http://", "https://"})
+        if (url->starts_with(scheme) && url->size() > scheme.size()) return url;
+    d.error(path, "expected a URL starting with http:// or https://, such as \"http://10.0.1.10:8008\", got " +
+                      describe(value));
+    return std::nullopt;
 }
 
 std::optional<member> read_member(const json& value, const std::string& path, diagnostics& d,
@@ -65,11 +61,20 @@ std::optional<member> read_member(const json& value, const std::string& path, di
     });
 }
 
+std::optional<api_auth> read_api_auth(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<api_auth>(value, path, d, [](object_reader& obj, api_auth& a) {
+        obj.require("user", a.user, read_string);
+        obj.require("password", a.password, read_string);
+    });
+}
+
 /// The "cluster" object, before its fields move into config.
 struct cluster_section {
     std::string scope;
     std::vector<member> members;
     bool discover = false;
+    std::optional<api_auth> auth;
 };
 
 std::optional<cluster_section> read_cluster(const json& value, const std::string& path, diagnostics& d)
@@ -82,6 +87,7 @@ std::optional<cluster_section> read_cluster(const json& value, const std::string
                         return read_member(v, p, dd, names);
                     }));
         obj.get("discover", c.discover, read_bool);
+        obj.get("api_auth", c.auth, read_api_auth);
     });
 }
 
@@ -162,9 +168,27 @@ void check_replica_only_keys(object_reader& obj, const listener& l)
     }
 }
 
+/// A terminating listener's TLS choices, checked against the material they need.
+void check_listener_tls(object_reader& obj, listener& l)
+{
+    if (!obj.has("server_tls"))
+        l.server_tls = l.tls == tls_mode::terminate ? server_tls_mode::prefer : server_tls_mode::disable;
+    if (obj.has("client_tls") && l.tls != tls_mode::terminate)
+        obj.diag().error(obj.path_of("client_tls"), "only applies to a listener with \"tls\": \"terminate\"");
+    const std::string where = obj.has("tls_options") ? "in /tls or in this listener's tls_options"
+                                                     : "in the top-level \"tls\" object";
+    if (l.tls == tls_mode::terminate) detail::check_server_material(obj.diag(), obj.path_of("tls"), l.tls_options, where);
+    if ((l.server_tls == server_tls_mode::verify_ca || l.server_tls == server_tls_mode::verify_full) &&
+        l.tls_options.server_ca.empty())
+        obj.diag().error(obj.path_of("server_tls"), std::string(to_string(l.server_tls)) +
+                                                        " needs the CA the servers' certificates chain to: set "
+                                                        "\"server_ca\" " + where);
+}
+
 /// What a listener is checked against besides itself.
 struct listener_context {
     const std::vector<member>& members;
+    const tls_settings& tls; ///< the top-level tls object, which tls_options overrides
     uniqueness& names; ///< listener names
     uniqueness& binds; ///< addresses of listeners and stats
 };
@@ -179,6 +203,10 @@ std::optional<listener> read_listener(const json& value, const std::string& path
         obj.get("role", l.role, one_of(detail::listener_role_names));
         obj.get("balance", l.balance, one_of(detail::balance_mode_names));
         obj.get("tls", l.tls, one_of(detail::tls_mode_names));
+        obj.get("client_tls", l.client_tls, one_of(detail::client_tls_mode_names));
+        obj.get("server_tls", l.server_tls, one_of(detail::server_tls_mode_names));
+        l.tls_options = ctx.tls;
+        obj.get("tls_options", l.tls_options, detail::tls_overrides(ctx.tls));
         obj.get("max_connections", l.max_connections, integer_in<std::uint32_t>(1, 1000000));
         obj.get("queue_timeout", l.queue_timeout, read_duration); // 0 = fail at once
         obj.get("max_lag", l.max_lag, read_size);
@@ -186,6 +214,7 @@ std::optional<listener> read_listener(const json& value, const std::string& path
         obj.get("on_lag", l.on_lag, one_of(detail::lag_action_names));
         check_routing_choice(obj);
         check_replica_only_keys(obj, l);
+        check_listener_tls(obj, l);
         if (!l.name.empty()) {
             ctx.names.check(l.name, obj.path_of("name"), obj.diag());
         }
@@ -204,12 +233,18 @@ std::optional<stats_auth> read_stats_auth(const json& value, const std::string& 
 }
 
 std::optional<stats_settings> read_stats(const json& value, const std::string& path, diagnostics& d,
-                                         uniqueness& binds)
+                                         uniqueness& binds, const tls_settings& tls)
 {
-    return read_object<stats_settings>(value, path, d, [&binds](object_reader& obj, stats_settings& s) {
+    return read_object<stats_settings>(value, path, d, [&binds, &tls](object_reader& obj, stats_settings& s) {
         obj.require("bind", s.bind, read_endpoint);
         obj.get("refresh", s.refresh, read_positive_duration);
         obj.get("auth", s.auth, read_stats_auth);
+        obj.get("tls", s.tls, read_bool);
+        s.tls_options = tls;
+        obj.get("tls_options", s.tls_options, detail::tls_overrides(tls));
+        if (s.tls)
+            detail::check_server_material(obj.diag(), obj.path_of("tls"), s.tls_options,
+                                          "in the top-level \"tls\" object or in stats.tls_options");
         if (s.bind.port != 0) {
             binds.check(to_string(s.bind), obj.path_of("bind"), obj.diag());
         }
@@ -243,18 +278,20 @@ std::optional<config> read_document(const json& doc, diagnostics& d)
         c.scope = std::move(cluster.scope);
         c.members = std::move(cluster.members);
         c.discover = cluster.discover;
+        c.api_auth = std::move(cluster.auth);
 
         obj.get("health", c.health, read_health);
+        obj.get("tls", c.tls, detail::tls_overrides(tls_settings{}));
 
         uniqueness listener_names("listener name");
         uniqueness binds("bind address");
-        const listener_context ctx{c.members, listener_names, binds};
+        const listener_context ctx{c.members, c.tls, listener_names, binds};
         obj.require("listeners", c.listeners,
                     list_of("listeners", [&ctx](const json& v, const std::string& p, diagnostics& dd) {
                         return read_listener(v, p, dd, ctx);
                     }));
-        obj.get("stats", c.stats, [&binds](const json& v, const std::string& p, diagnostics& dd) {
-            return read_stats(v, p, dd, binds);
+        obj.get("stats", c.stats, [&binds, &c](const json& v, const std::string& p, diagnostics& dd) {
+            return read_stats(v, p, dd, binds, c.tls);
         });
 
         obj.get("timeouts", c.timeouts, read_timeouts);

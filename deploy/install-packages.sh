@@ -5,8 +5,10 @@ set -euo pipefail
 
 packages=(
   # build
-  g++ cmake make pkg-config
+  g++ cmake make pkg-config ccache
   libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2 zlib1g-dev
+  # TLS: OpenSSL through Asio's SSL support (terminating listeners, the server leg, HTTPS)
+  libssl-dev
   # tests: real PostgreSQL servers, TLS certificates for them
   postgresql-15 postgresql-client-15 openssl
   # deploy/local: a real Patroni cluster on etcd (v3 API); python3-etcd is the first of Patroni's

@@ -2,12 +2,14 @@
 #include "config/config.hpp"
 #include "proxy/app/application.hpp"
 #include "proxy/support/log.hpp"
+#include "proxy/tls/tls_context.hpp"
 
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -76,10 +78,15 @@ int main(int argc, char** argv)
     if (exit_now) return exit_ok;
 
     auto loaded = patroxy::config::load_config_file(opts.file);
-    if (!loaded.errors.empty()) {
-        std::cerr << "patroxy: " << opts.file << " is not a valid configuration (" << loaded.errors.size()
-                  << " problem" << (loaded.errors.size() == 1 ? "" : "s") << "):\n";
-        for (const auto& e : loaded.errors) std::cerr << "  " << patroxy::config::to_string(e) << "\n";
+    std::vector<std::string> problems;
+    for (const auto& e : loaded.errors) problems.push_back(patroxy::config::to_string(e));
+    // The certificates and keys it names must load too: a typo in a path fails here, not at
+    // the first client.
+    if (loaded.value) patroxy::proxy::tls::check_material(*loaded.value, problems);
+    if (!problems.empty()) {
+        std::cerr << "patroxy: " << opts.file << " is not a valid configuration (" << problems.size() << " problem"
+                  << (problems.size() == 1 ? "" : "s") << "):\n";
+        for (const auto& p : problems) std::cerr << "  " << p << "\n";
         return exit_bad_config;
     }
     if (opts.check_only) {

@@ -13,7 +13,7 @@ TEST_CASE("unknown keys are errors at their own path", "[config][errors]")
     {
         const auto e = only_error(config_with(R"("listner": [])"));
         CHECK(e.path == "/listner");
-        CHECK(e.message == "unknown key 'listner'; expected one of: cluster, health, listeners, "
+        CHECK(e.message == "unknown key 'listner'; expected one of: cluster, health, tls, listeners, "
                            "stats, timeouts, limits, workers, retries");
     }
     SECTION("in a listener")
@@ -166,10 +166,10 @@ TEST_CASE("members are checked", "[config][errors]")
          "expected an integer from 1 to 65535, got 0"},
         {R"([ { "name": "node1", "host": "h", "port": 65536 } ])", "/cluster/members/0/port",
          "expected an integer from 1 to 65535"},
-        {R"([ { "name": "node1", "host": "h", "api": "https://h:8008" } ])", "/cluster/members/0/api",
-         "https is not supported yet"},
         {R"([ { "name": "node1", "host": "h", "api": "h:8008" } ])", "/cluster/members/0/api",
-         R"(expected a URL starting with http://, such as "http://10.0.1.10:8008", got "h:8008")"},
+         R"(expected a URL starting with http:// or https://, such as "http://10.0.1.10:8008", got "h:8008")"},
+        {R"([ { "name": "node1", "host": "h", "api": "https://" } ])", "/cluster/members/0/api",
+         "expected a URL starting with http:// or https://"},
         {R"([ { "name": "node1", "host": "h", "api": "http://" } ])", "/cluster/members/0/api",
          "expected a URL starting with http://"},
     }));
@@ -271,9 +271,25 @@ TEST_CASE("listener routing and options", "[config][errors]")
         {listener_with(R"("balance": "random")"), "/listeners/0/balance",
          R"(expected one of: roundrobin, leastconn, first; got "random")"},
         {listener_with(R"("tls": "terminate")"), "/listeners/0/tls",
-         R"(TLS termination is not supported yet; use "passthrough" or "disable")"},
+         R"(TLS needs a certificate and its key: set "cert" and "key" in the top-level "tls" object)"},
         {listener_with(R"("tls": "require")"), "/listeners/0/tls",
-         R"(expected one of: passthrough, disable; got "require")"},
+         R"(expected one of: passthrough, disable, terminate; got "require")"},
+        {listener_with(R"("client_tls": "require")"), "/listeners/0/client_tls",
+         R"(only applies to a listener with "tls": "terminate")"},
+        {listener_with(R"("server_tls": "verify-full")"), "/listeners/0/server_tls",
+         R"(verify-full needs the CA the servers' certificates chain to: set "server_ca" in the top-level "tls" object)"},
+        {listener_with(R"("server_tls": "always")"), "/listeners/0/server_tls",
+         R"(expected one of: disable, prefer, require, verify-ca, verify-full; got "always")"},
+        {listener_with(R"("tls_options": { "cert": "/c.pem" })"), "/listeners/0/tls_options/key",
+         R"(missing; "cert" and "key" go together)"},
+        {listener_with(R"("tls_options": { "min_version": "TLSv1.1" })"), "/listeners/0/tls_options/min_version",
+         R"(expected one of: TLSv1.2, TLSv1.3; got "TLSv1.1")"},
+        {listener_with(R"("tls_options": { "crt": "/c.pem" })"), "/listeners/0/tls_options/crt",
+         "unknown key 'crt'; expected one of: cert, key, client_ca, client_verify, server_ca, server_cert, server_key, "
+         "server_name, min_version, ciphers, ciphersuites, session_tickets, ticket_lifetime, api_ca, api_cert, api_key"},
+        {listener_with(R"("tls": "terminate", "tls_options": { "cert": "/c", "key": "/k", "client_verify": "required" })"),
+         "/listeners/0/tls",
+         R"(client_verify "required" needs the CA client certificates chain to: set "client_ca" in /tls or in this listener's tls_options)"},
         {listener_with(R"("max_connections": 0)"), "/listeners/0/max_connections",
          "expected an integer from 1 to 1000000, got 0"},
         {listener_with(R"("max_connections": 1000001)"), "/listeners/0/max_connections",
@@ -361,7 +377,7 @@ TEST_CASE("all errors are reported together", "[config][errors]")
         "health": { "fall": 0, "interval": "1" },
         "listeners": [
             { "name": "a", "bind": "h:5000", "servers": ["node1", "ghost"] },
-            { "name": "b", "bind": "h:5000", "servers": ["node1"], "tls": "terminate" } ],
+            { "name": "b", "bind": "h:5000", "servers": ["node1"], "tls": "closed" } ],
         "stats": { "bind": "h:99999" },
         "workers": 1000,
         "listner": 1
@@ -375,7 +391,7 @@ TEST_CASE("all errors are reported together", "[config][errors]")
     CHECK(has_error(r, "/health/interval", "a whole number and a unit"));
     CHECK(has_error(r, "/listeners/0/servers/1", "no member named 'ghost'"));
     CHECK(has_error(r, "/listeners/1/bind", "duplicate bind address"));
-    CHECK(has_error(r, "/listeners/1/tls", "not supported yet"));
+    CHECK(has_error(r, "/listeners/1/tls", "expected one of"));
     CHECK(has_error(r, "/stats/bind", "port 1..65535"));
     CHECK(has_error(r, "/workers", "from 0 to 256"));
     CHECK(has_error(r, "/listner", "unknown key"));

@@ -14,6 +14,7 @@
 #include "proxy/stats/event_log.hpp"
 #include "proxy/stats/http_server.hpp"
 #include "proxy/support/log.hpp"
+#include "proxy/tls/tls_context.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -81,6 +82,24 @@ bool listener_can_queue(const config::config& cfg, const config::listener& l)
                const auto* m = cfg.find_member(name);
                return m && !m->api.empty();
            });
+}
+
+/// `l`'s TLS contexts, read from the files now. The config was checked (tls::check_material) just
+/// before, so a context missing here means a file changed in between: logged, and the sessions
+/// that need it are refused with that reason.
+std::shared_ptr<const listener_tls> make_listener_tls(const config::listener& l)
+{
+    auto contexts = std::make_shared<listener_tls>();
+    std::string error;
+    if (l.tls == config::tls_mode::terminate) {
+        contexts->client_leg = tls::make_server_context(l.tls_options, tls::server_protocol::postgresql, error);
+        if (!contexts->client_leg) log_line(log_level::error) << "listener=" << l.name << " TLS: " << error;
+    }
+    if (l.server_tls != config::server_tls_mode::disable) {
+        contexts->server_leg = tls::make_server_leg_context(l.tls_options, l.server_tls, error);
+        if (!contexts->server_leg) log_line(log_level::error) << "listener=" << l.name << " server_tls: " << error;
+    }
+    return contexts;
 }
 
 } // namespace
@@ -171,6 +190,7 @@ bool application::open_listener(const config::listener& l, std::size_t slot, con
     if (!sockets) return false;
     auto& runtime = runtimes_.emplace_back();
     runtime.cfg = l;
+    runtime.tls.store(make_listener_tls(l));
     runtime.index = slot;
     runtime.can_queue = listener_can_queue(cfg_, l);
     if (previous) // an operator's drain/maint survives a reload
@@ -289,9 +309,12 @@ void application::warn_restart_needed(const config::config& next) const
 void application::reload()
 {
     auto loaded = config::load_config_file(config_path_);
-    if (!loaded.errors.empty()) {
+    std::vector<std::string> problems;
+    for (const auto& e : loaded.errors) problems.push_back(config::to_string(e));
+    if (loaded.value) tls::check_material(*loaded.value, problems);
+    if (!problems.empty()) {
         std::string text = "reload of " + config_path_ + " refused, still running the previous config:";
-        for (const auto& e : loaded.errors) text += " " + config::to_string(e) + ";";
+        for (const auto& p : problems) text += " " + p + ";";
         log_line(log_level::error) << text;
         events_.add("reload", text);
         return;
@@ -308,6 +331,9 @@ void application::reload()
         const bool same = wanted != next.listeners.end() && *wanted == it->second.runtime->cfg &&
                           listener_can_queue(next, *wanted) == it->second.runtime->can_queue;
         if (same) {
+            // Certificates and keys are read again: renewed files take effect for new sessions,
+            // live ones keep what they started with.
+            it->second.runtime->tls.store(make_listener_tls(*wanted));
             ++it;
             continue;
         }

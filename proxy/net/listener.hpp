@@ -7,6 +7,8 @@
 #include "proxy/routing/kill_policy.hpp"
 #include "proxy/routing/route.hpp"
 #include "proxy/stats/atomic_histogram.hpp"
+#include "proxy/tls/handshake_failure.hpp"
+#include "proxy/tls/tls_context.hpp"
 
 #include <asio/ip/tcp.hpp>
 
@@ -49,7 +51,16 @@ struct listener_counters {
     std::array<std::atomic<std::uint64_t>, kill_kind_count> killed{}; ///< by kill_kind
     std::atomic<std::uint64_t> bytes_in{0};       ///< client -> server, added at session close
     std::atomic<std::uint64_t> bytes_out{0};      ///< server -> client, added at session close
+    /// TLS handshakes patroxy did, by leg (tls_leg): clients of a terminating listener, servers
+    /// under server_tls; and the failed ones by leg and kind.
+    std::array<std::atomic<std::uint64_t>, 2> tls_handshakes{};
+    std::array<std::array<std::atomic<std::uint64_t>, tls::handshake_failure_count>, 2> tls_failures{};
+    std::atomic<std::uint64_t> rejected_plaintext{0}; ///< client_tls: require, answered 28000
+    std::atomic<std::uint64_t> rejected_direct_tls{0}; ///< direct-TLS clients of a listener that cannot take them
 };
+
+/// The two legs of a session, for the TLS counters.
+enum class tls_leg : std::size_t { client = 0, server = 1 };
 
 /// One member as a server of one listener (HAProxy's server row), by snapshot member index.
 struct server_counters {
@@ -63,6 +74,19 @@ struct server_counters {
     std::atomic<std::uint64_t> errors_resp{0};    ///< sessions ended by a server error or malformed server message
     std::atomic<std::uint64_t> killed{0};
     stats::atomic_histogram connect_time{stats::connect_time_bounds};
+    /// Live sessions whose leg to this server is encrypted: by patroxy (server_tls) or by the
+    /// client itself, relayed opaquely (passthrough).
+    std::atomic<std::uint32_t> tls_live{0};
+    /// Of those, the opaque ones: their cancel keys are unknown, so a cancel with an unknown key
+    /// on this listener goes to every server holding one.
+    std::atomic<std::uint32_t> opaque_live{0};
+};
+
+/// The TLS contexts of a listener's sessions. A reload builds a new set (re-reading the files)
+/// and swaps it in whole; a session keeps the set it started with.
+struct listener_tls {
+    tls::context_ptr client_leg; ///< patroxy as the TLS server (tls: terminate); null otherwise
+    tls::context_ptr server_leg; ///< patroxy as the servers' TLS client; null with server_tls: disable
 };
 
 struct listener_runtime {
@@ -75,6 +99,8 @@ struct listener_runtime {
     member_session_counts member_sessions{}; ///< live sessions per member, for leastconn
     std::array<server_counters, max_tracked_members> servers;
     member_admin_states admin{}; ///< drain/maint set from the stats page
+    /// Read by a session once, when it first needs TLS; replaced by a reload.
+    std::atomic<std::shared_ptr<const listener_tls>> tls;
     /// Removed from the config by a reload: no longer accepting, kept while its sessions live.
     /// Control thread only.
     bool retired = false;

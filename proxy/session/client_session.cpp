@@ -9,7 +9,10 @@
 #include "proxy/session/deadline_sweeps.hpp"
 #include "proxy/support/log.hpp"
 
+#include "protocol/sasl.hpp"
+
 #include <asio/co_spawn.hpp>
+#include <asio/ssl/error.hpp>
 #include <asio/write.hpp>
 
 #include <sstream>
@@ -112,6 +115,7 @@ void client_session::count_cancel() noexcept
     case close_cause::cancel_forwarded: env_.cancels_forwarded.fetch_add(1, std::memory_order_relaxed); break;
     case close_cause::cancel_unknown_key: env_.cancels_unknown_key.fetch_add(1, std::memory_order_relaxed); break;
     case close_cause::cancel_failed: env_.cancels_failed.fetch_add(1, std::memory_order_relaxed); break;
+    case close_cause::cancel_broadcast: env_.cancels_broadcast.fetch_add(1, std::memory_order_relaxed); break;
     default: break;
     }
 }
@@ -188,6 +192,13 @@ void client_session::check_setup_deadline(clock::time_point now)
 task<void> client_session::serve()
 {
     enter_stage(stage::startup);
+    // A direct-TLS client (sslnegotiation=direct) opens with a TLS record instead of a packet.
+    const bool first_byte_read = co_await buffer_client_bytes(1);
+    if (!first_byte_read) co_return;
+    if (client_buf_.get()[0] == protocol::tls_handshake_record) {
+        const bool over_tls = co_await serve_direct_tls();
+        if (!over_tls) co_return;
+    }
     // GSSENCRequest, then SSLRequest, then the StartupMessage is the longest legal sequence.
     constexpr int max_first_packets = 3;
     for (int round = 0; round < max_first_packets; ++round) {
@@ -208,11 +219,19 @@ task<void> client_session::serve()
                 co_await serve_ssl_passthrough();
                 co_return;
             }
+            if (listener_.cfg.tls == config::tls_mode::terminate && !client_tls_) {
+                // Served over the limit too: the 53300 then goes out inside TLS, as PostgreSQL's.
+                const bool handshaken = co_await terminate_ssl_request();
+                if (!handshaken) co_return;
+                continue;
+            }
             co_await write_all(client_, asio::buffer(&protocol::encryption_refused, 1));
             continue;
         }
 
         remember_startup(std::get<protocol::startup_message>(*packet));
+        const bool allowed = co_await allow_plaintext_startup();
+        if (!allowed) co_return;
         if (over_limit_) {
             listener_.counters.rejected_limit.fetch_add(1, std::memory_order_relaxed);
             prepare_error(close_cause::too_many_clients, "53300",
@@ -223,9 +242,11 @@ task<void> client_session::serve()
         }
         const bool connected = co_await connect_server();
         if (!connected) co_return;
-        const std::size_t pending = co_await forward_startup_and_peek();
+        const std::size_t answer = co_await forward_startup_and_peek();
         if (cause_ != close_cause::none) co_return;
-        prepare_relay(true, pending);
+        const auto pending = co_await settle_channel_binding(answer);
+        if (!pending) co_return;
+        prepare_relay(true, *pending);
         co_return;
     }
     listener_.counters.rejected_startup.fetch_add(1, std::memory_order_relaxed);
@@ -274,12 +295,29 @@ void client_session::prepare_error(close_cause cause, std::string_view sqlstate,
 
 task<std::error_code> client_session::write_all(tcp_socket& socket, asio::const_buffer buffer)
 {
+    if (auto* tls = tls_of(socket)) {
+        auto [ec, n] = co_await asio::async_write(*tls, buffer, nothrow_awaitable);
+        co_return ec;
+    }
     std::error_code ec;
     const std::size_t sent = send_now(socket, buffer, ec);
     if (ec || sent == buffer.size()) co_return ec;
     std::size_t n = 0;
     std::tie(ec, n) = co_await asio::async_write(socket, buffer + sent, nothrow_awaitable);
     co_return ec;
+}
+
+task<std::tuple<std::error_code, std::size_t>> client_session::read_some(tcp_socket& socket, pooled_buffer& buffer,
+                                                                         std::size_t offset)
+{
+    if (auto* tls = tls_of(socket)) {
+        if (!buffer) buffer = owner_.buffers().acquire();
+        auto [ec, n] = co_await tls->async_read_some(asio::buffer(buffer.get() + offset, buffer_size_ - offset),
+                                                     nothrow_awaitable);
+        if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof; // closed without close_notify
+        co_return std::tuple{ec, n};
+    }
+    co_return co_await owner_.reads().async_read_pooled(socket, owner_.buffers(), buffer, offset, nothrow_awaitable);
 }
 
 task<void> client_session::send_prepared_error()

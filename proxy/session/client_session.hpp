@@ -4,6 +4,7 @@
 //   startup_stage.cpp   first packet: SSL/GSS negotiation, CancelRequest, StartupMessage
 //   connect_stage.cpp   routing and connecting to a server, early-failure retry
 //   relay_stage.cpp     the two pumps, and the idle deadlines the worker's sweep checks
+//   tls_stage.cpp       TLS on either leg: terminating the client's, encrypting the server's
 //
 // Startup and connect are one coroutine: they are short and read best as a sequence. The relay,
 // where a session spends its life, runs on plain completion handlers instead, so a session
@@ -18,11 +19,13 @@
 #include "protocol/message_scanner.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/net/buffer_pool.hpp"
+#include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/kill_policy.hpp"
 #include "proxy/routing/route.hpp"
 #include "proxy/session/close_reason.hpp"
 #include "proxy/session/session.hpp"
+#include "proxy/tls/tls_stream.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -111,9 +114,13 @@ private:
     void prepare_error(close_cause cause, std::string_view sqlstate, std::string message, std::string detail = {},
                        std::string hint = {});
     task<void> send_prepared_error();
-    /// Writes all of `buffer` to `socket`: at once when the socket takes it (eager_write.hpp),
-    /// else waiting for room.
+    /// Writes all of `buffer` to `socket` (through its TLS stream when it has one): at once when
+    /// the socket takes it (eager_write.hpp), else waiting for room.
     task<std::error_code> write_all(tcp_socket& socket, asio::const_buffer buffer);
+    /// Reads what `socket` has (through its TLS stream when it has one) into `buffer` from
+    /// `offset` on, during startup and connect.
+    task<std::tuple<std::error_code, std::size_t>> read_some(tcp_socket& socket, pooled_buffer& buffer,
+                                                             std::size_t offset);
     [[nodiscard]] std::string prefix() const;
     void close_sockets() noexcept;
     /// Adds this session's bytes and errors to its server's counters, at close.
@@ -129,6 +136,12 @@ private:
     /// Drops the first packet handled from client_buf_; bytes the client sent after it move up.
     void consume_first_packet();
     task<void> forward_cancel(const protocol::cancel_request& request);
+    /// A cancel whose key no session knows, on a passthrough listener: it may belong to a session
+    /// relayed opaquely (TLS end to end), so it goes to every server holding one.
+    task<void> broadcast_cancel(const protocol::cancel_request& request);
+    /// Sends the CancelRequest at client_buf_'s start to `endpoint` and half-closes; "" when
+    /// delivered, else why not.
+    task<std::string> deliver_cancel(const asio::ip::tcp::endpoint& endpoint);
     task<void> serve_ssl_passthrough();
     void remember_startup(const protocol::startup_message& startup);
 
@@ -147,6 +160,36 @@ private:
     [[nodiscard]] std::string empty_since_text() const;
     void note_failure(const health::member_view& member, std::uint32_t index, std::string_view what);
     void set_member(const health::member_view* member, std::uint32_t index);
+
+    // tls_stage.cpp
+    /// The TLS handshake with the client, as its server; `replay` holds bytes of it already read
+    /// (a direct-TLS ClientHello, when `direct`, which also requires ALPN "postgresql"). False,
+    /// with the session finished, when the handshake fails.
+    task<bool> accept_client_tls(std::string replay, bool direct);
+    /// A connection that opened with a TLS record (sslnegotiation=direct): handshaken at once
+    /// on a terminating listener, refused on the others. True when the session goes on, over TLS.
+    task<bool> serve_direct_tls();
+    /// Answers the SSLRequest at client_buf_'s start with 'S' and does the handshake.
+    task<bool> terminate_ssl_request();
+    /// Whether a plaintext StartupMessage may go on; otherwise answers 28000 (client_tls: require).
+    task<bool> allow_plaintext_startup();
+    /// SSLRequest to the server just connected and, on 'S', the handshake (server_tls). "" when the
+    /// leg is ready (encrypted, or plaintext under prefer), else why this server cannot be used.
+    task<std::string> start_server_tls(const health::member_view& member);
+    /// On a session whose server leg is TLS, the server's AuthenticationSASL at server_buf_'s
+    /// start loses SCRAM-SHA-256-PLUS (protocol/sasl.hpp says why); returns the answer's new size.
+    task<std::size_t> drop_channel_binding(std::size_t answer_bytes);
+    /// After the server's first answer on a session with TLS on both legs: a client that asks
+    /// for channel binding the server leg cannot carry is moved to a plaintext leg (server_tls:
+    /// prefer) or refused. Returns the server bytes still to relay, nullopt when the session ended.
+    task<std::optional<std::size_t>> settle_channel_binding(std::size_t answer_bytes);
+    [[nodiscard]] tls::tls_stream* tls_of(const tcp_socket& socket) const noexcept;
+    [[nodiscard]] const listener_tls& tls_contexts();
+    /// One handshake on `leg`: done, or failed for `failure`.
+    void count_handshake(tls_leg leg, std::optional<tls::handshake_failure> failure) noexcept;
+    /// Marks the session as holding (or no longer holding) an encrypted leg to its member, for the
+    /// server rows and the cancel broadcast.
+    void track_server_tls(bool on, bool opaque) noexcept;
 
     // relay_stage.cpp
     /// Called by the startup/connect coroutine as its last step: the relay starts when the
@@ -199,10 +242,19 @@ private:
         std::string failures;               ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
         std::size_t first_packet_length = 0; ///< of the packet at client_buf_'s start, re-sent on a retry
         std::size_t client_bytes = 0;        ///< read into client_buf_: the first packet and any after it
+        /// The client negotiates TLS with the server itself (passthrough): patroxy must not.
+        bool client_negotiates_tls = false;
+        /// SCRAM with a binding-capable client: the server leg goes plaintext (settle_channel_binding).
+        bool plaintext_server_leg = false;
     };
 
     tcp_socket client_;
     tcp_socket server_;
+    /// The contexts this session's TLS streams use, kept alive as long as they are.
+    std::shared_ptr<const listener_tls> tls_contexts_;
+    /// Declared after the sockets they borrow, so they go first.
+    std::unique_ptr<tls::tls_stream> client_tls_; ///< set once the client's handshake is done (terminate)
+    std::unique_ptr<tls::tls_stream> server_tls_; ///< set while the server leg is patroxy's TLS (server_tls)
     std::unique_ptr<setup_state> setup_; ///< until the relay starts
     listener_runtime& listener_;
     worker& owner_;
@@ -241,6 +293,8 @@ private:
     protocol::transaction_status transaction_ = protocol::transaction_status::idle;
     bool writing_to_client_ = false; ///< the server->client pump is in the middle of a write
     bool relay_aware_ = false;       ///< relaying with message framing (not opaque TLS)
+    bool server_leg_tracked_ = false; ///< counted in its server's tls_live (track_server_tls)
+    bool opaque_tracked_ = false;     ///< counted in its server's opaque_live
     bool killed_ = false;            ///< kill() was called; the relay is ending
     /// The client sent Terminate: once that is forwarded, its pump stops without reading again.
     bool client_terminated_ = false;

@@ -23,6 +23,10 @@ enum class close_cause {
     cancel_forwarded,      ///< a CancelRequest, forwarded to the server owning the key
     cancel_unknown_key,    ///< a CancelRequest for a key no session holds; dropped
     cancel_failed,         ///< a CancelRequest whose server could not be reached
+    cancel_broadcast,      ///< a CancelRequest with a key only an opaque TLS session can hold: sent to each server holding one
+    client_tls_failed,     ///< the client's TLS handshake failed (tls: terminate)
+    plaintext_refused,     ///< a plaintext startup on a client_tls: require listener, answered 28000
+    direct_tls_refused,    ///< a direct-TLS client on a listener that cannot take it
     shutdown,              ///< patroxy is stopping
     killed,                ///< its member left the listener's eligible set (role lost, marked down)
 };
@@ -46,6 +50,10 @@ constexpr std::string_view to_string(close_cause c) noexcept
     case close_cause::cancel_forwarded: return "cancel request forwarded";
     case close_cause::cancel_unknown_key: return "cancel request with unknown key dropped";
     case close_cause::cancel_failed: return "cancel request could not be delivered";
+    case close_cause::cancel_broadcast: return "cancel request sent to every server holding an opaque TLS session";
+    case close_cause::client_tls_failed: return "client TLS handshake failed";
+    case close_cause::plaintext_refused: return "plaintext refused (client_tls: require)";
+    case close_cause::direct_tls_refused: return "direct TLS refused";
     case close_cause::shutdown: return "shutdown";
     case close_cause::killed: return "killed";
     }

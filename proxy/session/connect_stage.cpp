@@ -42,6 +42,7 @@ bool worth_retrying(std::string_view sqlstate)
 
 void client_session::set_member(const health::member_view* member, std::uint32_t index)
 {
+    track_server_tls(false, false); // the encrypted leg, if any, was to the previous member
     // Counted per listener and member for leastconn, while the session is connected to it.
     if (member_ && member_index_ < listener_.member_sessions.size())
         listener_.member_sessions[member_index_].fetch_sub(1, std::memory_order_relaxed);
@@ -152,8 +153,16 @@ task<bool> client_session::try_candidates()
             note_failure(member, index, ec == asio::error::timed_out ? "connect timed out" : ec.message());
             continue;
         }
+        // Until the startup packet went out nothing of this server has reached the client: a
+        // server that refuses TLS under server_tls, or fails its handshake, is one more failure.
+        const auto tls_failure = co_await start_server_tls(member);
+        if (!tls_failure.empty()) {
+            note_failure(member, index, tls_failure);
+            continue;
+        }
         if (index < listener_.servers.size()) listener_.servers[index].connect_time.observe(clock::now() - started);
         set_member(&member, index);
+        track_server_tls(server_tls_ != nullptr, false);
         co_return true;
     }
     co_return false;
@@ -168,9 +177,7 @@ task<std::tuple<std::error_code, std::size_t>> client_session::send_first_packet
     arm_step_deadline();
     auto ec = co_await write_all(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length));
     std::size_t n = 0;
-    if (!ec)
-        std::tie(ec, n) =
-            co_await owner_.reads().async_read_pooled(server_, owner_.buffers(), server_buf_, 0, nothrow_awaitable);
+    if (!ec) std::tie(ec, n) = co_await read_some(server_, server_buf_, 0);
     if (step_timed_out() && ec) ec = asio::error::timed_out;
     co_return std::tuple{ec, n};
 }
@@ -182,7 +189,7 @@ task<std::size_t> client_session::forward_startup_and_peek()
         if (!ec) {
             last_server_rx_ = clock::now();
             const auto sqlstate = early_fatal_sqlstate(protocol::bytes_view(server_buf_.get(), n));
-            if (!worth_retrying(sqlstate)) co_return n;
+            if (!worth_retrying(sqlstate)) co_return co_await drop_channel_binding(n);
             note_failure(*member_, member_index_, "answered FATAL " + sqlstate);
         } else {
             note_failure(*member_, member_index_,

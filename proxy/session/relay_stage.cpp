@@ -20,6 +20,7 @@
 #include "proxy/session/deadline_sweeps.hpp"
 #include "proxy/support/log.hpp"
 
+#include <asio/ssl/error.hpp>
 #include <asio/write.hpp>
 
 #include <cstring>
@@ -76,17 +77,24 @@ void client_session::read_chunk(tcp_socket& socket, pooled_buffer& buffer, Handl
     // The read takes a buffer from the pool only when bytes are there and waits without one, and
     // after a read that emptied the socket the next one waits for epoll's edge: an idle session
     // holds no buffer, and a busy one pays no epoll_ctl and no EAGAIN recv() per message.
-    owner_.reads().async_read_pooled(
-        socket, owner_.buffers(), buffer, 0,
-        [this, &socket, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
-            const bool from_client = &socket == &client_;
-            if (ec) {
-                read_failed(from_client, ec);
-                return;
-            }
-            (from_client ? last_client_rx_ : last_server_rx_) = clock::now();
-            handler(n);
-        });
+    auto on_read = [this, &socket, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
+        const bool from_client = &socket == &client_;
+        if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof; // a TLS peer gone without close_notify
+        if (ec) {
+            read_failed(from_client, ec);
+            return;
+        }
+        (from_client ? last_client_rx_ : last_server_rx_) = clock::now();
+        handler(n);
+    };
+    if (auto* tls = tls_of(socket)) {
+        // OpenSSL decrypts into the buffer, so it is taken up front: a TLS side holds it while
+        // idle (Asio's SSL stream keeps buffers of its own anyway).
+        if (!buffer) buffer = owner_.buffers().acquire();
+        tls->async_read_some(asio::buffer(buffer.get(), buffer_size_), std::move(on_read));
+        return;
+    }
+    owner_.reads().async_read_pooled(socket, owner_.buffers(), buffer, 0, std::move(on_read));
 }
 
 void client_session::read_client(session_ref self)
@@ -136,32 +144,36 @@ void client_session::forward_chunk(tcp_socket& to, std::size_t n, session_ref se
     const bool to_client = &to == &client_;
     pooled_buffer& buffer = to_client ? server_buf_ : client_buf_;
     if (to_client) writing_to_client_ = true;
+    auto on_written = [this, to_client, &buffer, self = std::move(self)](std::error_code ec, std::size_t written) mutable {
+        if (to_client) writing_to_client_ = false;
+        if (ec) {
+            finish(to_client ? close_cause::client_error : close_cause::server_error,
+                   (to_client ? "writing to the client: " : "writing to the server: ") + ec.message());
+            close_sockets();
+            pump_stopped();
+            return;
+        }
+        (to_client ? bytes_out_ : bytes_in_) += written;
+        // A short chunk emptied the socket: the buffer goes back until bytes come again. After a
+        // full one more is likely waiting: keep it.
+        if (written < buffer_size_) buffer.reset();
+        if (to_client) {
+            read_server(std::move(self));
+        } else if (client_terminated_) {
+            // After a Terminate the client sends nothing more; its close would only cost one
+            // more read (and a zero-timeout epoll_wait) to learn.
+            pass_client_close_on();
+            pump_stopped();
+        } else {
+            read_client(std::move(self));
+        }
+    };
+    if (auto* tls = tls_of(to)) {
+        asio::async_write(*tls, asio::buffer(buffer.get(), n), std::move(on_written));
+        return;
+    }
     // Usually the socket takes the chunk at once and the pump reads again in this handler.
-    write_eagerly(to, asio::buffer(buffer.get(), n),
-                  [this, to_client, &buffer, self = std::move(self)](std::error_code ec, std::size_t written) mutable {
-                      if (to_client) writing_to_client_ = false;
-                      if (ec) {
-                          finish(to_client ? close_cause::client_error : close_cause::server_error,
-                                 (to_client ? "writing to the client: " : "writing to the server: ") + ec.message());
-                          close_sockets();
-                          pump_stopped();
-                          return;
-                      }
-                      (to_client ? bytes_out_ : bytes_in_) += written;
-                      // A short chunk emptied the socket: the buffer goes back until bytes
-                      // come again. After a full one more is likely waiting: keep it.
-                      if (written < buffer_size_) buffer.reset();
-                      if (to_client) {
-                          read_server(std::move(self));
-                      } else if (client_terminated_) {
-                          // After a Terminate the client sends nothing more; its close would
-                          // only cost one more read (and a zero-timeout epoll_wait) to learn.
-                          pass_client_close_on();
-                          pump_stopped();
-                      } else {
-                          read_client(std::move(self));
-                      }
-                  });
+    write_eagerly(to, asio::buffer(buffer.get(), n), std::move(on_written));
 }
 
 void client_session::pump_stopped()
@@ -179,13 +191,16 @@ void client_session::end_relay()
     // socket is closed and the write ends.
     enter_stage(stage::ending);
     last_client_rx_ = clock::now(); // from here: when the final error's write began
-    asio::async_write(client_, asio::buffer(error_out_),
-                      [this, self = shared_from_this()](std::error_code, std::size_t) {
-                          // FIN after the error, so the client reads all of it before the close.
-                          std::error_code ignored;
-                          client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-                          close_and_report();
-                      });
+    auto then_close = [this, self = shared_from_this()](std::error_code, std::size_t) {
+        // FIN after the error, so the client reads all of it before the close.
+        std::error_code ignored;
+        client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        close_and_report();
+    };
+    if (client_tls_)
+        asio::async_write(*client_tls_, asio::buffer(error_out_), std::move(then_close));
+    else
+        asio::async_write(client_, asio::buffer(error_out_), std::move(then_close));
 }
 
 void client_session::stop_relay() noexcept

@@ -29,6 +29,8 @@ struct session_env {
     std::atomic<std::uint64_t> cancels_forwarded{0};
     std::atomic<std::uint64_t> cancels_unknown_key{0};
     std::atomic<std::uint64_t> cancels_failed{0};
+    /// Unknown keys sent to every server of the listener that holds an opaque TLS session.
+    std::atomic<std::uint64_t> cancels_broadcast{0};
 };
 
 /// Starts serving an accepted client, from `peer`, on `owner` (the worker whose context the

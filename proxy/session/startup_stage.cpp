@@ -28,7 +28,9 @@ task<bool> client_session::buffer_client_bytes(std::size_t wanted)
     while (setup.client_bytes < wanted) {
         std::error_code ec;
         std::size_t n = 0;
-        if (!setup.timed_out) {
+        if (client_tls_) {
+            if (!setup.timed_out) std::tie(ec, n) = co_await read_some(client_, client_buf_, setup.client_bytes);
+        } else if (!setup.timed_out) {
             n = owner_.reads().read_now(
                 client_, asio::buffer(client_buf_.get() + setup.client_bytes, buffer_size_ - setup.client_bytes), ec);
             if (ec == asio::error::would_block)
@@ -112,30 +114,73 @@ task<void> client_session::forward_cancel(const protocol::cancel_request& reques
 {
     const auto target = env_.cancels.find(request.process_id, request.secret_key);
     if (!target) {
+        if (listener_.cfg.tls == config::tls_mode::passthrough) {
+            co_await broadcast_cancel(request);
+            co_return;
+        }
         // PostgreSQL ignores unknown keys silently, so a guesser learns nothing; so do we.
         finish(close_cause::cancel_unknown_key, "pid " + std::to_string(request.process_id));
         co_return;
     }
     enter_stage(stage::connecting);
-    if (auto ec = co_await connect_with_timeout(target->endpoint)) {
-        finish(close_cause::cancel_failed, target->member + ": " + ec.message());
-        co_return;
-    }
-    arm_step_deadline(); // the write, and the wait for the server's close below
-    auto ec = co_await write_all(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length));
-    if (ec) {
-        const auto why = setup_->timed_out ? std::string("timed out") : ec.message();
-        finish(close_cause::cancel_failed, target->member + ": " + why);
+    const auto failure = co_await deliver_cancel(target->endpoint);
+    if (!failure.empty()) {
+        finish(close_cause::cancel_failed, target->member + ": " + failure);
         co_return;
     }
     finish(close_cause::cancel_forwarded,
            "pid " + std::to_string(request.process_id) + " on " + target->member + " (session " +
                std::to_string(target->session_id) + ")");
-    // Half-close and let the server end it, as a client's own cancel connection does.
+}
+
+task<void> client_session::broadcast_cancel(const protocol::cancel_request& request)
+{
+    // An opaque session's BackendKeyData went by encrypted, so its key is unknown; the cancel
+    // goes to every server of this listener that holds such a session now. PostgreSQL acts only
+    // on the backend whose pid and secret both match, so the others ignore it.
+    const auto snapshot = owner_.snapshot();
+    std::vector<std::pair<std::string, asio::ip::tcp::endpoint>> targets;
+    if (snapshot)
+        for (std::size_t i = 0; i < snapshot->members.size() && i < listener_.servers.size(); ++i)
+            if (listener_.servers[i].opaque_live.load(std::memory_order_relaxed) > 0)
+                targets.emplace_back(snapshot->members[i].name, snapshot->members[i].endpoint);
+    if (targets.empty()) {
+        finish(close_cause::cancel_unknown_key, "pid " + std::to_string(request.process_id));
+        co_return;
+    }
+    enter_stage(stage::connecting);
+    std::string delivered;
+    std::string failed;
+    for (const auto& [name, endpoint] : targets) {
+        const auto failure = co_await deliver_cancel(endpoint);
+        auto& list = failure.empty() ? delivered : failed;
+        list += (list.empty() ? "" : ", ") + name + (failure.empty() ? "" : " (" + failure + ")");
+    }
+    if (delivered.empty()) {
+        finish(close_cause::cancel_failed, failed);
+        co_return;
+    }
+    finish(close_cause::cancel_broadcast, "pid " + std::to_string(request.process_id) + " to " + delivered +
+                                              (failed.empty() ? "" : "; not delivered to " + failed));
+}
+
+task<std::string> client_session::deliver_cancel(const asio::ip::tcp::endpoint& endpoint)
+{
+    // A cancel goes in plaintext even where the session's server leg is TLS, as libpq sends
+    // it: it carries only the key, and PostgreSQL reads it before any authentication.
     std::error_code ignored;
+    if (auto ec = co_await connect_with_timeout(endpoint)) co_return ec == asio::error::timed_out ? "timed out" : ec.message();
+    arm_step_deadline(); // the write, and the wait for the server's close below
+    auto ec = co_await write_all(server_, asio::buffer(client_buf_.get(), setup_->first_packet_length));
+    if (ec) co_return setup_->timed_out ? std::string("timed out") : ec.message();
+    // Half-close and let the server end it, as a client's own cancel connection does.
     server_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    if (!server_buf_) server_buf_ = owner_.buffers().acquire();
     std::size_t n = 0;
     std::tie(ec, n) = co_await server_.async_read_some(asio::buffer(server_buf_.get(), buffer_size_), nothrow_awaitable);
+    (void)step_timed_out(); // a server slow to close costs no more than the connect timeout
+    server_.close(ignored);
+    co_return std::string{};
 }
 
 task<void> client_session::serve_ssl_passthrough()
@@ -143,6 +188,7 @@ task<void> client_session::serve_ssl_passthrough()
     // The backend is chosen now: the TLS session, if any, is between the client and that server.
     // Until it answers, nothing of it has reached the client, so a failure moves on to another
     // member (or waits for one) exactly as a failed connect does.
+    setup_->client_negotiates_tls = true;
     bool connected = co_await connect_server();
     std::error_code ec;
     std::size_t n = 0;
@@ -162,6 +208,7 @@ task<void> client_session::serve_ssl_passthrough()
     }
     if (server_buf_.get()[0] == protocol::encryption_accepted) {
         // From here on the bytes are TLS records: relay them without looking inside.
+        track_server_tls(true, true);
         prepare_relay(false, 0);
         co_return;
     }

@@ -26,6 +26,9 @@ RETRY_TIMEOUT="${PATRONI_RETRY_TIMEOUT:-10}"
 # How long `up` waits for one leader and two streaming replicas.
 UP_TIMEOUT="${PATROXY_UP_TIMEOUT:-120}"
 SCOPE=demo
+# PATROXY_TLS=1: a throw-away CA in the work dir, ssl = on on the members, and patroxy terminating
+# TLS on :5000/:5001 and verifying the members' certificates (server_tls: verify-full).
+TLS="${PATROXY_TLS:-0}"
 
 # The three Patroni members: name, PostgreSQL port, REST API port (index 0..2).
 MEMBERS=(node1 node2 node3)
@@ -49,6 +52,7 @@ ETCD_DATA="$WORK/etcd"
 ETCD_PID_FILE="$WORK/etcd.pid"
 ETCD_LOG="$LOG_DIR/etcd.log"
 CONFIG="$WORK/patroxy.json"
+TLS_DIR="$WORK/tls" # ca.crt, and a certificate for 127.0.0.1/localhost per user of it (PATROXY_TLS=1)
 PATROXY_PID_FILE="$WORK/patroxy.pid"
 PATROXY_LOG="$LOG_DIR/patroxy.log"
 
@@ -136,6 +140,27 @@ as_postgres() { (cd / && "${postgres_prefix[@]}" "$@"); }
 # Hands files or directories to whoever runs the servers (a no-op when not root).
 own_for_postgres() {
   if is_root; then chown postgres:postgres "$@"; fi
+}
+
+# A CA and two certificates for 127.0.0.1 and localhost signed by it: members.crt (PostgreSQL,
+# owned by postgres, which refuses a key others can read) and patroxy.crt. Throw-away: the CA key
+# stays in the work dir, which `down` deletes.
+make_demo_certificates() {
+  mkdir -m 755 "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt \
+      -days 30 -subj "/CN=patroxy local demo CA" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >san.ext
+    for who in members patroxy; do
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$who.key" -out "$who.csr" \
+        -subj "/CN=127.0.0.1" 2>/dev/null
+      openssl x509 -req -in "$who.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile san.ext \
+        -out "$who.crt" 2>/dev/null
+      chmod 600 "$who.key"
+    done
+  )
+  own_for_postgres "$TLS_DIR/members.crt" "$TLS_DIR/members.key"
 }
 
 require_postgres_user() {

@@ -15,6 +15,11 @@
 //
 // Nothing is lost by it: the reactor clears the flag on every readiness event of the socket,
 // and every byte that arrives after a read raises one (edge-triggered epoll, which Asio uses).
+// A reset is the exception: TCP_INQ reports 0, not 1, when the peer's RST is all that is left
+// (a PostgreSQL that exits with bytes unread, after a Terminate that came with a TLS close_notify,
+// sends its last bytes and then a reset), and when both came before epoll looked, their one
+// event (EPOLLIN|EPOLLERR|EPOLLHUP) has woken the read that took the bytes. So a socket epoll has
+// reported hung up or failed is never reported empty (asio_internals::reported_hangup()).
 //
 // async_read_pooled() goes one step further, as HAProxy does with its buffers: the read takes
 // its buffer from the worker's pool only when it is performed, and gives it back if the socket
@@ -111,8 +116,17 @@ inline receive_outcome receive_reporting_queue(asio::detail::socket_type socket,
     return r; // without TCP_INQ on the socket never exhausted: the next read tries at once
 }
 
+/// Whether, after a read that left nothing queued on the socket with reactor state `state`, the
+/// next read may wait for epoll's next edge: not once epoll has reported the socket hung up or
+/// failed, for no edge may come any more.
+inline bool may_wait_for_edge(asio::detail::epoll_reactor::per_descriptor_data state)
+{
+    return !asio_internals::reported_hangup(state);
+}
+
 /// One receive into `buffer` for `op`, and what it tells the reactor.
 inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, asio::detail::socket_type socket,
+                                                asio::detail::epoll_reactor::per_descriptor_data state,
                                                 asio::mutable_buffer buffer)
 {
     using asio::detail::reactor_op;
@@ -120,7 +134,8 @@ inline asio::detail::reactor_op::status receive(asio::detail::reactor_op& op, as
     if (r.would_block) return reactor_op::not_done; // the reactor waits for the edge
     op.bytes_transferred_ = r.n;
     op.ec_ = r.ec;
-    return r.exhausted ? reactor_op::done_and_exhausted : reactor_op::done;
+    // A read that failed or hit the end completes the op with that: no next read depends on it.
+    return r.exhausted && (r.ec || may_wait_for_edge(state)) ? reactor_op::done_and_exhausted : reactor_op::done;
 }
 
 /// Asio's reactive_socket_recv_op for one buffer, with the two differences this file is about:
@@ -132,10 +147,12 @@ class pooled_recv_op : public asio::detail::reactor_op {
 public:
     ASIO_DEFINE_HANDLER_PTR(pooled_recv_op);
 
-    pooled_recv_op(asio::detail::socket_type socket, buffer_pool& pool, pooled_buffer& destination, std::size_t offset,
-                   Handler& handler, const io_executor& io_ex)
+    pooled_recv_op(asio::detail::socket_type socket, asio::detail::epoll_reactor::per_descriptor_data state,
+                   buffer_pool& pool, pooled_buffer& destination, std::size_t offset, Handler& handler,
+                   const io_executor& io_ex)
         : reactor_op(asio::error_code(), &pooled_recv_op::do_perform, &pooled_recv_op::do_complete),
           socket_(socket),
+          state_(state),
           pool_(pool),
           destination_(destination),
           offset_(offset),
@@ -153,8 +170,8 @@ public:
             o->ec_ = std::make_error_code(std::errc::not_enough_memory);
             return done;
         }
-        const status result =
-            receive(*o, o->socket_, asio::buffer(o->buffer_.get() + o->offset_, o->pool_.buffer_size() - o->offset_));
+        const status result = receive(*o, o->socket_, o->state_,
+                                      asio::buffer(o->buffer_.get() + o->offset_, o->pool_.buffer_size() - o->offset_));
         // Nothing there: wait without the buffer, unless it holds bytes already.
         if (result == not_done && o->offset_ == 0) o->buffer_.reset();
         return result;
@@ -174,6 +191,9 @@ public:
 
 private:
     asio::detail::socket_type socket_;
+    /// The socket's reactor state, which outlives the op's performing (the reactor performs the
+    /// op only while the socket is registered).
+    asio::detail::epoll_reactor::per_descriptor_data state_;
     buffer_pool& pool_;
     pooled_buffer& destination_;
     std::size_t offset_;
@@ -236,7 +256,8 @@ public:
 #if PATROXY_DRAINED_READS
         const auto r = drained_reads_detail::receive_reporting_queue(socket.native_handle(), buffer);
         ec = r.would_block ? asio::error::would_block : r.ec;
-        if (!ec && r.exhausted) asio_internals::expect_nothing_to_read(socket);
+        if (!ec && r.exhausted && drained_reads_detail::may_wait_for_edge(asio_internals::reactor_state(socket)))
+            asio_internals::expect_nothing_to_read(socket);
         return r.n;
 #else
         return socket.receive(buffer, 0, ec);
@@ -249,9 +270,9 @@ private:
     template <typename Handler>
     void start(tcp_socket& socket, Handler&& handler, buffer_pool& pool, pooled_buffer& buffer, std::size_t offset)
     {
-        asio_internals::start_read_op<drained_reads_detail::pooled_recv_op>(reactor_, socket,
-                                                                            std::forward<Handler>(handler), pool,
-                                                                            buffer, offset);
+        asio_internals::start_read_op<drained_reads_detail::pooled_recv_op>(
+            reactor_, socket, std::forward<Handler>(handler), asio_internals::reactor_state(socket), pool, buffer,
+            offset);
     }
 
     asio::detail::reactor& reactor_;

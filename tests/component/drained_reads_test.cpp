@@ -138,6 +138,51 @@ TEST_CASE("drained reads: bytes and the end of the stream that came together rea
     CHECK(pair.read().first == asio::error::eof);
 }
 
+TEST_CASE("drained reads: bytes and a reset that came together reach two reads", "[proxy][drained_reads]")
+{
+    // As a PostgreSQL ends a TLS session: after a Terminate that came with the client's
+    // close_notify it sends its own close_notify and exits with that alert unread, so its close
+    // is a reset right behind its last bytes. Both are there before epoll looks: one event
+    // (EPOLLIN|EPOLLERR|EPOLLHUP) for both, TCP_INQ reports 0 once the bytes are read (it
+    // reports a FIN, not a reset), and no event will come for the reset any more.
+    loopback_pair pair;
+    asio::write(pair.reader, asio::buffer(std::string("unread"))); // the writer never reads it
+    std::this_thread::sleep_for(20ms);
+
+    SECTION("taken by a read that waited in the reactor")
+    {
+        pair.start_read();
+        pair.poll(); // the read waits in the reactor
+        pair.send("close_notify");
+        pair.writer.close(); // bytes unread: a reset
+        std::this_thread::sleep_for(20ms);
+        const auto first = pair.finish_read();
+        REQUIRE_FALSE(first.first);
+        CHECK(first.second == "close_notify");
+    }
+    SECTION("taken by read_now after the reactor saw the reset")
+    {
+        pair.reader.non_blocking(true);
+        pair.send("startup");
+        pair.writer.close();
+        std::this_thread::sleep_for(20ms);
+        // The reactor reports the socket (here to a wait for an error) while no read is queued.
+        std::optional<std::error_code> waited;
+        pair.reader.async_wait(patroxy::proxy::tcp_socket::wait_error, [&](std::error_code ec) { waited = ec; });
+        pair.io.restart();
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (!waited && std::chrono::steady_clock::now() < deadline) pair.io.run_one_for(100ms);
+        REQUIRE(waited.has_value());
+        std::error_code ec;
+        char bytes[32];
+        const auto n = pair.reads.read_now(pair.reader, asio::buffer(bytes), ec);
+        REQUIRE_FALSE(ec);
+        CHECK(std::string(bytes, n) == "startup");
+    }
+    // The next read ends with the reset instead of waiting for an event that will not come.
+    CHECK(pair.read().first == asio::error::connection_reset);
+}
+
 TEST_CASE("drained reads: full reads keep reading until the socket is empty", "[proxy][drained_reads]")
 {
     loopback_pair pair(8);

@@ -179,6 +179,7 @@ void stats_collector::configure(const config::config& cfg)
         refresh_ = std::max(seconds{1}, duration_cast<seconds>(cfg.stats->refresh));
         admin_enabled_ = cfg.stats->auth.has_value();
     }
+    stats_tls_ = cfg.stats && cfg.stats->tls;
 }
 
 void stats_collector::on_snapshot(const health::snapshot_ptr& snapshot)
@@ -389,6 +390,8 @@ stats::stats_view stats_collector::collect() const
     view.reloads = reloads_;
     const auto buffers = workers_.relay_buffers();
     view.relay_buffers = {.in_use = buffers.in_use, .free = buffers.free, .bytes_each = buffers.buffer_size};
+    view.stats_listener.tls = stats_tls_;
+    view.stats_listener.tls_handshake_failures.assign(stats_tls_failures_.begin(), stats_tls_failures_.end());
     return view;
 }
 

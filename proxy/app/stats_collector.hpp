@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace patroxy::proxy {
 
@@ -40,6 +41,11 @@ public:
     void sample();
 
     void count_reload() noexcept { ++reloads_; }
+
+    /// A connection to the HTTPS stats listener whose handshake failed, by the proxy's name for
+    /// why ("timeout", "no_client_certificate", ...). Kept here, not in the server, so that the
+    /// totals survive a reload that restarts the stats listener.
+    void count_stats_tls_failure(std::string_view reason) { ++stats_tls_failures_[std::string(reason)]; }
 
     [[nodiscard]] stats::stats_view collect() const;
 
@@ -86,6 +92,7 @@ private:
     health::check_thresholds thresholds_;
     std::chrono::seconds refresh_{10};
     bool admin_enabled_ = false;
+    bool stats_tls_ = false; ///< the stats listener serves HTTPS
 
     health::snapshot_ptr snapshot_;
     std::string last_leader_;        ///< the last member confirmed primary; empty before the first
@@ -95,6 +102,7 @@ private:
     std::map<std::string, rate> listener_rates_;        ///< by listener name
     std::map<std::string, rate> server_rates_;          ///< by "listener/member"
     std::map<std::string, seen_totals> seen_;           ///< by listener name
+    std::map<std::string, std::uint64_t> stats_tls_failures_; ///< failed handshakes by reason
     const std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 

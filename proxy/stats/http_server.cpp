@@ -1,17 +1,23 @@
-// The socket side of the stats server: the accept loop, one coroutine per connection that feeds
-// http_request_parser and writes replies in order, each read and write raced against the
-// connection's deadline (STYLE.md section 3), and the reply's framing, auth, gzip and timing.
+// The socket side of the stats server: the accept loop, one coroutine per connection that (over
+// HTTPS, after the handshake) feeds http_request_parser and writes replies in order, each
+// handshake, read and write raced against the connection's deadline (STYLE.md section 3), and
+// the reply's framing, auth, gzip and timing.
 #include "proxy/stats/http_server.hpp"
 
 #include "proxy/stats/gzip.hpp"
+#include "proxy/stats/http_stream.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <array>
 #include <charconv>
@@ -39,6 +45,8 @@ struct http_server_state {
     std::optional<basic_credentials> auth;
     http_server::handler handle;
     asio::ip::tcp::acceptor acceptor;
+    std::shared_ptr<asio::ssl::context> tls; ///< HTTPS when set
+    http_server::tls_failure_handler on_tls_failure;
     std::unordered_set<http_connection*> live; ///< connections counted against max_connections
     bool stopped = false;
 };
@@ -193,15 +201,36 @@ std::string error_response(unsigned status)
     return serialize(plain_reply(status), reply_context{});
 }
 
+/// The handshake met a plain HTTP request: OpenSSL recognises "GET ", "POST ", "HEAD ", "PUT "
+/// and "CONNECT" where a ClientHello should be, and sends no alert for them.
+bool plain_http_request(const std::error_code& handshake_error)
+{
+    if (handshake_error.category() != asio::error::get_ssl_category()) return false;
+    const int reason = ERR_GET_REASON(static_cast<unsigned long>(static_cast<unsigned int>(handshake_error.value())));
+    return reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST;
+}
+
+/// The answer, in plain text, to a plain HTTP request on the HTTPS port. A 400 as nginx gives
+/// ("The plain HTTP request was sent to HTTPS port") rather than a bare close: curl and a
+/// browser show it, and it says what to fix, where a close reads as "empty reply from server".
+std::string plain_http_response()
+{
+    auto reply = plain_reply(400);
+    reply.body += "This is the HTTPS port of patroxy's stats listener: use https://\n";
+    return serialize(std::move(reply), reply_context{});
+}
+
 /// Answers a connection over max_connections and closes it, without a coroutine: 200-odd bytes
-/// fit any fresh socket's send buffer, so one non-blocking write does it.
-void refuse_over_limit(tcp::socket& socket)
+/// fit any fresh socket's send buffer, so one non-blocking write does it. Over HTTPS nothing is
+/// written: a plain-text 503 reads as garbage to a TLS client, and a handshake only to refuse
+/// would cost the control thread what the limit is there to save.
+void refuse_over_limit(tcp::socket& socket, bool tls)
 {
     static const std::string reply = error_response(503);
     std::error_code ignored;
     socket.non_blocking(true, ignored);
     auto out = asio::buffer(reply);
-    (void)socket.write_some(out, ignored);
+    if (!tls) (void)socket.write_some(out, ignored);
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     // Drop what the client already sent, so the close below sends a FIN rather than an RST.
     std::array<char, 4096> sink{};
@@ -234,17 +263,18 @@ asio::awaitable<std::optional<std::tuple<R...>>> before_deadline(asio::awaitable
 
 namespace detail {
 
-/// One client connection: reads, parses, answers in order, and closes on error, timeout, the
-/// client's wish or stop().
+/// One client connection: over HTTPS first the handshake, then reads, parses, answers in order,
+/// and closes on error, timeout, the client's wish or stop().
 class http_connection {
 public:
     http_connection(tcp::socket socket, std::shared_ptr<http_server_state> state)
-        : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(std::move(state)),
+        : stream_(std::move(socket)), timer_(stream_.socket().get_executor()), state_(std::move(state)),
           parser_(state_->limits.request)
     {
         state_->live.insert(this);
         std::error_code ignored;
-        socket_.set_option(tcp::no_delay(true), ignored);
+        stream_.socket().set_option(tcp::no_delay(true), ignored);
+        peer_ = stream_.socket().remote_endpoint(ignored); // for the handshake's failure report
     }
     http_connection(const http_connection&) = delete;
     http_connection& operator=(const http_connection&) = delete;
@@ -257,36 +287,74 @@ public:
     void close() noexcept
     {
         std::error_code ignored;
-        socket_.close(ignored);
+        stream_.socket().close(ignored);
         timer_.cancel();
     }
 
 private:
     enum class read_outcome { data, closed, timed_out };
 
+    /// HTTPS: the handshake, done before `deadline`; false when the connection is over (the
+    /// failure reported to the server's owner, a plain HTTP request answered 400).
+    asio::awaitable<bool> start_tls(clock_type::time_point deadline);
+    void report_tls_failure(const std::error_code& ec);
+
     /// Appends what the client sends next to pending_.
     asio::awaitable<read_outcome> read_more(clock_type::time_point deadline);
     /// Writes out_ within read_timeout; false when the client is gone or too slow to take it.
     asio::awaitable<bool> write_out();
-    /// Shuts down sending, drops the client's remaining bytes for a little while, closes.
+    /// Ends TLS with close_notify, shuts down sending, drops the client's remaining bytes for a
+    /// little while, closes.
     asio::awaitable<void> close_gracefully();
     /// Builds out_ for one complete request: auth, the handler, framing.
     void respond(const http_request& request, bool keep_alive);
 
-    tcp::socket socket_;
+    http_stream stream_;
     asio::steady_timer timer_;
     std::shared_ptr<http_server_state> state_;
     http_request_parser parser_;
     std::string pending_; ///< received and not yet parsed (the start of a pipelined request)
     std::string out_;     ///< the bytes being written
     std::array<char, 8192> buffer_{};
+    tcp::endpoint peer_;
+    bool secure_ = false; ///< the TLS handshake completed: closing sends close_notify
 };
+
+asio::awaitable<bool> http_connection::start_tls(clock_type::time_point deadline)
+{
+    stream_.start_tls(*state_->tls);
+    timer_.expires_at(deadline);
+    auto handshake = stream_.handshake();
+    const auto result = co_await before_deadline(handshake, timer_);
+    if (state_->stopped) co_return false;
+    const auto ec = result ? std::get<0>(*result) : std::error_code(asio::error::timed_out);
+    if (!ec) {
+        secure_ = true;
+        co_return true;
+    }
+    report_tls_failure(ec);
+    if (!result) co_return false; // a slowloris gets nothing more
+    if (plain_http_request(ec)) {
+        stream_.drop_tls();
+        static const std::string reply = plain_http_response();
+        out_ = reply;
+        const bool written = co_await write_out();
+        if (!written) co_return false;
+    }
+    // OpenSSL's alert, or the 400, is on its way: let it arrive before the close (linger_time).
+    co_await close_gracefully();
+    co_return false;
+}
+
+void http_connection::report_tls_failure(const std::error_code& ec)
+{
+    if (state_->on_tls_failure) state_->on_tls_failure({peer_, ec, stream_.native_handle()});
+}
 
 asio::awaitable<http_connection::read_outcome> http_connection::read_more(clock_type::time_point deadline)
 {
     timer_.expires_at(deadline);
-    auto into = asio::buffer(buffer_);
-    auto read = socket_.async_read_some(into, nothrow_awaitable);
+    auto read = stream_.read_some(asio::buffer(buffer_));
     const auto result = co_await before_deadline(read, timer_);
     if (state_->stopped) co_return read_outcome::closed;
     if (!result) co_return read_outcome::timed_out;
@@ -299,8 +367,7 @@ asio::awaitable<http_connection::read_outcome> http_connection::read_more(clock_
 asio::awaitable<bool> http_connection::write_out()
 {
     timer_.expires_after(state_->limits.read_timeout);
-    auto from = asio::buffer(out_);
-    auto write = asio::async_write(socket_, from, nothrow_awaitable);
+    auto write = stream_.write(asio::buffer(out_));
     const auto result = co_await before_deadline(write, timer_);
     const bool written = result && !std::get<0>(*result) && !state_->stopped;
     co_return written;
@@ -308,15 +375,23 @@ asio::awaitable<bool> http_connection::write_out()
 
 asio::awaitable<void> http_connection::close_gracefully()
 {
-    std::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
     const auto deadline = clock_type::now() + std::min(linger_time, state_->limits.read_timeout);
+    timer_.expires_at(deadline);
+    if (secure_) {
+        // close_notify tells the client that the reply ended here and was not cut short.
+        auto shutdown = stream_.shutdown();
+        (void)co_await before_deadline(shutdown, timer_);
+    }
+    // The drain reads the TCP socket itself: after close_notify, TLS has nothing more to give.
+    auto& socket = stream_.socket();
+    std::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
     std::size_t dropped = 0;
-    while (dropped < linger_bytes) {
-        pending_.clear();
-        const auto outcome = co_await read_more(deadline);
-        if (outcome != read_outcome::data) break;
-        dropped += pending_.size();
+    while (dropped < linger_bytes && !state_->stopped) {
+        auto read = socket.async_read_some(asio::buffer(buffer_), nothrow_awaitable);
+        const auto result = co_await before_deadline(read, timer_);
+        if (!result || std::get<0>(*result)) break;
+        dropped += std::get<1>(*result);
     }
     close();
 }
@@ -357,6 +432,10 @@ asio::awaitable<void> http_connection::run()
     // is a slowloris too.
     auto request_deadline = clock_type::now() + limits.read_timeout;
     auto idle_deadline = request_deadline;
+    if (state_->tls) {
+        const bool secure = co_await start_tls(request_deadline);
+        if (!secure) co_return;
+    }
     bool served = false;
     for (;;) {
         const auto parsed = parser_.feed(pending_);
@@ -439,7 +518,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<http_server_state> state)
             continue;
         }
         if (state->live.size() >= state->limits.max_connections) {
-            refuse_over_limit(socket);
+            refuse_over_limit(socket, state->tls != nullptr);
             continue;
         }
         auto connection = std::make_shared<detail::http_connection>(std::move(socket), state);
@@ -483,6 +562,12 @@ tcp::endpoint http_server::local_endpoint() const
     std::error_code ec;
     auto endpoint = state_->acceptor.local_endpoint(ec);
     return ec ? tcp::endpoint{} : endpoint;
+}
+
+void http_server::use_tls(std::shared_ptr<asio::ssl::context> context, tls_failure_handler on_failure)
+{
+    state_->tls = std::move(context);
+    state_->on_tls_failure = std::move(on_failure);
 }
 
 void http_server::start()

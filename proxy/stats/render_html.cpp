@@ -171,6 +171,10 @@ void header(writer& w, const stats_view& v)
     w.raw("</b> failed &middot; config reloads <b>").number(v.reloads);
     w.raw("</b> &middot; relay buffers <b>").number(v.relay_buffers.in_use).raw("</b> in use, <b>");
     w.number(v.relay_buffers.free).raw("</b> free (").raw(format_bytes(v.relay_buffers.bytes_each)).raw(" each)");
+    if (v.stats_listener.tls) {
+        w.raw(" &middot; failed TLS handshakes (stats listener) <b>");
+        w.number(v.stats_listener.tls_handshake_failures_total()).raw("</b>");
+    }
     w.raw(" &middot; <a href=\"stats.json\">JSON</a> <a href=\"stats.csv\">CSV</a> "
           "<a href=\"metrics\">metrics</a></p>\n");
 }

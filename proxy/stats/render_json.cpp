@@ -114,6 +114,13 @@ json member_json(const cluster_member& m)
     };
 }
 
+json stats_listener_json(const stats_listener_view& s)
+{
+    json failures = json::object();
+    for (const auto& [reason, count] : s.tls_handshake_failures) failures[reason] = count;
+    return {{"tls", s.tls}, {"tls_handshake_failures", std::move(failures)}};
+}
+
 } // namespace
 
 std::string render_json(const stats_view& view)
@@ -151,6 +158,7 @@ std::string render_json(const stats_view& view)
          {{"in_use", view.relay_buffers.in_use},
           {"free", view.relay_buffers.free},
           {"bytes_each", view.relay_buffers.bytes_each}}},
+        {"stats_listener", stats_listener_json(view.stats_listener)},
     };
     // Replace invalid UTF-8 (a member name or event text is not trusted to be valid) instead of
     // throwing in the middle of a stats request.

@@ -85,6 +85,18 @@ void process_metrics(prometheus::Registry& r, const stats_view& v)
         as_double(v.relay_buffers.bytes_each));
 }
 
+/// Only for an HTTPS stats listener: a plain one has no handshakes, and an empty family would
+/// only raise the question. A reason's series appears with its first failure.
+void stats_listener_metrics(prometheus::Registry& r, const stats_view& v)
+{
+    if (!v.stats_listener.tls) return;
+    auto& failures = counter(r, "patroxy_stats_tls_handshake_failures_total",
+                             "Connections to the HTTPS stats listener that ended before their TLS handshake "
+                             "completed, by why");
+    for (const auto& [reason, count] : v.stats_listener.tls_handshake_failures)
+        add(failures, {{"reason", reason}}, count);
+}
+
 void listener_metrics(prometheus::Registry& r, const stats_view& v)
 {
     auto& cur = gauge(r, "patroxy_listener_sessions_current", "Client sessions open now");
@@ -195,6 +207,7 @@ std::string render_metrics(const stats_view& view)
 {
     prometheus::Registry registry;
     process_metrics(registry, view);
+    stats_listener_metrics(registry, view);
     listener_metrics(registry, view);
     server_metrics(registry, view);
     member_metrics(registry, view);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace patroxy::proxy::stats {
@@ -160,6 +161,22 @@ struct relay_buffer_counts {
     std::uint64_t bytes_each = 0;
 };
 
+/// The stats listener itself.
+struct stats_listener_view {
+    bool tls = false; ///< HTTPS ("tls": true in the stats object)
+    /// Connections that ended before their TLS handshake completed, by reason: the label value
+    /// (the proxy's names for handshake failures: "timeout", "no_client_certificate", ...) and
+    /// the count, for each reason seen so far.
+    std::vector<std::pair<std::string, std::uint64_t>> tls_handshake_failures;
+
+    [[nodiscard]] std::uint64_t tls_handshake_failures_total() const noexcept
+    {
+        std::uint64_t n = 0;
+        for (const auto& reason : tls_handshake_failures) n += reason.second;
+        return n;
+    }
+};
+
 struct stats_view {
     std::string version;                        ///< patroxy's version
     std::int64_t pid = 0;
@@ -182,6 +199,7 @@ struct stats_view {
     cancel_counts cancels{};
     std::uint64_t reloads = 0;
     relay_buffer_counts relay_buffers{};
+    stats_listener_view stats_listener{};
 };
 
 [[nodiscard]] constexpr const char* to_string(admin_state s) noexcept

@@ -1,24 +1,19 @@
-// The stats listener's HTTP server over loopback: a real http_server on 127.0.0.1:0 with its
-// io_context on a thread, and plain blocking POSIX sockets as clients, so every byte on the wire
-// is the test's own (keep-alive, pipelining, HTTP/1.0, HEAD, auth, gzip, each limit's status and
-// close, slowloris, max connections, a throwing handler, stop()).
+// The stats listener's HTTP server over loopback, plain HTTP: a real http_server on 127.0.0.1:0
+// with its io_context on a thread, and plain blocking POSIX sockets as clients, so every byte on
+// the wire is the test's own (keep-alive, pipelining, HTTP/1.0, HEAD, auth, gzip, each limit's
+// status and close, slowloris, max connections, a throwing handler, stop()).
 #include "proxy/stats/gzip.hpp"
 #include "proxy/stats/http_server.hpp"
+#include "tests/component/stats_test_client.hpp"
 
 #include <asio/io_context.hpp>
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <stdexcept>
@@ -33,7 +28,13 @@ using patroxy::proxy::stats::http_reply;
 using patroxy::proxy::stats::http_request;
 using patroxy::proxy::stats::http_server;
 using patroxy::proxy::stats::http_server_limits;
-using clock_type = std::chrono::steady_clock;
+using patroxy::test::clock_type;
+using patroxy::test::connect_loopback;
+using patroxy::test::get_root;
+using patroxy::test::raw_client;
+using patroxy::test::response;
+using patroxy::test::running_server;
+using patroxy::test::since;
 
 namespace {
 
@@ -68,171 +69,13 @@ http_reply test_handler(const http_request& request)
     return reply;
 }
 
-/// A real server on 127.0.0.1:<ephemeral>, its io_context running on its own thread.
-struct server_fixture {
+/// A plain server with the test routes.
+struct server_fixture : running_server {
     explicit server_fixture(http_server_limits limits = {}, std::optional<basic_credentials> auth = std::nullopt)
-        : server(io.get_executor(), limits, std::move(auth), test_handler)
+        : running_server(test_handler, limits, std::move(auth))
     {
-        const auto ec = server.listen({asio::ip::make_address("127.0.0.1"), 0});
-        REQUIRE_FALSE(ec);
-        port = server.local_endpoint().port();
-        REQUIRE(port != 0);
-        server.start();
-        thread = std::thread([this] { io.run(); });
-    }
-    server_fixture(const server_fixture&) = delete;
-    server_fixture& operator=(const server_fixture&) = delete;
-    ~server_fixture()
-    {
-        server.stop();
-        thread.join(); // returns only if stop() ended every coroutine of the server
-    }
-
-    asio::io_context io;
-    http_server server;
-    std::uint16_t port = 0;
-    std::thread thread;
-};
-
-struct response {
-    unsigned status = 0;
-    std::vector<std::pair<std::string, std::string>> headers; ///< names lower-cased
-    std::string body;
-
-    [[nodiscard]] std::optional<std::string> header(const std::string& name) const
-    {
-        for (const auto& [n, v] : headers)
-            if (n == name) return v;
-        return std::nullopt;
     }
 };
-
-/// A blocking TCP socket connected to 127.0.0.1:`port`; -1 when the connect fails.
-int connect_loopback(std::uint16_t port)
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) return fd;
-    ::close(fd);
-    return -1;
-}
-
-/// A blocking loopback TCP client that parses just enough HTTP/1.1 to check the server.
-class raw_client {
-public:
-    explicit raw_client(std::uint16_t port) : fd_(connect_loopback(port))
-    {
-        REQUIRE(fd_ >= 0);
-        const int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    raw_client(const raw_client&) = delete;
-    raw_client& operator=(const raw_client&) = delete;
-    ~raw_client() { close(); }
-
-    void close()
-    {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-    /// Sends all of `bytes`; false when the server is gone.
-    bool send(std::string_view bytes)
-    {
-        while (!bytes.empty()) {
-            const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return false;
-            bytes.remove_prefix(static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-
-    /// The next response; nullopt on timeout or when the server closes first. With `head`, a
-    /// Content-Length announces no body bytes.
-    std::optional<response> read_response(bool head = false, std::chrono::milliseconds timeout = 5s)
-    {
-        const auto deadline = clock_type::now() + timeout;
-        std::size_t end = 0;
-        while ((end = in_.find("\r\n\r\n")) == std::string::npos)
-            if (fill(deadline) != outcome::data) return std::nullopt;
-
-        response r;
-        const std::string head_text = in_.substr(0, end + 2);
-        std::smatch m;
-        const std::regex status_line("^HTTP/1\\.1 (\\d{3}) [^\r\n]*\r\n");
-        if (!std::regex_search(head_text, m, status_line)) return std::nullopt;
-        r.status = static_cast<unsigned>(std::stoi(m[1].str()));
-        const std::regex field("([^:\r\n]+): ([^\r\n]*)\r\n");
-        for (auto it = std::sregex_iterator(head_text.begin() + m.length(0), head_text.end(), field);
-             it != std::sregex_iterator(); ++it) {
-            std::string name = (*it)[1].str();
-            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            r.headers.emplace_back(name, (*it)[2].str());
-        }
-        in_.erase(0, end + 4);
-
-        const auto length = r.header("content-length");
-        const std::size_t body = head || !length ? 0 : std::stoul(*length);
-        while (in_.size() < body)
-            if (fill(deadline) != outcome::data) return std::nullopt;
-        r.body = in_.substr(0, body);
-        in_.erase(0, body);
-        return r;
-    }
-
-    /// Sends `request` and returns the response, which must come.
-    response ask(std::string_view request, bool head = false)
-    {
-        REQUIRE(send(request));
-        auto r = read_response(head);
-        REQUIRE(r.has_value());
-        return *r;
-    }
-
-    /// The server closed the connection (EOF or reset) within `timeout`, with no byte before it.
-    bool closed_by_server(std::chrono::milliseconds timeout = 5s)
-    {
-        const auto deadline = clock_type::now() + timeout;
-        for (;;) {
-            const auto o = fill(deadline);
-            if (o == outcome::closed) return in_.empty();
-            if (o == outcome::timeout) return false;
-        }
-    }
-
-    /// Bytes have arrived (or the close has), without waiting.
-    bool readable()
-    {
-        pollfd p{fd_, POLLIN, 0};
-        return !in_.empty() || ::poll(&p, 1, 0) > 0;
-    }
-
-private:
-    enum class outcome { data, closed, timeout };
-
-    outcome fill(clock_type::time_point deadline)
-    {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-        pollfd p{fd_, POLLIN, 0};
-        const int ready = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
-        if (ready <= 0) return outcome::timeout;
-        char buffer[16384];
-        const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-        if (n <= 0) return outcome::closed; // EOF, or a reset
-        in_.append(buffer, static_cast<std::size_t>(n));
-        return outcome::data;
-    }
-
-    int fd_ = -1;
-    std::string in_; ///< received, not yet consumed
-};
-
-const std::string get_root = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 
 /// The fields every reply carries.
 void check_common_fields(const response& r)
@@ -255,11 +98,6 @@ void expect_refused(std::uint16_t port, const std::string& request, unsigned sta
     CHECK(r.header("connection") == "close");
     check_common_fields(r);
     CHECK(client.closed_by_server());
-}
-
-std::chrono::milliseconds since(clock_type::time_point start)
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
 }
 
 } // namespace

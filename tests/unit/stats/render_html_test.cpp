@@ -140,7 +140,7 @@ TEST_CASE("HTML header line: version, pid, uptime, scope, leader, generation, ti
     CHECK(none.find("primary <b>none</b>") != std::string::npos);
 }
 
-TEST_CASE("HTML second header line: leader changes, cancels, reloads, relay buffers", "[stats][html]")
+TEST_CASE("HTML second header line: leader changes, cancels, reloads, relay buffers, TLS failures", "[stats][html]")
 {
     const std::string html = render_html(test::sample_view());
     const auto second = html.find("<p>leader changes");
@@ -149,6 +149,11 @@ TEST_CASE("HTML second header line: leader changes, cancels, reloads, relay buff
     CHECK(line.find("cancel requests <b>7</b> forwarded, <b>2</b> unknown key, <b>1</b> failed") != std::string::npos);
     CHECK(line.find("config reloads <b>1</b>") != std::string::npos);
     CHECK(line.find("relay buffers <b>6</b> in use, <b>58</b> free (") != std::string::npos);
+    CHECK(line.find("failed TLS handshakes (stats listener) <b>10</b>") != std::string::npos);
+
+    stats_view plain = test::sample_view();
+    plain.stats_listener.tls = false; // nothing to say about TLS on a plain listener
+    CHECK(render_html(plain).find("TLS handshakes") == std::string::npos);
 }
 
 TEST_CASE("HTML cluster panel: patronictl's columns, coloured by check status", "[stats][html]")

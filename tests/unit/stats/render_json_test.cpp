@@ -103,7 +103,8 @@ constexpr const char* expected_sample = R"json({
   "leader_changes": 1,
   "cancels": {"forwarded": 7, "unknown_key": 2, "failed": 1},
   "reloads": 1,
-  "relay_buffers": {"in_use": 6, "free": 58, "bytes_each": 32768}
+  "relay_buffers": {"in_use": 6, "free": 58, "bytes_each": 32768},
+  "stats_listener": {"tls": true, "tls_handshake_failures": {"closed": 5, "no_client_certificate": 2, "timeout": 3}}
 })json";
 
 } // namespace
@@ -121,7 +122,8 @@ TEST_CASE("JSON keeps the view's field order and is one compact line", "[stats][
     const std::string text = render_json(test::sample_view());
     CHECK(text.find('\n') == std::string::npos);
     CHECK(text.rfind(R"({"version":"0.1.0","pid":4242,"now":"2026-11-22T10:15:03Z",)", 0) == 0);
-    const std::string tail = R"("relay_buffers":{"in_use":6,"free":58,"bytes_each":32768}})";
+    const std::string tail =
+        R"("stats_listener":{"tls":true,"tls_handshake_failures":{"closed":5,"no_client_certificate":2,"timeout":3}}})";
     CHECK(text.find(tail) == text.size() - tail.size());
 }
 

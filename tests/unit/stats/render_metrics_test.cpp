@@ -89,6 +89,7 @@ TEST_CASE("metrics: every patroxy family, with its type", "[stats][metrics]")
         {"patroxy_config_reloads_total", "counter"},
         {"patroxy_relay_buffers", "gauge"},
         {"patroxy_relay_buffer_size_bytes", "gauge"},
+        {"patroxy_stats_tls_handshake_failures_total", "counter"},
         {"patroxy_listener_sessions_current", "gauge"},
         {"patroxy_listener_sessions_max", "gauge"},
         {"patroxy_listener_sessions_limit", "gauge"},
@@ -142,6 +143,18 @@ TEST_CASE("metrics: process-wide series", "[stats][metrics]")
     CHECK(has_line(text, R"(patroxy_relay_buffers{state="in_use"} 6)"));
     CHECK(has_line(text, R"(patroxy_relay_buffers{state="free"} 58)"));
     CHECK(has_line(text, "patroxy_relay_buffer_size_bytes 32768"));
+}
+
+TEST_CASE("metrics: the HTTPS stats listener's failed handshakes, by reason", "[stats][metrics]")
+{
+    const std::string text = render_metrics(test::sample_view());
+    CHECK(has_line(text, R"(patroxy_stats_tls_handshake_failures_total{reason="timeout"} 3)"));
+    CHECK(has_line(text, R"(patroxy_stats_tls_handshake_failures_total{reason="closed"} 5)"));
+    CHECK(has_line(text, R"(patroxy_stats_tls_handshake_failures_total{reason="no_client_certificate"} 2)"));
+
+    stats_view plain = test::sample_view();
+    plain.stats_listener.tls = false;
+    CHECK(render_metrics(plain).find("patroxy_stats_tls") == std::string::npos);
 }
 
 TEST_CASE("metrics: listener series", "[stats][metrics]")
@@ -239,7 +252,9 @@ TEST_CASE("metrics pass promtool check metrics without lint problems", "[stats][
         WARN("promtool is not on PATH (Debian package prometheus): check skipped");
         return;
     }
-    for (const stats_view& v : {test::sample_view(), stats_view{}}) {
+    stats_view https_without_failures;
+    https_without_failures.stats_listener.tls = true; // a family with no series yet
+    for (const stats_view& v : {test::sample_view(), stats_view{}, https_without_failures}) {
         const run_result result = promtool_check(promtool, render_metrics(v));
         INFO("promtool said: " << result.output);
         CHECK(result.exit_code == 0);

@@ -248,6 +248,8 @@ inline stats_view sample_view()
     v.cancels = {7, 2, 1};
     v.reloads = 1;
     v.relay_buffers = {.in_use = 6, .free = 58, .bytes_each = 32768};
+    v.stats_listener.tls = true;
+    v.stats_listener.tls_handshake_failures = {{"closed", 5}, {"no_client_certificate", 2}, {"timeout", 3}};
     return v;
 }
 

@@ -31,6 +31,10 @@ public:
             return "HTTP response header too large";
         case http_errc::body_too_large:
             return "HTTP response body too large";
+        case http_errc::tls_failed:
+            return "TLS handshake or session failed";
+        case http_errc::tls_timeout:
+            return "TLS handshake timed out";
         }
         // Codes outside the enum can still reach us through a plain int.
         return "unknown http error " + std::to_string(code);

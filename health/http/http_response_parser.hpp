@@ -18,7 +18,7 @@ namespace patroxy::health {
 /// Bounds on one HTTP exchange. The byte caps are checked before anything is buffered, so a
 /// misbehaving server cannot make the poller allocate more than them.
 struct http_limits {
-    std::chrono::milliseconds connect_timeout{1000};  ///< resolve + TCP connect
+    std::chrono::milliseconds connect_timeout{1000};  ///< resolve + TCP connect (+ TLS handshake)
     std::chrono::milliseconds response_timeout{1000}; ///< from sending the request to the last body byte
     std::size_t max_header_bytes = 16 * 1024;         ///< status line + headers (and, separately, chunked trailers)
     std::size_t max_body_bytes = 1024 * 1024;         ///< decoded body
@@ -34,6 +34,8 @@ enum class http_errc {
     malformed_response, ///< the bytes are not an HTTP/1.x response
     header_too_large,   ///< status line + headers over max_header_bytes
     body_too_large,     ///< body over max_body_bytes
+    tls_failed,         ///< the TLS handshake failed (e.g. certificate verify failed) or the server sent a TLS alert
+    tls_timeout,        ///< the TLS handshake did not finish within connect_timeout
 };
 
 /// The category of http_errc; name "patroxy.http".

@@ -40,6 +40,8 @@ check_code code_of(std::error_code ec)
 {
     if (ec == make_error_code(http_errc::connect_failed)) return check_code::l4con;
     if (ec == make_error_code(http_errc::connect_timeout)) return check_code::l4tout;
+    if (ec == make_error_code(http_errc::tls_timeout)) return check_code::l6tout;
+    if (ec == make_error_code(http_errc::tls_failed)) return check_code::l6rsp;
     if (ec == make_error_code(http_errc::response_timeout)) return check_code::l7tout;
     return check_code::l7rsp;
 }
@@ -63,6 +65,12 @@ void carry_empty_since(const cluster_snapshot* previous, cluster_snapshot& next)
     }
 }
 
+bool uses_https(const config::member& m)
+{
+    const auto url = parse_http_url(m.api);
+    return url && url->https;
+}
+
 bool any_role_listener(const config::config& cfg)
 {
     return std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
@@ -72,12 +80,13 @@ bool any_role_listener(const config::config& cfg)
 } // namespace
 
 patroni_poller::patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish,
-                               event_fn event)
+                               event_fn event, api_tls_fn make_api_tls)
     : executor_(std::move(executor)),
       cfg_(cfg),
       thresholds_(thresholds_from(cfg.health)),
       publish_(std::move(publish)),
       event_(std::move(event)),
+      make_api_tls_(std::move(make_api_tls)),
       follows_roles_(any_role_listener(cfg)),
       wake_(executor_, asio::steady_timer::time_point::max())
 {
@@ -103,6 +112,24 @@ std::vector<std::string> patroni_poller::reconfigure(const config::config& cfg)
     limits_.connect_timeout = cfg.health.timeout; // for clients made from now on
     limits_.response_timeout = cfg.health.timeout;
     follows_roles_ = any_role_listener(cfg);
+    // Certificates get replaced under the same file names: read them again whenever https is
+    // in use. Existing clients take the new context for their next connection.
+    const bool https = std::any_of(members_.begin(), members_.end(),
+                                   [](const member_record& m) { return m.api && m.api->https; }) ||
+                       std::any_of(cfg.members.begin(), cfg.members.end(), uses_https);
+    if (https && make_api_tls_) {
+        std::string error;
+        if (auto fresh = make_api_tls_(cfg_.tls, error))
+            api_tls_ = std::move(fresh);
+        else if (api_tls_) // without a previous one, api_tls() reports it when a member needs it
+            event_("error", "config", "reload: TLS for the Patroni API: " + error + "; the previous certificates stay in use");
+    }
+    for (auto& m : members_) {
+        auto access = m.client ? access_for(*m.api) : std::nullopt;
+        if (!access) continue;
+        if (dcs_client_ && m.observation.member.name == dcs_client_member_) dcs_client_->set_access(*access);
+        m.client->set_access(std::move(*access));
+    }
     for (const auto& m : cfg.members) {
         const bool known = std::any_of(members_.begin(), members_.end(),
                                        [&m](const member_record& r) { return r.observation.member.name == m.name; });
@@ -122,11 +149,39 @@ patroni_poller::member_record& patroni_poller::add_member(config::member m, bool
     record.endpoint = resolve_member(m, error);
     if (!error.empty()) event_("error", "config", "member=" + m.name + " " + error);
     record.api = m.api.empty() ? std::nullopt : parse_http_url(m.api);
-    if (record.api)
-        record.client = std::make_unique<http_client>(executor_, record.api->host, record.api->port, limits_);
+    // The URL itself stays out of the line: it may carry a password.
+    if (!m.api.empty() && !record.api)
+        event_("error", "config", "member=" + m.name + " has an api URL that is not a usable http(s) URL; it is not checked");
+    if (record.api) {
+        if (auto access = access_for(*record.api))
+            record.client = std::make_unique<http_client>(executor_, record.api->host, record.api->port, limits_,
+                                                          std::move(*access));
+        else
+            event_("error", "config", "member=" + m.name + " has an https API but no TLS context; it is not checked");
+    }
     record.discovered = discovered;
     record.observation.member = std::move(m);
     return record;
+}
+
+std::optional<http_access> patroni_poller::access_for(const http_url& api)
+{
+    http_access access;
+    access.credentials = api.credentials ? api.credentials : cfg_.api_auth;
+    if (api.https) {
+        access.tls = api_tls();
+        if (!access.tls) return std::nullopt;
+    }
+    return access;
+}
+
+std::shared_ptr<asio::ssl::context> patroni_poller::api_tls()
+{
+    if (api_tls_ || !make_api_tls_) return api_tls_;
+    std::string error;
+    api_tls_ = make_api_tls_(cfg_.tls, error);
+    if (!api_tls_) event_("error", "config", "TLS for the Patroni API: " + error);
+    return api_tls_;
 }
 
 void patroni_poller::start()
@@ -164,7 +219,7 @@ asio::awaitable<void> patroni_poller::member_loop(member_record& m)
         auto [ec, response] = co_await m.client->get("/patroni");
         const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
         std::optional<patroni_status> status;
-        const auto result = check_result(ec, response, took, status);
+        const auto result = check_result(*m.client, ec, response, took, status);
         // Inside the iteration, so the snapshot built from this answer already has the SQL verdict.
         if (cfg_.health.sql_check && status) {
             const pg_role role = status->role;
@@ -201,7 +256,7 @@ asio::awaitable<void> patroni_poller::check_sql(member_record& m, pg_role role)
     obs.sql_error = r.error;
 }
 
-probe_result patroni_poller::check_result(std::error_code ec, const http_response& response,
+probe_result patroni_poller::check_result(const http_client& client, std::error_code ec, const http_response& response,
                                           std::chrono::milliseconds took,
                                           std::optional<patroni_status>& status) const
 {
@@ -209,7 +264,7 @@ probe_result patroni_poller::check_result(std::error_code ec, const http_respons
     r.duration = took;
     if (ec) {
         r.code = code_of(ec);
-        r.detail = ec.message();
+        r.detail = client.describe(ec);
         return r;
     }
     r.http_status = static_cast<unsigned>(response.status);
@@ -218,6 +273,7 @@ probe_result patroni_poller::check_result(std::error_code ec, const http_respons
         // a broken API (a proxy in between, a crashed handler), not an answer about the member.
         r.code = check_code::l7sts;
         r.detail = "HTTP " + std::to_string(response.status);
+        if (response.status == 401) r.detail += " (credentials missing or refused: cluster.api_auth)";
         return r;
     }
     auto decoded = decode_patroni_status(response.body);
@@ -256,7 +312,9 @@ asio::awaitable<void> patroni_poller::dcs_loop()
         const auto started = clock::now();
         if (auto* source = dcs_source()) {
             if (!dcs_client_ || dcs_client_member_ != source->observation.member.name) {
-                dcs_client_ = std::make_unique<http_client>(executor_, source->api->host, source->api->port, limits_);
+                // The source has a client, so its access could be built: it cannot be nullopt here.
+                dcs_client_ = std::make_unique<http_client>(executor_, source->api->host, source->api->port, limits_,
+                                                            access_for(*source->api).value_or(http_access{}));
                 dcs_client_member_ = source->observation.member.name;
             }
             auto [ec, response] = co_await dcs_client_->get("/cluster");

@@ -13,6 +13,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <functional>
@@ -33,8 +34,16 @@ public:
     /// "member_down", "leader", "incident", "discovered", "sql_check", "dcs", "polling",
     /// "config", "bug".
     using event_fn = std::function<void(std::string_view level, std::string_view kind, const std::string& text)>;
+    /// Builds the client-side TLS context for https:// APIs from the config's tls settings
+    /// (api_ca, api_cert, api_key, min_version); nullptr and `error` when a file does not load.
+    /// The proxy passes proxy/tls's make_api_context: health holds no TLS policy of its own.
+    using api_tls_fn =
+        std::function<std::shared_ptr<asio::ssl::context>(const config::tls_settings& settings, std::string& error)>;
 
-    patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish, event_fn event);
+    /// `make_api_tls` is called when the first https:// member appears and again on every
+    /// reconfigure(); without it an https:// member is reported and not checked.
+    patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish, event_fn event,
+                   api_tls_fn make_api_tls = {});
     patroni_poller(const patroni_poller&) = delete;
     patroni_poller& operator=(const patroni_poller&) = delete;
 
@@ -49,6 +58,9 @@ public:
     /// check), `discover`, and members new by name (checked from now on). Members removed from
     /// the config or changed keep their place, because member indices stay stable for the life
     /// of the process; their names are returned so the caller can say a restart is needed.
+    /// The TLS material of https:// APIs is read again (the files may have been replaced) and
+    /// used for new connections, and `api_auth` from the next request on; when the material does
+    /// not load, the previous one stays and an error event says why.
     std::vector<std::string> reconfigure(const config::config& cfg);
 
     [[nodiscard]] const snapshot_ptr& current() const noexcept { return current_; }
@@ -70,12 +82,18 @@ private:
     asio::awaitable<void> check_sql(member_record& m, pg_role role);
     asio::awaitable<void> dcs_loop();
     asio::awaitable<void> pause_after(std::chrono::steady_clock::time_point started, asio::steady_timer& timer);
-    [[nodiscard]] probe_result check_result(std::error_code ec, const http_response& response,
+    [[nodiscard]] probe_result check_result(const http_client& client, std::error_code ec, const http_response& response,
                                             std::chrono::milliseconds took, std::optional<patroni_status>& status) const;
     void record_check(member_record& m, const probe_result& r, std::optional<patroni_status> status);
     [[nodiscard]] member_record* dcs_source();
     void discover(const cluster_view& view);
     member_record& add_member(config::member m, bool discovered);
+    /// TLS and credentials for `api`: the URL's own user info, else cluster.api_auth; nullopt
+    /// for an https:// API while no TLS context can be built.
+    [[nodiscard]] std::optional<http_access> access_for(const http_url& api);
+    /// The context for https:// APIs, built on first need; nullptr (and an error event) when it
+    /// cannot be.
+    [[nodiscard]] std::shared_ptr<asio::ssl::context> api_tls();
     void rebuild();
     void spawn(asio::awaitable<void> loop, std::string what);
 
@@ -85,6 +103,8 @@ private:
     http_limits limits_;
     publish_fn publish_;
     event_fn event_;
+    api_tls_fn make_api_tls_;
+    std::shared_ptr<asio::ssl::context> api_tls_; ///< shared by every https:// client
 
     std::list<member_record> members_; ///< stable addresses: each loop holds a reference
     std::optional<cluster_view> dcs_;

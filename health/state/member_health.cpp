@@ -101,6 +101,8 @@ std::string_view to_string(check_code c) noexcept
     switch (c) {
     case check_code::l4con: return "L4CON";
     case check_code::l4tout: return "L4TOUT";
+    case check_code::l6tout: return "L6TOUT";
+    case check_code::l6rsp: return "L6RSP";
     case check_code::l7tout: return "L7TOUT";
     case check_code::l7sts: return "L7STS";
     case check_code::l7rsp: return "L7RSP";

@@ -17,6 +17,8 @@ using health_clock = std::chrono::steady_clock;
 enum class check_code {
     l4con,  ///< L4CON: connection refused, reset or unreachable
     l4tout, ///< L4TOUT: no connection within the timeout
+    l6tout, ///< L6TOUT: connected, but the TLS handshake did not finish within the timeout (https)
+    l6rsp,  ///< L6RSP: TLS failed: the certificate did not verify, the server refused ours, an alert
     l7tout, ///< L7TOUT: connected, but no complete answer within the timeout
     l7sts,  ///< L7STS: an HTTP status other than 200 (Patroni answers 200 to GET /patroni)
     l7rsp,  ///< L7RSP: an answer that is not HTTP or whose body does not decode
@@ -66,7 +68,7 @@ struct member_health {
 };
 
 /// Whether a probe result counts as an answer. Only L7OK does: refused connections, timeouts,
-/// non-200 statuses and undecodable bodies all count toward `fall`.
+/// TLS failures, non-200 statuses and undecodable bodies all count toward `fall`.
 [[nodiscard]] constexpr bool is_success(check_code c) noexcept { return c == check_code::l7ok; }
 
 /// Whether sessions may be routed to the member: up, or up but failing fewer than `fall` checks.
@@ -100,7 +102,7 @@ struct member_health {
 /// before the first check.
 [[nodiscard]] std::string last_check_text(const member_health& h);
 
-/// "L4CON", "L4TOUT", "L7TOUT", "L7STS", "L7RSP", "L7OK".
+/// "L4CON", "L4TOUT", "L6TOUT", "L6RSP", "L7TOUT", "L7STS", "L7RSP", "L7OK".
 [[nodiscard]] std::string_view to_string(check_code c) noexcept;
 
 /// "unchecked", "up", "going_down", "down", "coming_up".

@@ -6,9 +6,6 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
@@ -177,19 +174,6 @@ context_ptr make_api_context(const config::tls_settings& settings, std::string& 
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return context;
-}
-
-bool expect_peer_name(SSL* ssl, const std::string& host)
-{
-    unsigned char address[16];
-    const bool is_address = inet_pton(AF_INET, host.c_str(), address) == 1 || inet_pton(AF_INET6, host.c_str(), address) == 1;
-    if (is_address) {
-        // X509_VERIFY_PARAM_set1_ip_asc matches the certificate's IP address SANs.
-        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
-    }
-    // SNI as libpq sends it (sslsni=1), and the name checked against the certificate's SANs/CN.
-    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
-    return SSL_set1_host(ssl, host.c_str()) == 1;
 }
 
 void check_material(const config::config& cfg, std::vector<std::string>& errors)

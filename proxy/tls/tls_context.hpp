@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "health/http/peer_name.hpp"
 
 #include <asio/ssl/context.hpp>
 
@@ -39,8 +40,9 @@ enum class server_protocol {
 [[nodiscard]] context_ptr make_api_context(const config::tls_settings& settings, std::string& error);
 
 /// For a client-side connection: the certificate must name `host` (a DNS name or an IP address),
-/// and `host` goes out as SNI when it is a name. Call before the handshake.
-[[nodiscard]] bool expect_peer_name(SSL* ssl, const std::string& host);
+/// and `host` goes out as SNI when it is a name. Call before the handshake. It lives in health,
+/// whose Patroni client checks https:// APIs the same way.
+using health::expect_peer_name;
 
 /// Builds every context `cfg` needs, without keeping them: what `patroxy -c` and a reload check
 /// before accepting a config. Each problem is one line in `errors` ("/listeners/0/tls: ...").

@@ -2,6 +2,7 @@
 // fault mode) and against small scripted servers in the test's own io_context (keep-alive,
 // chunked, stale connections, slow drips, the exact request bytes).
 #include "health/http/http_client.hpp"
+#include "tests/component/http_client_runs.hpp"
 #include "tests/support/fake_patroni.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -25,64 +26,17 @@ using patroxy::health::http_errc;
 using patroxy::health::http_limits;
 using patroxy::health::http_response;
 using patroxy::test::fake_patroni;
+using patroxy::test::get;
 using patroxy::test::patroni_fault;
+using patroxy::test::run;
+using patroxy::test::short_limits;
+using patroxy::test::wait_until;
 using tcp = asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
 constexpr auto nothrow_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
-
-/// Runs `task` on `io` until it finishes (at most `limit`), rethrowing what it threw.
-template <typename T>
-T run(asio::io_context& io, asio::awaitable<T> task, std::chrono::milliseconds limit = 10s)
-{
-    std::optional<T> result;
-    std::exception_ptr error;
-    bool done = false;
-    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-        error = e;
-        if (!e) result = std::move(value);
-        done = true;
-    });
-    const auto deadline = clock_type::now() + limit;
-    while (!done && clock_type::now() < deadline) {
-        if (io.stopped()) io.restart(); // a previous run() may have drained all work
-        io.run_one_until(deadline);
-    }
-    REQUIRE(done);
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
-}
-
-/// One get() and how long it took.
-struct timed_result {
-    std::error_code error;
-    http_response response;
-    std::chrono::milliseconds elapsed{0};
-};
-
-asio::awaitable<timed_result> timed_get(http_client& client, std::string target)
-{
-    const auto start = clock_type::now();
-    auto [ec, response] = co_await client.get(target);
-    timed_result out{ec, std::move(response),
-                     std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start)};
-    co_return out;
-}
-
-timed_result get(asio::io_context& io, http_client& client, std::string target = "/patroni")
-{
-    return run(io, timed_get(client, std::move(target)));
-}
-
-http_limits short_limits()
-{
-    http_limits limits;
-    limits.connect_timeout = 500ms;
-    limits.response_timeout = 300ms;
-    return limits;
-}
 
 /// A loopback server on the test's io_context; `script` plays each accepted connection.
 class scripted_server {
@@ -168,17 +122,6 @@ asio::awaitable<void> close_after_one_script(tcp::socket socket, scripted_server
     const auto request = co_await server.read_request(socket);
     if (request) co_await scripted_server::send(socket, ok_keep_alive);
     server.close(socket);
-}
-
-/// Yields to the io_context until `done()` or `limit`.
-bool wait_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit = 2s)
-{
-    const auto deadline = clock_type::now() + limit;
-    while (!done() && clock_type::now() < deadline) {
-        if (io.stopped()) io.restart();
-        io.run_one_for(10ms);
-    }
-    return done();
 }
 
 } // namespace

@@ -7,11 +7,14 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/read_until.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <future>
 #include <iostream>
 #include <stdexcept>
@@ -38,6 +41,7 @@ std::string reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
@@ -55,14 +59,48 @@ std::string request_path(std::string_view head)
     return std::string(head.substr(first + 1, end == std::string_view::npos ? std::string_view::npos : end - first - 1));
 }
 
+/// The value of header `lower_case_name` in a request head ("" when absent).
+std::string header_value(std::string_view head, std::string_view lower_case_name)
+{
+    std::string lowered(head);
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string key = "\r\n" + std::string(lower_case_name) + ":";
+    const auto at = lowered.find(key);
+    if (at == std::string::npos) return {};
+    auto value = head.substr(at + key.size());
+    value = value.substr(0, value.find("\r\n"));
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    return std::string(value);
+}
+
 std::string response_head(int status, bool http11, std::optional<std::size_t> content_length, bool close)
 {
     std::string head = std::string(http11 ? "HTTP/1.1 " : "HTTP/1.0 ") + std::to_string(status) + " " +
                        reason_phrase(status) + "\r\nServer: BaseHTTP/0.6 Python/3.11.2\r\n" +
                        "Content-Type: application/json\r\n";
+    if (status == 401) head += "WWW-Authenticate: Basic realm=\"Patroni\"\r\n";
     if (content_length) head += "Content-Length: " + std::to_string(*content_length) + "\r\n";
     if (http11 && close) head += "Connection: close\r\n";
     return head + "\r\n";
+}
+
+/// The fake's side of HTTPS: its certificate, and the client CA when one is required.
+std::unique_ptr<asio::ssl::context> server_context(const fake_patroni_tls& tls)
+{
+    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    context->use_certificate_chain_file(tls.cert_file);
+    context->use_private_key_file(tls.key_file, asio::ssl::context::pem);
+    if (!tls.client_ca_file.empty()) {
+        context->load_verify_file(tls.client_ca_file);
+        context->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    }
+    if (tls.session_id_context) {
+        static constexpr unsigned char id[] = "fake_patroni";
+        SSL_CTX_set_session_id_context(context->native_handle(), id, sizeof id - 1);
+    }
+    return context;
 }
 
 } // namespace
@@ -127,24 +165,52 @@ private:
 
     asio::awaitable<void> serve(std::shared_ptr<asio::ip::tcp::socket> socket)
     {
+        if (!owner_.tls_) {
+            co_await serve_requests(*socket, *socket);
+            co_return;
+        }
+        asio::ssl::stream<asio::ip::tcp::socket&> stream(*socket, *owner_.tls_);
+        const auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, nothrow_awaitable);
+        {
+            const std::lock_guard lock(owner_.mutex_);
+            if (ec)
+                ++owner_.tls_failed_;
+            else if (SSL_session_reused(stream.native_handle()) == 1)
+                ++owner_.tls_resumed_;
+        }
+        if (!ec) {
+            co_await serve_requests(stream, *socket);
+            co_return;
+        }
+        // Our alert is on its way; read until the client gives up, because closing with its
+        // request unread would send an RST that can overtake the alert.
+        asio::error_code ignored;
+        socket->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        co_await drain_until_closed(*socket);
+    }
+
+    /// Answers requests on `stream` (the socket itself, or TLS over it) until one closes it.
+    template <typename Stream>
+    asio::awaitable<void> serve_requests(Stream& stream, asio::ip::tcp::socket& socket)
+    {
         std::string pending;
         for (;;) {
             auto buffer = asio::dynamic_buffer(pending, max_request_bytes);
-            const auto [ec, n] = co_await asio::async_read_until(*socket, buffer, end_of_head, nothrow_awaitable);
+            const auto [ec, n] = co_await asio::async_read_until(stream, buffer, end_of_head, nothrow_awaitable);
             if (ec) co_return;
-            const std::string path = request_path(std::string_view(pending).substr(0, n));
+            const answer_plan plan = owner_.plan_for(std::string_view(pending).substr(0, n));
             pending.erase(0, n);
-            const answer_plan plan = owner_.plan_for(path);
-            if (!co_await answer(*socket, plan)) co_return;
+            if (!co_await answer(stream, socket, plan)) co_return;
         }
     }
 
     /// Acts out `plan`; true when the connection stays open for another request.
-    asio::awaitable<bool> answer(asio::ip::tcp::socket& socket, answer_plan plan)
+    template <typename Stream>
+    asio::awaitable<bool> answer(Stream& stream, asio::ip::tcp::socket& socket, answer_plan plan)
     {
         switch (plan.fault) {
         case patroni_fault::hang:
-            co_await drain_until_closed(socket);
+            co_await drain_until_closed(stream);
             co_return false;
         case patroni_fault::refuse:
             close(socket);
@@ -153,12 +219,12 @@ private:
             // A TLS record header and binary noise: what a misconfigured port would send.
             static constexpr char noise[] = "\x16\x03\x01\x00\xa5 \xff\xfe<html>not http at all\r\n\r\n";
             const std::string garbage(noise, sizeof noise - 1);
-            co_await send_and_close(socket, garbage);
+            co_await send_and_close(stream, socket, garbage);
             co_return false;
         }
         case patroni_fault::close_mid_body: {
             const std::string text = response_head(200, false, 1000, true) + std::string(10, '{');
-            co_await send_and_close(socket, text);
+            co_await send_and_close(stream, socket, text);
             co_return false;
         }
         case patroni_fault::http_500:
@@ -178,10 +244,10 @@ private:
             plan.content_length ? std::optional<std::size_t>(plan.answer.body.size()) : std::nullopt;
         const std::string text = response_head(plan.answer.status, plan.keep_alive, length, !keep) + plan.answer.body;
         if (!keep) {
-            co_await send_and_close(socket, text);
+            co_await send_and_close(stream, socket, text);
             co_return false;
         }
-        const auto [ec, n] = co_await asio::async_write(socket, asio::buffer(text), nothrow_awaitable);
+        const auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), nothrow_awaitable);
         co_return !ec;
     }
 
@@ -192,19 +258,22 @@ private:
         socket.close(ignored);
     }
 
-    /// Writes `bytes`, then FIN: the request was read completely, so close() sends no RST.
-    static asio::awaitable<void> send_and_close(asio::ip::tcp::socket& socket, std::string bytes)
+    /// Writes `bytes`, then FIN: the request was read completely, so close() sends no RST. Over
+    /// TLS no close_notify comes first, as from Python's ssl module (and so from Patroni).
+    template <typename Stream>
+    static asio::awaitable<void> send_and_close(Stream& stream, asio::ip::tcp::socket& socket, std::string bytes)
     {
-        (void)co_await asio::async_write(socket, asio::buffer(bytes), nothrow_awaitable);
+        (void)co_await asio::async_write(stream, asio::buffer(bytes), nothrow_awaitable);
         close(socket);
     }
 
     /// Reads and drops whatever comes until the peer closes (or stop() closes the socket).
-    static asio::awaitable<void> drain_until_closed(asio::ip::tcp::socket& socket)
+    template <typename Stream>
+    static asio::awaitable<void> drain_until_closed(Stream& stream)
     {
         std::array<char, 512> sink{};
         for (;;) {
-            const auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), nothrow_awaitable);
+            const auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), nothrow_awaitable);
             if (ec) co_return;
         }
     }
@@ -214,8 +283,15 @@ private:
     std::vector<std::weak_ptr<asio::ip::tcp::socket>> connections_;
 };
 
-fake_patroni::fake_patroni()
-    : patroni_{200, patroni_json({}).dump()}, cluster_{200, R"({"members": []})"}, server_(std::make_unique<server>(*this))
+fake_patroni::fake_patroni() : fake_patroni(std::unique_ptr<asio::ssl::context>{}) {}
+
+fake_patroni::fake_patroni(const fake_patroni_tls& tls) : fake_patroni(server_context(tls)) {}
+
+fake_patroni::fake_patroni(std::unique_ptr<asio::ssl::context> tls)
+    : patroni_{200, patroni_json({}).dump()},
+      cluster_{200, R"({"members": []})"},
+      tls_(std::move(tls)),
+      server_(std::make_unique<server>(*this))
 {
     port_ = server_->listen(0);
     thread_ = std::thread([this] {
@@ -233,7 +309,7 @@ fake_patroni::~fake_patroni()
 
 std::string fake_patroni::api_url() const
 {
-    return "http://127.0.0.1:" + std::to_string(port_);
+    return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
 }
 
 void fake_patroni::run_on_server(std::function<void()> f)
@@ -295,15 +371,25 @@ void fake_patroni::set_content_length(bool send)
     content_length_ = send;
 }
 
-fake_patroni::answer_plan fake_patroni::plan_for(std::string_view path)
+void fake_patroni::set_required_authorization(std::string value)
 {
     const std::lock_guard lock(mutex_);
-    ++counts_[std::string(path)];
+    required_authorization_ = std::move(value);
+}
+
+fake_patroni::answer_plan fake_patroni::plan_for(std::string_view head)
+{
+    const std::string path = request_path(head);
+    const std::lock_guard lock(mutex_);
+    ++counts_[path];
     ++total_requests_;
     changed_.notify_all();
 
     answer_plan plan{fault_, delay_, {}, keep_alive_, content_length_};
-    if (path == "/patroni") {
+    if (!required_authorization_.empty() && header_value(head, "authorization") != required_authorization_) {
+        ++unauthorized_;
+        plan.answer = {401, R"({"error": "authentication required"})"};
+    } else if (path == "/patroni") {
         plan.answer = patroni_;
     } else if (path == "/cluster") {
         plan.answer = cluster_;
@@ -322,17 +408,21 @@ std::size_t fake_patroni::request_count(std::string_view path) const
     return it == counts_.end() ? 0 : it->second;
 }
 
-std::size_t fake_patroni::total_requests() const
+std::size_t fake_patroni::counter(const std::size_t& value) const
 {
     const std::lock_guard lock(mutex_);
-    return total_requests_;
+    return value;
 }
 
-std::size_t fake_patroni::connections_accepted() const
-{
-    const std::lock_guard lock(mutex_);
-    return connections_;
-}
+std::size_t fake_patroni::total_requests() const { return counter(total_requests_); }
+
+std::size_t fake_patroni::connections_accepted() const { return counter(connections_); }
+
+std::size_t fake_patroni::unauthorized_requests() const { return counter(unauthorized_); }
+
+std::size_t fake_patroni::tls_handshakes_failed() const { return counter(tls_failed_); }
+
+std::size_t fake_patroni::tls_sessions_resumed() const { return counter(tls_resumed_); }
 
 void fake_patroni::reset_counts()
 {
@@ -340,6 +430,9 @@ void fake_patroni::reset_counts()
     counts_.clear();
     total_requests_ = 0;
     connections_ = 0;
+    unauthorized_ = 0;
+    tls_failed_ = 0;
+    tls_resumed_ = 0;
 }
 
 bool fake_patroni::wait_for_requests(std::string_view path, std::size_t n, std::chrono::milliseconds timeout) const

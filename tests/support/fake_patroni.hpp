@@ -1,10 +1,12 @@
 // A scriptable stand-in for one Patroni member's REST API (fault injection for the health tests):
 // its own thread and io_context, 127.0.0.1 on a free port, answering like Patroni 3.0.2 by default
-// (HTTP/1.0, JSON, Content-Length, close). Plus builders for Patroni-shaped JSON bodies.
+// (HTTP/1.0, JSON, Content-Length, close), over HTTPS when asked (restapi.certfile, optionally
+// verify_client: required) and behind basic auth when asked. Plus builders for Patroni-shaped JSON bodies.
 #pragma once
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -34,18 +36,32 @@ enum class patroni_fault {
     refuse,         ///< not listening (acceptor closed, open connections closed); cleared -> listens on the same port again
 };
 
+/// HTTPS for the fake, as Patroni's restapi.certfile / keyfile / cafile + verify_client.
+struct fake_patroni_tls {
+    std::string cert_file; ///< PEM chain the fake presents
+    std::string key_file;
+    /// Non-empty: a client certificate chaining to this CA is required (verify_client: required).
+    std::string client_ca_file;
+    /// Python's ssl module (so Patroni) sets a session id context. Without one, an OpenSSL server
+    /// that verifies client certificates answers every resumption attempt with an alert.
+    bool session_id_context = true;
+};
+
 /// One fake Patroni member. All setters and counters are thread-safe.
 class fake_patroni {
 public:
-    /// Binds 127.0.0.1:0 and starts serving on its own thread.
+    /// Binds 127.0.0.1:0 and starts serving plain HTTP on its own thread.
     fake_patroni();
+    /// The same over TLS: every connection starts with a TLS handshake. Throws when the
+    /// certificate or key does not load.
+    explicit fake_patroni(const fake_patroni_tls& tls);
     fake_patroni(const fake_patroni&) = delete;
     fake_patroni& operator=(const fake_patroni&) = delete;
     /// Stops the thread; open connections are dropped.
     ~fake_patroni();
 
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
-    /// "http://127.0.0.1:<port>", the shape of a member's `api` in patroxy's config.
+    /// "http://127.0.0.1:<port>" ("https://" over TLS), the shape of a member's `api` in patroxy's config.
     [[nodiscard]] std::string api_url() const;
 
     /// Body of `GET /patroni` (default: a running replica from patroni_json({})).
@@ -66,12 +82,22 @@ public:
     /// false: send no Content-Length, so the body ends at close (Python's BaseHTTPRequestHandler
     /// without the header); the connection then always closes.
     void set_content_length(bool send);
+    /// Non-empty: a request whose Authorization header is not exactly `value` (e.g. "Basic
+    /// cGF0cm9uaTpzZWNyZXQ=") gets 401 with a WWW-Authenticate challenge, as Patroni's
+    /// restapi.authentication answers. Empty (default): no check.
+    void set_required_authorization(std::string value);
 
     /// Complete requests received for `path` (query ignored), counted before any fault applies.
     [[nodiscard]] std::size_t request_count(std::string_view path) const;
     [[nodiscard]] std::size_t total_requests() const;
     /// TCP connections accepted so far.
     [[nodiscard]] std::size_t connections_accepted() const;
+    /// Requests answered 401 by set_required_authorization().
+    [[nodiscard]] std::size_t unauthorized_requests() const;
+    /// TLS handshakes that failed on the fake's side (no or an untrusted client certificate, a
+    /// client that gave up), and those that resumed an earlier session.
+    [[nodiscard]] std::size_t tls_handshakes_failed() const;
+    [[nodiscard]] std::size_t tls_sessions_resumed() const;
     void reset_counts();
     /// Waits up to `timeout` until request_count(path) >= n; true when reached.
     [[nodiscard]] bool wait_for_requests(std::string_view path, std::size_t n, std::chrono::milliseconds timeout) const;
@@ -83,10 +109,13 @@ private:
     };
     struct answer_plan;
 
-    void start_listening();
+    explicit fake_patroni(std::unique_ptr<asio::ssl::context> tls);
     /// Runs `f` on the server thread and waits for it (rethrowing its exception).
     void run_on_server(std::function<void()> f);
-    [[nodiscard]] answer_plan plan_for(std::string_view path);
+    /// One of the counters below, read under the mutex.
+    [[nodiscard]] std::size_t counter(const std::size_t& value) const;
+    /// Counts the request of `head` and decides its answer.
+    [[nodiscard]] answer_plan plan_for(std::string_view head);
 
     class server; // the coroutines; they only touch what the io thread owns
 
@@ -99,10 +128,15 @@ private:
     std::chrono::milliseconds delay_{0};
     bool keep_alive_ = false;
     bool content_length_ = true;
+    std::string required_authorization_;
     std::map<std::string, std::size_t, std::less<>> counts_;
     std::size_t total_requests_ = 0;
     std::size_t connections_ = 0;
+    std::size_t unauthorized_ = 0;
+    std::size_t tls_failed_ = 0;
+    std::size_t tls_resumed_ = 0;
 
+    std::unique_ptr<asio::ssl::context> tls_; ///< null: plain HTTP; set before the thread starts
     asio::io_context io_;
     std::unique_ptr<server> server_; ///< acceptor and live connections; used on the io thread only
     std::uint16_t port_ = 0;

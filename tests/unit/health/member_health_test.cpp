@@ -81,7 +81,8 @@ TEST_CASE("routable means up or going down", "[health][state]")
 
 TEST_CASE("only L7OK is a success", "[health][state]")
 {
-    for (const auto code : {check_code::l4con, check_code::l4tout, check_code::l7tout, check_code::l7sts, check_code::l7rsp}) {
+    for (const auto code : {check_code::l4con, check_code::l4tout, check_code::l6tout, check_code::l6rsp, check_code::l7tout,
+                            check_code::l7sts, check_code::l7rsp}) {
         INFO(to_string(code));
         CHECK_FALSE(is_success(code));
         const auto h = next_health(run("+"), probe_result{.code = code, .http_status = {}, .duration = 1ms, .detail = {}},
@@ -145,6 +146,8 @@ TEST_CASE("last check facts for the stats page", "[health][state]")
     CHECK(last_check_text(timeout) == "L4TOUT in 1000ms");
     CHECK(to_string(check_code::l7rsp) == "L7RSP");
     CHECK(to_string(check_code::l7tout) == "L7TOUT");
+    CHECK(to_string(check_code::l6tout) == "L6TOUT");
+    CHECK(to_string(check_code::l6rsp) == "L6RSP");
     CHECK(to_string(health_status::going_down) == "going_down");
 }
 

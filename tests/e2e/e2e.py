@@ -17,6 +17,8 @@ Subcommands:
   when       waits until a member's GET /patroni says something (role, state, who streams)
   lag        waits until a replica's lag (as Patroni reports it) crosses a threshold
   cancel     N cancels of SELECT pg_sleep() through a listener, each must end with 57014 in time
+  session    one session through a listener: where it landed, and whether both legs are TLS
+  metric     the value of one Prometheus series of patroxy's /metrics
   table      the patroxy-vs-HAProxy comparison table (markdown) from outage summaries
   reserve    adds ports to (or removes them from) the kernel's ip_local_reserved_ports
 """
@@ -97,6 +99,7 @@ def one_attempt(dsn, kind, seq):
                    error=" ".join(str(e).split()))
         return rec
     rec["connected"] = time.time()
+    rec["ssl"] = bool(conn.info.ssl_in_use)
     try:
         conn.autocommit = True
         cur = conn.cursor()
@@ -114,7 +117,7 @@ def one_attempt(dsn, kind, seq):
 
 
 def cmd_probe(a):
-    dsn = (f"host=127.0.0.1 port={a.port} user=app dbname=app sslmode=disable "
+    dsn = (f"host=127.0.0.1 port={a.port} user=app dbname=app sslmode={a.sslmode} "
            f"connect_timeout={a.connect_timeout} application_name=e2e-{a.kind}-probe")
     deadline = time.time() + a.max_seconds
     seq = 0
@@ -302,6 +305,9 @@ def outage_figures(probe, watch, event, old_leader, ports):
         "read_only": kinds.count("read-only"),
         "error_window": window, "gap": gap,
         "longest_connect": max((r.get("connected", r["end"]) - r["start"] for r in after), default=None),
+        # Sessions established after the event, and those of them over TLS (the client's leg).
+        "connected": sum(1 for r in after if "connected" in r),
+        "tls": sum(1 for r in after if r.get("ssl")),
         "wrong_member": [r["seq"] for r in after if r["ok"] and ready is not None
                          and r["start"] > ready and r.get("port") != new_port],
         "errors": failed,
@@ -323,6 +329,7 @@ def print_outage(label, what, s):
     print(f"error window:        {secs(s['error_window']) if s['error_window'] is not None else 'none'}"
           "  (first failed probe -> first success after it)")
     print(f"longest without a successful write: {secs(s['gap'])}; longest connect: {secs(s['longest_connect'])}")
+    print(f"sessions over TLS:   {s['tls']} of {s['connected']} established")
     if s["errors"]:
         counts = {}
         for r in s["errors"]:
@@ -359,6 +366,8 @@ def cmd_outage(a):
     if a.max_connect_failures is not None and s["connect_failures"] > a.max_connect_failures:
         bad.append(f"{s['connect_failures']} probe connection(s) failed (limit {a.max_connect_failures}): seq "
                    f"{[r['seq'] for r in s['errors'] if r['kind'] == 'connection']}")
+    if a.expect_ssl and s["tls"] != s["connected"]:
+        bad.append(f"{s['connected'] - s['tls']} of {s['connected']} probe sessions were not TLS (ssl_in_use false)")
     if a.statements_only_in_flight and s["statement_failures"]:
         bad.append(f"statements failed that were not in flight on the old primary: seq "
                    f"{[r['seq'] for r in s['errors'] if r['kind'] == 'statement']}")
@@ -380,8 +389,7 @@ def cmd_table(a):
             f"{s['failed']} of {s['attempts']}: {s['connect_failures']} / {s['in_flight']} / {s['read_only']} / {s['statement_failures']} | "
             f"{secs(s['delay'])} | {secs(s['gap'])} |")
     if a.cancel:
-        lines += ["", "| cancel of SELECT pg_sleep(30) through the replica listener | took effect (57014, user request) | slowest |",
-                  "|---|---|---|"]
+        lines += ["", f"| {a.cancel_title} | took effect (57014, user request) | slowest |", "|---|---|---|"]
         for item in a.cancel:
             label, path = item.split("=", 1)
             if os.path.exists(path):
@@ -392,7 +400,16 @@ def cmd_table(a):
         text = a.header.rstrip("\n") + "\n\n" + text
     if a.footer:
         text += "\n" + a.footer.rstrip("\n") + "\n"
-    if a.out:
+    if a.out and a.section:
+        # One test's part of a file other tests write too: replaces that test's earlier part, if any.
+        begin, end = f"<!-- {a.section} -->", f"<!-- /{a.section} -->"
+        old = open(a.out).read() if os.path.exists(a.out) else ""
+        if begin in old and end in old:
+            old = old[:old.index(begin)] + old[old.index(end) + len(end):].lstrip("\n")
+        old = old.rstrip("\n")
+        with open(a.out, "w") as f:
+            f.write((old + "\n\n" if old else "") + begin + "\n" + text + end + "\n")
+    elif a.out:
         with open(a.out, "w") as f:
             f.write(text)
     print(text, end="")
@@ -518,8 +535,10 @@ def cmd_lag(a):
 def cmd_cancel(a):
     """N times: a new session through the listener runs SELECT pg_sleep(); after --after seconds
     psycopg2's connection.cancel() sends a CancelRequest (a new TCP connection to the same listener
-    with the session's BackendKeyData). Each must end with 57014 within --within seconds."""
-    dsn = (f"host=127.0.0.1 port={a.port} user=app dbname=app sslmode=disable connect_timeout=5 "
+    with the session's BackendKeyData). Each must end with 57014 within --within seconds. Each session
+    also records whether its client leg is TLS (libpq's ssl_in_use) and whether the server sees its own
+    leg as TLS (pg_stat_ssl): with --expect-ssl, both must be."""
+    dsn = (f"host=127.0.0.1 port={a.port} user=app dbname=app sslmode={a.sslmode} connect_timeout=5 "
            f"application_name=e2e-cancel")
     ok = 0
     landed = {}
@@ -532,8 +551,9 @@ def cmd_cancel(a):
         # count as a cancel), so a broken cancel costs seconds, not --sleep seconds.
         guard = a.after + a.within + 0.5
         cur.execute(f"SET statement_timeout = '{int(guard * 1000)}ms'")
-        cur.execute("SELECT inet_server_port()")
-        port = cur.fetchone()[0]
+        cur.execute("SELECT inet_server_port(), (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())")
+        port, server_ssl = cur.fetchone()
+        client_ssl = bool(conn.info.ssl_in_use)
         landed[port] = landed.get(port, 0) + 1
         outcome = {}
 
@@ -556,8 +576,11 @@ def cmd_cancel(a):
                 and took <= a.within)
         ok += good
         results.append({"i": i, "port": port, "code": outcome.get("code"), "took": took,
-                        "msg": outcome.get("msg", "")[:120], "ok": good})
-        print(f"  cancel {i:2d}: session on :{port}, {outcome.get('code')} after {took:.3f} s"
+                        "msg": outcome.get("msg", "")[:120], "ok": good, "ssl": client_ssl,
+                        "server_ssl": bool(server_ssl)})
+        tls = {(True, True): "TLS", (False, False): "plaintext"}.get((client_ssl, bool(server_ssl)),
+                                                                     f"client TLS {client_ssl}, server TLS {bool(server_ssl)}")
+        print(f"  cancel {i:2d}: session on :{port} ({tls}), {outcome.get('code')} after {took:.3f} s"
               f"{'' if good else '  <-- did not take effect in time: ' + outcome.get('msg', '')[:80]}")
     if a.out:
         with open(a.out, "w") as f:
@@ -565,12 +588,14 @@ def cmd_cancel(a):
                 f.write(json.dumps(r) + "\n")
     worst = max(r["took"] for r in results)
     in_1s = sum(1 for r in results if r["ok"] and r["took"] <= 1.0)
+    both_tls = sum(1 for r in results if r["ssl"] and r["server_ssl"])
     print(f"{ok} of {a.count} cancels took effect (57014 canceling statement due to user request) within "
           f"{a.within} s, {in_1s} within 1 s; slowest {worst:.3f} s; sessions per server port: "
-          + ", ".join(f":{p} {n}" for p, n in sorted(landed.items())))
+          + ", ".join(f":{p} {n}" for p, n in sorted(landed.items()))
+          + f"; TLS on the client's and the server's leg: {both_tls} of {a.count}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"ok": ok, "count": a.count, "slowest": worst, "within": a.within}, f)
+            json.dump({"ok": ok, "count": a.count, "slowest": worst, "within": a.within, "tls": both_tls}, f)
     if not a.check:
         return 0
     bad = []
@@ -578,9 +603,64 @@ def cmd_cancel(a):
         bad.append(f"only {ok} of {a.count} cancels took effect within {a.within} s")
     if a.min_servers and len(landed) < a.min_servers:
         bad.append(f"the sessions reached {len(landed)} server(s), expected at least {a.min_servers}")
+    if a.expect_ssl and both_tls != a.count:
+        bad.append(f"only {both_tls} of {a.count} sessions were TLS on both legs (ssl_in_use and pg_stat_ssl)")
     for b in bad:
         fail(b)
     return 1 if bad else 0
+
+
+# --- one session, metrics -------------------------------------------------------------------------
+
+def cmd_session(a):
+    """One session through a listener (--write: an INSERT first): where it landed, whether the client's
+    leg is TLS (libpq's ssl_in_use) and whether the server sees its own leg as TLS (pg_stat_ssl, the
+    leg from patroxy when patroxy terminates). Asserts --expect-port, --expect-recovery, --expect-ssl."""
+    dsn = (f"host=127.0.0.1 port={a.port} user=app dbname=app sslmode={a.sslmode} connect_timeout=10 "
+           f"application_name=e2e-session")
+    sql = ("INSERT INTO e2e(t) VALUES (now()) RETURNING " if a.write else "SELECT ") + \
+        "inet_server_port(), pg_is_in_recovery(), (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())"
+    conn = psycopg2.connect(dsn)
+    try:
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute(sql)
+        port, recovery, server_ssl = cur.fetchone()
+        client_ssl = bool(conn.info.ssl_in_use)
+        proto = conn.info.ssl_attribute("protocol") if client_ssl else None
+    finally:
+        conn.close()
+    print(f"{a.what}: landed on :{port} (in recovery: {recovery}); client's leg TLS: {client_ssl}"
+          f"{f' ({proto})' if proto else ''}; the server's view of its leg (pg_stat_ssl): {server_ssl}")
+    bad = []
+    if a.expect_port is not None and port != a.expect_port:
+        bad.append(f"landed on :{port}, not :{a.expect_port}")
+    if a.expect_recovery is not None and recovery != (a.expect_recovery == "true"):
+        bad.append(f"pg_is_in_recovery() is {recovery}")
+    if a.expect_ssl and not (client_ssl and server_ssl):
+        bad.append(f"not TLS on both legs (client ssl_in_use {client_ssl}, server pg_stat_ssl {server_ssl})")
+    for b in bad:
+        fail(f"{a.what}: {b}")
+    return 1 if bad else 0
+
+
+def cmd_metric(a):
+    """Prints the value of one series of patroxy's /metrics (NAME with --label KEY=VALUE...), or
+    'absent'. With --at-least N it waits (bounded by --timeout) until the value is N or more, and
+    fails if it never is (an absent series counts as 0)."""
+    want = tuple(sorted(tuple(x.split("=", 1)) for x in a.label or []))
+    deadline = time.time() + a.timeout
+    while True:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{a.stats_port}/metrics", timeout=5).read().decode()
+        value = metric_samples(text, a.name).get(want)
+        if a.at_least is None or (value or 0) >= a.at_least or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    print("absent" if value is None else f"{value:g}")
+    if a.at_least is not None and (value or 0) < a.at_least:
+        fail(f"{a.name}{dict(want)} is {value}, expected at least {a.at_least:g} within {a.timeout} s")
+        return 1
+    return 0
 
 
 RESERVED = "/proc/sys/net/ipv4/ip_local_reserved_ports"
@@ -714,6 +794,8 @@ def main():
     s.add_argument("--max-seconds", type=float, default=240)
     s.add_argument("--max-attempts", type=int, default=3000)
 
+    s.add_argument("--sslmode", default="disable", help="libpq sslmode (prefer: libpq's default)")
+
     s = sub.add_parser("watch")
     s.add_argument("--members", required=True)
     s.add_argument("--out", required=True)
@@ -742,6 +824,7 @@ def main():
     s.add_argument("--max-delay", type=float)
     s.add_argument("--max-connect-failures", type=int)
     s.add_argument("--statements-only-in-flight", action="store_true")
+    s.add_argument("--expect-ssl", action="store_true", help="fail unless every probe session was TLS")
 
     s = sub.add_parser("table")
     s.add_argument("summaries", nargs="+")
@@ -749,6 +832,8 @@ def main():
     s.add_argument("--header")
     s.add_argument("--footer")
     s.add_argument("--cancel", action="append", help="LABEL=FILE: a cancel --json summary, for a second table")
+    s.add_argument("--cancel-title", default="cancel of SELECT pg_sleep(30) through the replica listener")
+    s.add_argument("--section", help="replace (or append) this test's marked part of --out, not the whole file")
 
     s = sub.add_parser("landed")
     s.add_argument("--probe", required=True)
@@ -794,9 +879,27 @@ def main():
     s.add_argument("--after", type=float, default=0.3)
     s.add_argument("--within", type=float, default=2.0)
     s.add_argument("--min-servers", type=int)
+    s.add_argument("--sslmode", default="disable", help="libpq sslmode (prefer: libpq's default)")
+    s.add_argument("--expect-ssl", action="store_true", help="fail unless every session was TLS on both legs")
     s.add_argument("--out")
     s.add_argument("--json")
     s.add_argument("--check", action="store_true")
+
+    s = sub.add_parser("session")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--what", required=True)
+    s.add_argument("--sslmode", default="prefer")
+    s.add_argument("--write", action="store_true")
+    s.add_argument("--expect-port", type=int)
+    s.add_argument("--expect-recovery", choices=("true", "false"))
+    s.add_argument("--expect-ssl", action="store_true")
+
+    s = sub.add_parser("metric")
+    s.add_argument("--stats-port", type=int, required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--label", action="append", help="KEY=VALUE")
+    s.add_argument("--at-least", type=float)
+    s.add_argument("--timeout", type=float, default=5)
 
     s = sub.add_parser("stats-vs-patronictl")
     s.add_argument("--patronictl", required=True, help="shell command printing `patronictl list -f json`")
@@ -812,7 +915,7 @@ def main():
     a = p.parse_args()
     handler = {"probe": cmd_probe, "watch": cmd_watch, "wait-over": cmd_wait_over, "outage": cmd_outage,
                "table": cmd_table, "landed": cmd_landed, "when": cmd_when, "lag": cmd_lag, "reserve": cmd_reserve, "cancel": cmd_cancel,
-               "stats-vs-patronictl": cmd_stats_vs_patronictl}[a.cmd]
+               "session": cmd_session, "metric": cmd_metric, "stats-vs-patronictl": cmd_stats_vs_patronictl}[a.cmd]
     return handler(a) or 0
 
 

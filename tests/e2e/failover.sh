@@ -18,7 +18,6 @@ E2E_NAME=e2e.failover
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-MAX_DELAY=1.0      # s from "new leader ready" to the first write through patroxy that ends on it
 REJOIN_TIMEOUT=120 # s for the old leader to stream again (pg_rewind, or a new base backup)
 ROUTED_WITHIN=10   # s from "it streams" to the first read through :replicas on it
 
@@ -31,14 +30,7 @@ check_stats
 check_routing
 
 # --- 2. crash ----------------------------------------------------------------------------------------
-start_watch watch
-start_probe writes write "$PATROXY_PRIMARY_PORT"
-wait_ok writes 10 # a few writes on the old leader first
-OLD="$LEADER"
-kill_leader kill
-e2e_py wait-over --probe "$LOGS/writes.jsonl" --watch "$LOGS/watch.jsonl" --event "$EVENT_AT" \
-  --old-leader "$OLD" --timeout 60 || fail "the failover did not complete (records: $LOGS)"
-CRASH_AT="$EVENT_AT"
+change_leader crash kill_leader kill # the write probe and the watcher go on during the rejoin
 NEW="$(dcs_leader)" || fail "no DCS leader after the failover"
 say "failover over: new leader $NEW; bringing the old leader $OLD back"
 
@@ -49,7 +41,7 @@ START_AT="$(epoch)"
   cat "$LOGS/start-member.log" >&2
   fail "deploy/local/start-member $OLD failed"
 }
-STREAM_AT="$(e2e_py when --watch "$LOGS/watch.jsonl" --since "$START_AT" --name "$NEW" --streaming "$OLD" \
+STREAM_AT="$(e2e_py when --watch "$LOGS/crash-watch.jsonl" --since "$START_AT" --name "$NEW" --streaming "$OLD" \
   --timeout "$REJOIN_TIMEOUT")" || fail "$OLD does not stream from $NEW within ${REJOIN_TIMEOUT}s"
 say "$OLD streams from $NEW $(awk -v a="$STREAM_AT" -v b="$START_AT" 'BEGIN { printf "%.1f", a - b }') s after start-member"
 OLD_PORT="$(pg_port_of "$OLD")"
@@ -58,19 +50,15 @@ for _ in $(seq 1 $((ROUTED_WITHIN * 5 + 10))); do # until a read reached it (bou
   sleep 0.2
 done
 sleep 1 # a few more reads and writes with all three members up
-stop_jobs writes reads watch
+stop_jobs reads
 
 # --- verdicts ------------------------------------------------------------------------------------------
-echo
 rc=0
-e2e_py outage --probe "$LOGS/writes.jsonl" --watch "$LOGS/watch.jsonl" --event "$CRASH_AT" --old-leader "$OLD" \
-  --members "$MEMBERS_ARG" --label patroxy --what "crash failover (kill -9 of the leader)" \
-  --json "$LOGS/outage.json" --check --max-delay "$MAX_DELAY" || rc=1
-echo
+leader_change_figures crash "crash failover (kill -9 of the leader)" "${CRASH_CHECKS[@]}" || rc=1
 e2e_py landed --probe "$LOGS/reads.jsonl" --members "$MEMBERS_ARG" --from "$START_AT" \
   --what "reads through :replicas while $OLD rejoins" --check-no-failures --never-on "$NEW" \
   --first-on "$OLD" --ref "$STREAM_AT" --first-within "$ROUTED_WITHIN" || rc=1
-e2e_py landed --probe "$LOGS/writes.jsonl" --members "$MEMBERS_ARG" --from "$START_AT" --expect-recovery false \
+e2e_py landed --probe "$LOGS/crash-patroxy.jsonl" --members "$MEMBERS_ARG" --from "$START_AT" --expect-recovery false \
   --what "writes through :primary while $OLD rejoins" --never-on "$OLD" --check-no-failures || rc=1
 echo
 grep -E 'primary changed|DCS|leader' "$PATROXY_LOG" | tail -n 6 | sed 's/^/patroxy log: /' || true

@@ -19,8 +19,6 @@ E2E_NAME=e2e.haproxy_comparison
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-MAX_DELAY=1.0
-
 cluster_up
 haproxy_up
 wait_for "HAProxy to route :primary to $LEADER and :replicas to ${REPLICAS[*]}" 30 haproxy_settled "$LEADER" ||
@@ -31,49 +29,25 @@ rc=0
 # --- 0. cancels through each replica listener, while both replicas are up ------------------------------
 echo
 say "10 cancels of SELECT pg_sleep(30) through patroxy's :replicas, then through HAProxy's"
-e2e_py cancel --port "$PATROXY_REPLICA_PORT" --count 10 --min-servers 2 --check --json "$LOGS/cancel-patroxy.json" ||
-  rc=1
-# Not asserted; within 1 s (patroxy's take 15-100 ms), so that each miss costs 1.8 s rather than 2.8 s.
-e2e_py cancel --port "$HAPROXY_REPLICA_PORT" --count 10 --within 1.0 --json "$LOGS/cancel-haproxy.json"
+check_cancels cancel-patroxy "$PATROXY_REPLICA_PORT" --count 10 || rc=1
+measure_cancels cancel-haproxy "$HAPROXY_REPLICA_PORT" 10
 
-# measure NAME WHAT EVENT_FUNCTION [ARG]: both probes and the watcher around one event, then the
-# figures of each probe (asserted for patroxy with the extra outage flags in PATROXY_CHECKS).
-measure() {
-  local name="$1" what="$2" old="$LEADER"
-  shift 2
-  start_watch "$name-watch"
-  start_probe "$name-patroxy" write "$PATROXY_PRIMARY_PORT"
-  start_probe "$name-haproxy" write "$HAPROXY_PRIMARY_PORT"
-  wait_ok "$name-patroxy" 10 # a few writes on the old leader first, through both
-  wait_ok "$name-haproxy" 10
-  "$@"
-  e2e_py wait-over --probe "$LOGS/$name-patroxy.jsonl" --probe "$LOGS/$name-haproxy.jsonl" \
-    --watch "$LOGS/$name-watch.jsonl" --event "$EVENT_AT" --old-leader "$old" --timeout 90 ||
-    fail "$what did not complete through both (records: $LOGS)"
-  sleep 1
-  stop_jobs "$name-patroxy" "$name-haproxy" "$name-watch"
-  echo
-  e2e_py outage --probe "$LOGS/$name-patroxy.jsonl" --watch "$LOGS/$name-watch.jsonl" --event "$EVENT_AT" \
-    --old-leader "$old" --members "$MEMBERS_ARG" --label patroxy --what "$what" --json "$LOGS/$name-patroxy.json" \
-    --check --max-delay "$MAX_DELAY" "${PATROXY_CHECKS[@]}" || rc=1
-  echo
-  e2e_py outage --probe "$LOGS/$name-haproxy.jsonl" --watch "$LOGS/$name-watch.jsonl" --event "$EVENT_AT" \
-    --old-leader "$old" --members "$MEMBERS_ARG" --label "HAProxy 2.6" --what "$what" --json "$LOGS/$name-haproxy.json"
-  echo
-  LEADER="$(dcs_leader)" || fail "no DCS leader after $what"
-}
+# Both probes (patroxy's asserted, HAProxy's measured) and the watcher around each event.
+THROUGH=(patroxy haproxy)
 
 # --- 1. switchover -----------------------------------------------------------------------------------
-PATROXY_CHECKS=(--max-connect-failures 0 --statements-only-in-flight)
-measure switchover "planned switchover" switchover switchover "${REPLICAS[0]}"
+change_leader switchover switchover switchover "${REPLICAS[0]}"
+sleep 1
+leader_change_figures switchover "planned switchover" "${SWITCHOVER_CHECKS[@]}" || rc=1
 
 # --- 2. crash ----------------------------------------------------------------------------------------
 wait_for "one leader and two streaming replicas again" 60 cluster_ready || fail "the cluster did not recover after the switchover"
 wait_for "HAProxy to settle on the new leader $LEADER" 40 haproxy_settled "$LEADER" ||
   fail "HAProxy did not settle: $(haproxy_states | tr '\n' ';')"
 say "all three members stream from $LEADER again, HAProxy settled; crash next"
-PATROXY_CHECKS=()
-measure crash "crash failover (kill -9 of the leader)" kill_leader kill
+change_leader crash kill_leader kill
+sleep 1
+leader_change_figures crash "crash failover (kill -9 of the leader)" "${CRASH_CHECKS[@]}" || rc=1
 
 # --- the table ---------------------------------------------------------------------------------------
 header="## patroxy vs HAProxy 2.6 (classic config), same cluster, same probe, same events

@@ -16,6 +16,8 @@ export PATROXY_WORK="${PATROXY_E2E_WORK:-$PATROXY_BUILD_DIR/e2e-work}"
 export PATRONI_TTL=10 PATRONI_LOOP_WAIT=2 PATRONI_RETRY_TIMEOUT=3
 export PATROXY_NO_BUILD="${PATROXY_NO_BUILD:-1}"
 HAPROXY=/usr/sbin/haproxy
+# The libpq sslmode of the probes and cancels: disable, or prefer (libpq's default) in e2e.tls.
+E2E_SSLMODE="${E2E_SSLMODE:-disable}"
 
 # deploy/local's helpers: MEMBERS, PG_PORTS, API_PORTS, member_index, member_states, cluster_ready,
 # dcs_leader, psql_at, wait_for, gone, stop_pid, pid_from_file, ...
@@ -73,7 +75,7 @@ start_job() { # NAME E2E_PY_SUBCOMMAND [ARG...]
   /usr/bin/python3 "$E2E_DIR/e2e.py" "$@" --out "$LOGS/$name.jsonl" --stop "$LOGS/$name.stop" 2>>"$LOGS/$name.err" &
   JOBS[$name]=$!
 }
-start_probe() { start_job "$1" probe --kind "$2" --port "$3"; }      # NAME write|read PORT
+start_probe() { start_job "$1" probe --kind "$2" --port "$3" --sslmode "$E2E_SSLMODE"; } # NAME write|read PORT
 start_watch() { start_job "$1" watch --members "$MEMBERS_ARG"; }     # NAME
 
 # wait_ok NAME N: until probe NAME has N successful attempts (bounded: 30 s; a loaded machine can
@@ -182,6 +184,91 @@ switchover() {
   EVENT_AT="$(event_epoch "$LOGS/$1.log")"
   [ -n "$EVENT_AT" ] || fail "no POST time in the output of deploy/local/switchover ($LOGS/$1.log)"
   say "$(sed 's/^switchover: //' "$LOGS/$1.log" | tr '\n' ' ')"
+}
+
+# --- a leader change under write probes, and patroxy's promises around it --------------------------
+# (e2e.failover, e2e.switchover, e2e.haproxy_comparison, e2e.tls)
+MAX_DELAY=1.0 # s from "new leader ready" to the first write through patroxy that ends on it
+# outage's assertions on patroxy's probe besides --check and --max-delay, per event: in a switchover
+# patroxy holds new clients until the new leader is ready, so no connection fails, and a statement
+# fails only where it was in flight on the old primary.
+SWITCHOVER_CHECKS=(--max-connect-failures 0 --statements-only-in-flight)
+CRASH_CHECKS=()
+PATROXY_CHECKS=() # a test's own extra assertions on patroxy's probes (e2e.tls: --expect-ssl)
+# The write probes around an event, by key: patroxy's always, HAProxy's in the comparisons.
+THROUGH=(patroxy)
+declare -A PROBE_PORT=([patroxy]="$PATROXY_PRIMARY_PORT" [haproxy]="$HAPROXY_PRIMARY_PORT")
+declare -A PROBE_LABEL=([patroxy]=patroxy [haproxy]="HAProxy 2.6")
+
+# change_leader NAME EVENT_FUNCTION [ARG...]: the watcher NAME-watch and one write probe NAME-KEY per
+# KEY in THROUGH (a new connection to PROBE_PORT[KEY] every 100 ms, INSERT), 10 writes through each on
+# the old leader first, the event (kill_leader or switchover), then a bounded wait until it is over for
+# every probe (a new leader ready and 10 writes in a row after it). OLD = the old leader, EVENT_AT the
+# event. The jobs go on (leader_change_figures stops them).
+change_leader() {
+  local name="$1" key over=()
+  shift
+  start_watch "$name-watch"
+  for key in "${THROUGH[@]}"; do start_probe "$name-$key" write "${PROBE_PORT[$key]}"; done
+  for key in "${THROUGH[@]}"; do
+    wait_ok "$name-$key" 10
+    over+=(--probe "$LOGS/$name-$key.jsonl")
+  done
+  OLD="$LEADER"
+  "$@"
+  e2e_py wait-over "${over[@]}" --watch "$LOGS/$name-watch.jsonl" --event "$EVENT_AT" --old-leader "$OLD" \
+    --timeout 90 || fail "$name did not complete through ${THROUGH[*]} (records: $LOGS)"
+}
+
+# leader_change_figures NAME WHAT CHECK...: stops NAME's jobs and prints each probe's figures (e2e.py
+# outage; summary in LOGS/NAME-KEY.json). patroxy's are asserted: no write reaches a member in
+# recovery, none succeeds elsewhere once the new leader is ready, the first write on it ends within
+# MAX_DELAY of its GET /patroni saying running master, and CHECK... (SWITCHOVER_CHECKS or CRASH_CHECKS)
+# and PATROXY_CHECKS; the others' are measured only. Status 1 when patroxy broke a promise.
+# LEADER = the DCS leader after.
+leader_change_figures() {
+  local name="$1" what="$2" key jobs=("$1-watch") status=0
+  shift 2
+  for key in "${THROUGH[@]}"; do jobs+=("$name-$key"); done
+  stop_jobs "${jobs[@]}"
+  for key in "${THROUGH[@]}"; do
+    echo
+    if [ "$key" = patroxy ]; then
+      e2e_py outage --probe "$LOGS/$name-$key.jsonl" --watch "$LOGS/$name-watch.jsonl" --event "$EVENT_AT" \
+        --old-leader "$OLD" --members "$MEMBERS_ARG" --label "${PROBE_LABEL[$key]}" --what "$what" \
+        --json "$LOGS/$name-$key.json" --check --max-delay "$MAX_DELAY" "$@" "${PATROXY_CHECKS[@]}" || status=1
+    else
+      e2e_py outage --probe "$LOGS/$name-$key.jsonl" --watch "$LOGS/$name-watch.jsonl" --event "$EVENT_AT" \
+        --old-leader "$OLD" --members "$MEMBERS_ARG" --label "${PROBE_LABEL[$key]}" --what "$what" \
+        --json "$LOGS/$name-$key.json"
+    fi
+  done
+  echo
+  LEADER="$(dcs_leader)" || fail "no DCS leader after $what"
+  return "$status"
+}
+
+# --- cancels through a replica listener ---------------------------------------------------------------
+# Typically 15-100 ms; the bound is 2 s because a 2-core machine shared with compilers stalls a process
+# for a second now and then. A cancel that reaches the wrong server never takes effect at all.
+CANCEL_WITHIN=2.0
+
+# check_cancels NAME PORT [CANCEL_ARG...]: 20 times a session through PORT runs SELECT pg_sleep(30) and
+# psycopg2 sends a CancelRequest through PORT (e2e.py cancel, sslmode E2E_SSLMODE). Asserts that all
+# end with 57014 "canceling statement due to user request" within CANCEL_WITHIN, with sessions on both
+# replicas among them. Records in LOGS/NAME.jsonl, the summary in LOGS/NAME.json.
+check_cancels() {
+  local name="$1" port="$2"
+  shift 2
+  e2e_py cancel --port "$port" --count 20 --sleep 30 --within "$CANCEL_WITHIN" --min-servers 2 --check \
+    --sslmode "$E2E_SSLMODE" --out "$LOGS/$name.jsonl" --json "$LOGS/$name.json" "$@"
+}
+
+# measure_cancels NAME PORT COUNT: the same through HAProxy, measured, not asserted; within 1 s (patroxy's
+# take 15-100 ms), so that each miss costs 1.8 s rather than 2.8 s.
+measure_cancels() {
+  e2e_py cancel --port "$2" --count "$3" --within 1.0 --sslmode "$E2E_SSLMODE" --out "$LOGS/$1.jsonl" \
+    --json "$LOGS/$1.json"
 }
 
 # --- HAProxy with the classic Patroni config (PATRONI-NOTES.md) -------------------------------------

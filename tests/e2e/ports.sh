@@ -10,6 +10,8 @@ export PATROXY_ETCD_PORT=52379 PATROXY_ETCD_PEER_PORT=52380
 HAPROXY_PRIMARY_PORT=55100
 HAPROXY_REPLICA_PORT=55101
 HAPROXY_STATS_PORT=58405
+# e2e.tls: the `replicas_passthrough` listener it adds to patroxy's config by a reload.
+PASSTHROUGH_PORT=55002
 
 # All these ports lie in the kernel's ephemeral range (32768-60999 by default): any outgoing connection,
 # ours included (a walreceiver, Patroni's etcd watch, a probe) or another program's, can be given one
@@ -24,4 +26,4 @@ HAPROXY_STATS_PORT=58405
 # Without root, deploy/local's bounded retries cover short collisions only.
 E2E_PORTS="$PATROXY_PRIMARY_PORT,$PATROXY_REPLICA_PORT,$PATROXY_STATS_PORT,$PATROXY_PG1_PORT,$PATROXY_PG2_PORT"
 E2E_PORTS+=",$PATROXY_PG3_PORT,$PATROXY_API1_PORT,$PATROXY_API2_PORT,$PATROXY_API3_PORT,$PATROXY_ETCD_PORT"
-E2E_PORTS+=",$PATROXY_ETCD_PEER_PORT,$HAPROXY_PRIMARY_PORT,$HAPROXY_REPLICA_PORT,$HAPROXY_STATS_PORT"
+E2E_PORTS+=",$PATROXY_ETCD_PEER_PORT,$HAPROXY_PRIMARY_PORT,$HAPROXY_REPLICA_PORT,$HAPROXY_STATS_PORT,$PASSTHROUGH_PORT"

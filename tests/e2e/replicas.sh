@@ -23,9 +23,6 @@ E2E_NAME=e2e.replicas
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# Typically 15-100 ms; the bound is 2 s because a 2-core machine shared with compilers stalls a process
-# for a second now and then. A cancel that reaches the wrong server never takes effect at all.
-CANCEL_WITHIN=2.0
 MAX_LAG=1048576                                              # deploy/local's max_lag 1MB
 LAG_NOTICED=$(awk -v i="$HEALTH_INTERVAL" 'BEGIN { print i + 0.5 }') # s for patroxy to act on a lag
 BACK_WITHIN=$(awk -v i="$HEALTH_INTERVAL" -v r="$HEALTH_RISE" 'BEGIN { print r * i + 1.5 }')
@@ -61,8 +58,7 @@ landed --from "$BEGIN_AT" --to "$(epoch)" --what "1. reads with all members up" 
 # --- 6. cancel through :replicas --------------------------------------------------------------------
 echo
 say "6. 20 cancels of SELECT pg_sleep(30) through :replicas"
-e2e_py cancel --port "$PATROXY_REPLICA_PORT" --count 20 --sleep 30 --within "$CANCEL_WITHIN" --min-servers 2 --check \
-  --out "$LOGS/cancel.jsonl" || rc=1
+check_cancels cancel "$PATROXY_REPLICA_PORT" || rc=1
 
 # --- 5. lag filter ------------------------------------------------------------------------------------
 echo

@@ -15,24 +15,9 @@ E2E_NAME=e2e.switchover
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-MAX_DELAY=1.0
-
 cluster_up
-start_watch watch
-start_probe writes write "$PATROXY_PRIMARY_PORT"
-wait_ok writes 10 # a few writes on the old leader first
-OLD="$LEADER"
-switchover switchover "${REPLICAS[0]}"
-e2e_py wait-over --probe "$LOGS/writes.jsonl" --watch "$LOGS/watch.jsonl" --event "$EVENT_AT" \
-  --old-leader "$OLD" --timeout 60 || fail "the switchover did not complete (records: $LOGS)"
+change_leader switchover switchover switchover "${REPLICAS[0]}"
 sleep 2 # the old leader comes back as a replica meanwhile: writes must not reach it
-stop_jobs writes watch
-
-echo
-e2e_py outage --probe "$LOGS/writes.jsonl" --watch "$LOGS/watch.jsonl" --event "$EVENT_AT" --old-leader "$OLD" \
-  --members "$MEMBERS_ARG" --label patroxy --what "planned switchover" --json "$LOGS/outage.json" \
-  --check --max-delay "$MAX_DELAY" --max-connect-failures 0 --statements-only-in-flight ||
-  fail "see above (records: $LOGS)"
-echo
+leader_change_figures switchover "planned switchover" "${SWITCHOVER_CHECKS[@]}" || fail "see above (records: $LOGS)"
 grep -E 'primary changed|DCS' "$PATROXY_LOG" | tail -n 6 | sed 's/^/patroxy log: /' || true
 say "PASS"

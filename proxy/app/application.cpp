@@ -14,6 +14,7 @@
 #include "proxy/stats/event_log.hpp"
 #include "proxy/stats/http_server.hpp"
 #include "proxy/support/log.hpp"
+#include "proxy/tls/handshake_failure.hpp"
 #include "proxy/tls/tls_context.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -232,6 +233,26 @@ bool application::start_stats(const config::config& cfg)
     };
     auto& server = stats_server_.emplace(control_.get_executor(), stats::http_server_limits{}, auth,
                                          [backend](const stats::http_request& r) { return serve_stats_request(r, backend); });
+    if (cfg.stats->tls) {
+        std::string error;
+        auto context = tls::make_server_context(cfg.stats->tls_options, tls::server_protocol::http, error);
+        if (!context) {
+            log_line(log_level::error) << "stats listener TLS: " << error;
+            stats_server_.reset();
+            return false;
+        }
+        server.use_tls(std::move(context), [this](const stats::tls_handshake_failure& f) {
+            const auto kind = tls::classify(f.error, f.ssl);
+            collector_.count_stats_tls_failure(tls::to_string(kind));
+            // Probes and scanners (connect and close, silence, plain HTTP) stay at debug; a client
+            // refused for its certificate, version or ciphers is the operator's business.
+            const bool noise = kind == tls::handshake_failure::timeout || kind == tls::handshake_failure::closed ||
+                               kind == tls::handshake_failure::not_tls;
+            log_line(noise ? log_level::debug : log_level::info)
+                << "stats listener: TLS handshake from " << f.client << " failed (" << tls::to_string(kind)
+                << "): " << tls::describe(f.error, f.ssl);
+        });
+    }
     const auto endpoint = resolve_bind(control_, cfg.stats->bind, "stats listener");
     if (!endpoint) return false;
     if (auto ec = server.listen(*endpoint)) {
@@ -241,7 +262,7 @@ bool application::start_stats(const config::config& cfg)
         return false;
     }
     server.start();
-    log_line(log_level::info) << "stats listener on " << server.local_endpoint()
+    log_line(log_level::info) << "stats listener on " << server.local_endpoint() << (cfg.stats->tls ? " over HTTPS" : "")
                               << (auth ? " (basic auth)" : " (no auth: admin actions disabled)");
     return true;
 }
@@ -410,7 +431,8 @@ int application::run()
             collector_.on_snapshot(s);
             workers_.publish(s, &close_sessions_leaving);
         },
-        [this](std::string_view level, std::string_view kind, const std::string& text) { on_event(level, kind, text); });
+        [this](std::string_view level, std::string_view kind, const std::string& text) { on_event(level, kind, text); },
+        &tls::make_api_context); // https:// member APIs; rebuilt by every reconfigure()
     poller_->start(); // publishes the first snapshot before any session can be accepted
     start_accepting();
     if (!start_stats(cfg_)) return 1;

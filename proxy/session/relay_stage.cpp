@@ -183,7 +183,8 @@ void client_session::pump_stopped()
 
 void client_session::end_relay()
 {
-    if (!send_error_at_end_) {
+    const bool tls_client_open = client_tls_ && client_.is_open();
+    if (!send_error_at_end_ && !tls_client_open) {
         close_and_report();
         return;
     }
@@ -191,16 +192,27 @@ void client_session::end_relay()
     // socket is closed and the write ends.
     enter_stage(stage::ending);
     last_client_rx_ = clock::now(); // from here: when the final error's write began
-    auto then_close = [this, self = shared_from_this()](std::error_code, std::size_t) {
-        // FIN after the error, so the client reads all of it before the close.
-        std::error_code ignored;
-        client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-        close_and_report();
+    if (!client_tls_) {
+        asio::async_write(client_, asio::buffer(error_out_), [this, self = shared_from_this()](std::error_code, std::size_t) {
+            // FIN after the error, so the client reads all of it before the close.
+            std::error_code ignored;
+            client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            close_and_report();
+        });
+        return;
+    }
+    // A TLS client is told the end with a close_notify after the last message, as PostgreSQL
+    // does: libpq then reports the server's FATAL as the session's end ("SSL connection has been
+    // closed unexpectedly"), not a broken connection ("SSL SYSCALL error: EOF detected"). The
+    // peer's close_notify is not waited for.
+    auto close_tls = [this, self = shared_from_this()](std::error_code, std::size_t) {
+        client_tls_->next_layer().stop_reading();
+        client_tls_->async_shutdown([this, self](std::error_code) { close_and_report(); });
     };
-    if (client_tls_)
-        asio::async_write(*client_tls_, asio::buffer(error_out_), std::move(then_close));
+    if (send_error_at_end_)
+        asio::async_write(*client_tls_, asio::buffer(error_out_), std::move(close_tls));
     else
-        asio::async_write(client_, asio::buffer(error_out_), std::move(then_close));
+        close_tls(std::error_code{}, 0);
 }
 
 void client_session::stop_relay() noexcept
@@ -296,8 +308,10 @@ void client_session::on_read_end(bool from_client, const std::error_code& ec)
             // The server is gone; nothing the client sends can be delivered any more. The close
             // sends the client its FIN after whatever was written to it (a shutdown first would
             // add a syscall and change nothing: unread bytes from the client make either an RST).
+            // A TLS client's read is only stopped: end_relay() sends its close_notify first.
             finish(close_cause::server_closed);
-            client_.close(ignored);
+            if (client_tls_) client_.cancel(ignored);
+            else client_.close(ignored);
         }
         return;
     }

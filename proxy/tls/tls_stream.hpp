@@ -8,6 +8,7 @@
 
 #include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
+#include <asio/error.hpp>
 #include <asio/post.hpp>
 #include <asio/ssl/stream.hpp>
 
@@ -30,16 +31,25 @@ public:
     lowest_layer_type& lowest_layer() noexcept { return socket_.lowest_layer(); }
     const lowest_layer_type& lowest_layer() const noexcept { return socket_.lowest_layer(); }
 
+    /// From now on reads end at once, as at the end of the stream: a TLS close (async_shutdown)
+    /// then sends its close_notify without waiting for the peer's.
+    void stop_reading() noexcept { stopped_ = true; }
+
     template <typename MutableBuffers, typename Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token)
     {
-        if (replay_.empty()) return socket_.async_read_some(buffers, std::forward<Token>(token));
+        if (replay_.empty() && !stopped_) return socket_.async_read_some(buffers, std::forward<Token>(token));
         return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
             [this](auto handler, const MutableBuffers& b) {
-                const std::size_t n = asio::buffer_copy(b, asio::buffer(replay_));
-                replay_.erase(0, n);
-                if (replay_.empty()) replay_.shrink_to_fit();
-                asio::post(socket_.get_executor(), [h = std::move(handler), n]() mutable { h(std::error_code{}, n); });
+                std::error_code ec = asio::error::eof;
+                std::size_t n = 0;
+                if (!stopped_) {
+                    ec.clear();
+                    n = asio::buffer_copy(b, asio::buffer(replay_));
+                    replay_.erase(0, n);
+                    if (replay_.empty()) replay_.shrink_to_fit();
+                }
+                asio::post(socket_.get_executor(), [h = std::move(handler), ec, n]() mutable { h(ec, n); });
             },
             token, buffers);
     }
@@ -53,6 +63,7 @@ public:
 private:
     tcp_socket& socket_;
     std::string replay_; ///< read off the socket before the TLS layer existed; served first
+    bool stopped_ = false; ///< stop_reading()
 };
 
 using tls_stream = asio::ssl::stream<replay_socket>;

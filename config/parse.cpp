@@ -41,8 +41,10 @@ std::optional<std::string> read_api_url(const json& value, const std::string& pa
     }
     for (const std::string_view scheme : {"http://", "https://"})
         if (url->starts_with(scheme) && url->size() > scheme.size()) return url;
+    // A URL may carry a password (https://user:password@host): never echo one.
+    const bool credentials = url->find('@') != std::string::npos;
     d.error(path, "expected a URL starting with http:// or https://, such as \"http://10.0.1.10:8008\", got " +
-                      describe(value));
+                      (credentials ? std::string("a URL with credentials, not shown") : describe(value)));
     return std::nullopt;
 }
 
@@ -207,6 +209,7 @@ std::optional<listener> read_listener(const json& value, const std::string& path
         obj.get("server_tls", l.server_tls, one_of(detail::server_tls_mode_names));
         l.tls_options = ctx.tls;
         obj.get("tls_options", l.tls_options, detail::tls_overrides(ctx.tls));
+        detail::drop_api_material(l.tls_options);
         obj.get("max_connections", l.max_connections, integer_in<std::uint32_t>(1, 1000000));
         obj.get("queue_timeout", l.queue_timeout, read_duration); // 0 = fail at once
         obj.get("max_lag", l.max_lag, read_size);
@@ -242,6 +245,7 @@ std::optional<stats_settings> read_stats(const json& value, const std::string& p
         obj.get("tls", s.tls, read_bool);
         s.tls_options = tls;
         obj.get("tls_options", s.tls_options, detail::tls_overrides(tls));
+        detail::drop_api_material(s.tls_options);
         if (s.tls)
             detail::check_server_material(obj.diag(), obj.path_of("tls"), s.tls_options,
                                           "in the top-level \"tls\" object or in stats.tls_options");

@@ -49,6 +49,13 @@ tls_overrides(const tls_settings& base)
     };
 }
 
+void drop_api_material(tls_settings& t) noexcept
+{
+    t.api_ca.clear();
+    t.api_cert.clear();
+    t.api_key.clear();
+}
+
 void check_server_material(diagnostics& d, const std::string& path, const tls_settings& t, const std::string& where)
 {
     if (t.cert.empty() || t.key.empty())

@@ -14,6 +14,10 @@ namespace patroxy::config::detail {
 std::function<std::optional<tls_settings>(const json&, const std::string&, diagnostics&)>
 tls_overrides(const tls_settings& base);
 
+/// Clears what only the Patroni API uses from a listener's copy of the tls object, so that a
+/// reload that changes only the API's certificates does not replace every listener.
+void drop_api_material(tls_settings& t) noexcept;
+
 /// What a TLS server (a terminating listener, the stats listener) needs: a certificate and its
 /// key, and client_ca when client certificates are asked for. `where` tells the reader where
 /// such keys go; errors are reported at `path`.

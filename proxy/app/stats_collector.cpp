@@ -134,6 +134,21 @@ std::uint64_t highest_of(const std::vector<const listener_runtime*>& versions, s
                    [index, field](const listener_runtime& v) { return (v.servers[index].*field).load(std::memory_order_relaxed); });
 }
 
+/// The handshakes of every version of a listener on `leg`; `active` when it does TLS there.
+stats::tls_leg_counts tls_counts(const std::vector<const listener_runtime*>& versions, tls_leg leg, bool active)
+{
+    const auto at = static_cast<std::size_t>(leg);
+    stats::tls_leg_counts counts;
+    counts.active = active;
+    counts.done = sum(versions, [at](const listener_runtime& v) { return v.counters.tls_handshakes[at].load(std::memory_order_relaxed); });
+    for (std::size_t kind = 0; kind < tls::handshake_failure_count; ++kind)
+        counts.failures.emplace_back(std::string(tls::to_string(static_cast<tls::handshake_failure>(kind))),
+                                     sum(versions, [at, kind](const listener_runtime& v) {
+                                         return v.counters.tls_failures[at][kind].load(std::memory_order_relaxed);
+                                     }));
+    return counts;
+}
+
 /// Adds `more` into `into` (same bounds: every histogram of a kind is made with the same ones).
 void merge(stats::histogram_view& into, const stats::histogram_view& more)
 {
@@ -266,6 +281,9 @@ stats::server_row stats_collector::server_row(const versions& all, std::uint32_t
     row.errors_conn = sum_of(all, index, &server_counters::errors_conn);
     row.errors_resp = sum_of(all, index, &server_counters::errors_resp);
     row.killed = sum_of(all, index, &server_counters::killed);
+    const auto opaque = sum_of(all, index, &server_counters::opaque_live);
+    row.tls_by_client = opaque;
+    row.tls_by_patroxy = sum_of(all, index, &server_counters::tls_live) - opaque;
     for (const auto* v : all) merge(row.connect_time, v->servers[index].connect_time.view());
 
     row.admin = static_cast<stats::admin_state>(l.admin[index].load(relaxed));
@@ -318,6 +336,12 @@ stats::listener_row stats_collector::listener_row(const versions& all) const
     row.denied_limit = sum_of(all, &listener_counters::rejected_limit);
     row.errors_startup = sum_of(all, &listener_counters::rejected_startup);
     row.denied_no_server = sum_of(all, &listener_counters::rejected_no_server);
+    row.denied_plaintext = sum_of(all, &listener_counters::rejected_plaintext);
+    row.denied_direct_tls = sum_of(all, &listener_counters::rejected_direct_tls);
+    row.tls = std::string(config::to_string(l.cfg.tls));
+    row.server_tls = std::string(config::to_string(l.cfg.server_tls));
+    row.tls_client = tls_counts(all, tls_leg::client, l.cfg.tls == config::tls_mode::terminate);
+    row.tls_server = tls_counts(all, tls_leg::server, l.cfg.server_tls != config::server_tls_mode::disable);
     const auto killed = [&all](kill_kind k) {
         return sum(all, [k](const listener_runtime& v) { return v.counters.killed[static_cast<std::size_t>(k)].load(relaxed); });
     };
@@ -386,7 +410,8 @@ stats::stats_view stats_collector::collect() const
     view.leader_changes = leader_changes_;
     view.cancels = {.forwarded = env_.cancels_forwarded.load(std::memory_order_relaxed),
                     .unknown_key = env_.cancels_unknown_key.load(std::memory_order_relaxed),
-                    .failed = env_.cancels_failed.load(std::memory_order_relaxed)};
+                    .failed = env_.cancels_failed.load(std::memory_order_relaxed),
+                    .broadcast = env_.cancels_broadcast.load(std::memory_order_relaxed)};
     view.reloads = reloads_;
     const auto buffers = workers_.relay_buffers();
     view.relay_buffers = {.in_use = buffers.in_use, .free = buffers.free, .bytes_each = buffers.buffer_size};

@@ -25,6 +25,7 @@ constexpr std::string_view page_style =
     ".tbl td.l{text-align:left}"
     ".tbl caption{text-align:left;background:#b00040;color:#ffff40;font-weight:bold;padding:2px 3px}"
     ".tbl caption span{color:#fff;font-weight:normal}"
+    ".tbl span.tls{font-size:80%;color:#060;border:1px solid #060;border-radius:2px;padding:0 2px}"
     ".titre{background:#20d0d0}"
     ".frontend,.backend{background:#e8e8d0}"
     ".active_up{background:#c0ffc0}"
@@ -167,6 +168,7 @@ void header(writer& w, const stats_view& v)
     w.raw("</b> &middot; snapshot generation <b>").number(v.generation);
     w.raw("</b> &middot; ").text(format_utc(v.now)).raw(" UTC</p>\n<p>leader changes <b>").number(v.leader_changes);
     w.raw("</b> &middot; cancel requests <b>").number(v.cancels.forwarded).raw("</b> forwarded, <b>");
+    w.number(v.cancels.broadcast).raw("</b> broadcast, <b>");
     w.number(v.cancels.unknown_key).raw("</b> unknown key, <b>").number(v.cancels.failed);
     w.raw("</b> failed &middot; config reloads <b>").number(v.reloads);
     w.raw("</b> &middot; relay buffers <b>").number(v.relay_buffers.in_use).raw("</b> in use, <b>");
@@ -227,6 +229,25 @@ void events_panel(writer& w, const stats_view& v)
     w.raw("</table>\n");
 }
 
+/// The listener's TLS in its caption: the modes, and the handshakes of each leg it does TLS on.
+void tls_caption(writer& w, const listener_row& l)
+{
+    if (l.tls.empty()) return;
+    w.raw(" &middot; tls ").text(l.tls);
+    if (l.server_tls != "disable") w.raw(", server_tls ").text(l.server_tls);
+    for (const auto& [leg, counts] : {std::pair{"client", &l.tls_client}, std::pair{"server", &l.tls_server}}) {
+        if (!counts->active) continue;
+        w.raw(" &middot; ").raw(leg).raw(" handshakes ").number(counts->done);
+        if (counts->failed() == 0) continue;
+        w.raw(" (").number(counts->failed()).raw(" failed:");
+        for (const auto& [reason, n] : counts->failures)
+            if (n > 0) w.raw(" ").text(reason).raw(" ").number(n);
+        w.raw(")");
+    }
+    if (l.denied_plaintext > 0) w.raw(" &middot; plaintext refused ").number(l.denied_plaintext);
+    if (l.denied_direct_tls > 0) w.raw(" &middot; direct TLS refused ").number(l.denied_direct_tls);
+}
+
 /// The caption above a listener's table: what it is and what it turned away or killed.
 void listener_caption(writer& w, const listener_row& l)
 {
@@ -238,6 +259,7 @@ void listener_caption(writer& w, const listener_row& l)
         w.raw(", over lag ").number(l.killed.over_lag).raw(", maint ").number(l.killed.maint).raw(")");
     }
     if (l.empty_for) w.raw(" &middot; no eligible member for ").text(format_duration(*l.empty_for));
+    tls_caption(w, l);
     w.raw("</span></caption>\n");
 }
 
@@ -274,7 +296,14 @@ void server_html_row(writer& w, const listener_row& l, const server_row& s, bool
 {
     w.raw("<tr class=\"").raw(server_row_class(s)).raw("\" data-member=\"").text(s.name);
     w.raw("\" data-role=\"").text(s.role).raw("\"><td class=\"l\" title=\"").text(s.address).raw("\">");
-    w.text(s.name).raw("</td>").empty(3);
+    w.text(s.name);
+    // Whether the leg to this server is encrypted, for the sessions open now.
+    if (const auto encrypted = s.tls_by_patroxy + s.tls_by_client; encrypted > 0) {
+        w.raw(" <span class=\"tls\" title=\"").number(encrypted).raw(" of ").number(s.sessions_cur);
+        w.raw(" live sessions encrypted to this server (").number(s.tls_by_patroxy).raw(" by patroxy, ");
+        w.number(s.tls_by_client).raw(" by the client)\">TLS</span>");
+    }
+    w.raw("</td>").empty(3);
     w.td(s.rate_cur).td(s.rate_max).td(s.sessions_cur).td(s.sessions_max).empty().td(s.sessions_total);
     w.td(s.lb_total).td(age_or(s.last_session, "?")).td(format_bytes(s.bytes_in)).td(format_bytes(s.bytes_out));
     w.empty(2).td(s.errors_conn);

@@ -45,6 +45,8 @@ json server_json(const server_row& s)
         {"errors_conn", s.errors_conn},
         {"errors_resp", s.errors_resp},
         {"killed", s.killed},
+        {"tls_by_patroxy", s.tls_by_patroxy},
+        {"tls_by_client", s.tls_by_client},
         {"status", s.status},
         {"last_check", s.last_check},
         {"weight", s.weight},
@@ -61,6 +63,13 @@ json server_json(const server_row& s)
         {"lag_bytes", or_null(s.lag_bytes)},
         {"connect_time", histogram_json(s.connect_time)},
     };
+}
+
+json tls_leg_json(const tls_leg_counts& c)
+{
+    json failures = json::object();
+    for (const auto& [reason, n] : c.failures) failures[reason] = n;
+    return {{"active", c.active}, {"handshakes", c.done}, {"failures", std::move(failures)}};
 }
 
 json listener_json(const listener_row& l)
@@ -87,6 +96,12 @@ json listener_json(const listener_row& l)
         {"denied_limit", l.denied_limit},
         {"errors_startup", l.errors_startup},
         {"denied_no_server", l.denied_no_server},
+        {"denied_plaintext", l.denied_plaintext},
+        {"denied_direct_tls", l.denied_direct_tls},
+        {"tls", l.tls},
+        {"server_tls", l.server_tls},
+        {"tls_client", tls_leg_json(l.tls_client)},
+        {"tls_server", tls_leg_json(l.tls_server)},
         {"killed",
          {{"role_lost", l.killed.role_lost},
           {"member_down", l.killed.member_down},
@@ -152,7 +167,8 @@ std::string render_json(const stats_view& view)
         {"cancels",
          {{"forwarded", view.cancels.forwarded},
           {"unknown_key", view.cancels.unknown_key},
-          {"failed", view.cancels.failed}}},
+          {"failed", view.cancels.failed},
+          {"broadcast", view.cancels.broadcast}}},
         {"reloads", view.reloads},
         {"relay_buffers",
          {{"in_use", view.relay_buffers.in_use},

@@ -76,6 +76,7 @@ void process_metrics(prometheus::Registry& r, const stats_view& v)
     add(cancels, {{"result", "forwarded"}}, v.cancels.forwarded);
     add(cancels, {{"result", "unknown_key"}}, v.cancels.unknown_key);
     add(cancels, {{"result", "failed"}}, v.cancels.failed);
+    add(cancels, {{"result", "broadcast"}}, v.cancels.broadcast);
     add(counter(r, "patroxy_config_reloads_total", "Configuration reloads applied"), {}, v.reloads);
     auto& buffers = gauge(r, "patroxy_relay_buffers",
                           "Relay buffers: lent to sessions moving bytes (in_use), kept for reuse (free)");
@@ -97,6 +98,24 @@ void stats_listener_metrics(prometheus::Registry& r, const stats_view& v)
         add(failures, {{"reason", reason}}, count);
 }
 
+/// Handshakes per listener and leg, for the legs the listener does TLS on.
+void listener_tls_metrics(prometheus::Registry& r, const stats_view& v)
+{
+    auto& done = counter(r, "patroxy_listener_tls_handshakes_total",
+                         "TLS handshakes patroxy completed, with clients (leg client, tls terminate) and with "
+                         "servers (leg server, server_tls)");
+    auto& failed = counter(r, "patroxy_listener_tls_handshake_failures_total",
+                           "TLS handshakes that failed, by leg and why");
+    for (const listener_row& l : v.listeners) {
+        for (const auto& [leg, counts] : {std::pair{"client", &l.tls_client}, std::pair{"server", &l.tls_server}}) {
+            if (!counts->active) continue;
+            add(done, {{"listener", l.name}, {"leg", leg}}, counts->done);
+            for (const auto& [reason, n] : counts->failures)
+                add(failed, {{"listener", l.name}, {"leg", leg}, {"reason", reason}}, n);
+        }
+    }
+}
+
 void listener_metrics(prometheus::Registry& r, const stats_view& v)
 {
     auto& cur = gauge(r, "patroxy_listener_sessions_current", "Client sessions open now");
@@ -105,7 +124,9 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
     auto& total = counter(r, "patroxy_listener_sessions_total", "Client connections accepted");
     auto& rejected = counter(r, "patroxy_listener_rejected_total",
                              "Clients turned away: over max_connections (limit), bad or slow startup "
-                             "(startup), no eligible member within queue_timeout (no_server)");
+                             "(startup), no eligible member within queue_timeout (no_server), plaintext "
+                             "under client_tls require (plaintext), direct TLS the listener cannot take "
+                             "(direct_tls)");
     auto& queue = gauge(r, "patroxy_listener_queue_current", "Clients waiting for an eligible member now");
     auto& queued = counter(r, "patroxy_listener_queued_total", "Clients that had to wait for an eligible member");
     auto& wait = histogram(r, "patroxy_listener_queue_wait_seconds", "Time clients spent waiting for an eligible member");
@@ -124,6 +145,8 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
         add(rejected, {{"listener", l.name}, {"reason", "limit"}}, l.denied_limit);
         add(rejected, {{"listener", l.name}, {"reason", "startup"}}, l.errors_startup);
         add(rejected, {{"listener", l.name}, {"reason", "no_server"}}, l.denied_no_server);
+        add(rejected, {{"listener", l.name}, {"reason", "plaintext"}}, l.denied_plaintext);
+        add(rejected, {{"listener", l.name}, {"reason", "direct_tls"}}, l.denied_direct_tls);
         set(queue, labels, as_double(l.queue_cur));
         add(queued, labels, l.queued_total);
         observe(wait, labels, l.queue_wait);
@@ -157,6 +180,9 @@ void server_metrics(prometheus::Registry& r, const stats_view& v)
     auto& downs = counter(r, "patroxy_server_downs_total", "Times the member went from UP to DOWN");
     auto& downtime = counter(r, "patroxy_server_downtime_seconds_total", "Time the member spent DOWN");
     auto& connect = histogram(r, "patroxy_server_connect_seconds", "Time to connect to the member");
+    auto& tls = gauge(r, "patroxy_server_tls_sessions",
+                      "Sessions open on the member through the listener whose leg to it is encrypted, by who "
+                      "encrypts it: patroxy (server_tls) or the client (passthrough, opaque to patroxy)");
     static constexpr std::array states{admin_state::ready, admin_state::drain, admin_state::maint};
 
     for (const listener_row& l : v.listeners) {
@@ -177,6 +203,8 @@ void server_metrics(prometheus::Registry& r, const stats_view& v)
             add(downs, labels, s.downs);
             add(downtime, labels, static_cast<std::uint64_t>(std::max<std::int64_t>(s.downtime.count(), 0)));
             observe(connect, labels, s.connect_time);
+            set(tls, {{"listener", l.name}, {"member", s.name}, {"by", "patroxy"}}, as_double(s.tls_by_patroxy));
+            set(tls, {{"listener", l.name}, {"member", s.name}, {"by", "client"}}, as_double(s.tls_by_client));
         }
     }
 }
@@ -209,6 +237,7 @@ std::string render_metrics(const stats_view& view)
     process_metrics(registry, view);
     stats_listener_metrics(registry, view);
     listener_metrics(registry, view);
+    listener_tls_metrics(registry, view);
     server_metrics(registry, view);
     member_metrics(registry, view);
     return prometheus::TextSerializer{}.Serialize(registry.Collect());

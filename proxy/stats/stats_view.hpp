@@ -59,6 +59,10 @@ struct server_row {
     std::uint64_t errors_conn = 0;
     std::uint64_t errors_resp = 0;
     std::uint64_t killed = 0; ///< sessions closed because the member left the listener (or maint)
+    /// Live sessions whose leg to this server is encrypted: by patroxy (server_tls) or by the
+    /// client, relayed opaquely (passthrough).
+    std::uint64_t tls_by_patroxy = 0;
+    std::uint64_t tls_by_client = 0;
 
     // Server group.
     std::string status;     ///< "UP", "UP 1/3", "DOWN", "DOWN 1/2", "MAINT", "DRAIN", "no check"
@@ -91,6 +95,22 @@ struct kill_counts {
     [[nodiscard]] std::uint64_t total() const noexcept { return role_lost + member_down + over_lag + maint; }
 };
 
+/// TLS handshakes patroxy did on one leg of a listener's sessions.
+struct tls_leg_counts {
+    bool active = false;    ///< the listener does TLS on this leg (terminate / server_tls)
+    std::uint64_t done = 0; ///< completed handshakes
+    /// Failed ones by reason (the label values of tls::handshake_failure: "timeout", ...),
+    /// every reason listed, in that order.
+    std::vector<std::pair<std::string, std::uint64_t>> failures;
+
+    [[nodiscard]] std::uint64_t failed() const noexcept
+    {
+        std::uint64_t n = 0;
+        for (const auto& f : failures) n += f.second;
+        return n;
+    }
+};
+
 /// One listener: HAProxy's FRONTEND row (and, for the table, its servers).
 struct listener_row {
     std::string name;    ///< "primary"
@@ -116,7 +136,14 @@ struct listener_row {
     std::uint64_t denied_limit = 0;     ///< over max_connections: 53300 (HAProxy's Denied)
     std::uint64_t errors_startup = 0;   ///< malformed or timed-out startups (HAProxy's Req errors)
     std::uint64_t denied_no_server = 0; ///< no eligible member before queue_timeout: 57P03
+    std::uint64_t denied_plaintext = 0; ///< plaintext startup under client_tls: require: 28000
+    std::uint64_t denied_direct_tls = 0; ///< a direct-TLS client on a listener that cannot take it
     kill_counts killed{};
+
+    std::string tls;        ///< what the listener does with TLS: "passthrough", "disable", "terminate"
+    std::string server_tls; ///< its leg to the servers: "disable", "prefer", ... "verify-full"
+    tls_leg_counts tls_client; ///< handshakes with clients (tls: terminate)
+    tls_leg_counts tls_server; ///< handshakes with servers (server_tls)
 
     std::string status; ///< "OPEN", "FULL" (at max_connections), "NO SERVER" (nothing eligible)
     std::optional<std::chrono::seconds> empty_for{}; ///< how long it has had no eligible member
@@ -151,6 +178,7 @@ struct cancel_counts {
     std::uint64_t forwarded = 0;
     std::uint64_t unknown_key = 0;
     std::uint64_t failed = 0;
+    std::uint64_t broadcast = 0; ///< unknown key on a passthrough listener: sent to every server holding an opaque TLS session
 };
 
 /// Relay buffers over all workers: lent to sessions that are moving bytes (an idle session owns

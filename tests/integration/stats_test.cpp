@@ -211,27 +211,6 @@ std::multiset<std::uint16_t> reach_n(std::uint16_t listener_port, std::size_t n)
 
 std::set<std::uint16_t> distinct(const std::multiset<std::uint16_t>& m) { return {m.begin(), m.end()}; }
 
-/// The SQLSTATE and message of the ErrorResponse an idle session received (libpq hands it to
-/// the notice receiver while no query is under way).
-std::pair<std::string, std::string> idle_error(PGconn* c)
-{
-    std::pair<std::string, std::string> out;
-    const PQnoticeReceiver previous = PQsetNoticeReceiver(
-        c,
-        [](void* arg, const PGresult* r) {
-            auto* e = static_cast<std::pair<std::string, std::string>*>(arg);
-            const char* code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            const char* message = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-            e->first = code != nullptr ? code : "";
-            e->second = message != nullptr ? message : "";
-        },
-        &out);
-    (void)PQconsumeInput(c);
-    (void)PQisBusy(c);
-    (void)PQsetNoticeReceiver(c, previous, nullptr);
-    return out;
-}
-
 /// /stats.csv as rows of column name -> cell ("# pxname,svname,..." names the columns).
 std::vector<std::map<std::string, std::string>> parse_csv(const std::string& text)
 {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -94,9 +95,8 @@ int remaining_ms(clock::time_point deadline)
 std::mutex finished_logs_mutex;
 std::vector<std::string> finished_logs;
 
-} // namespace
-
-std::uint16_t free_port()
+/// A port bind() chose on 127.0.0.1 a moment ago.
+std::uint16_t unused_port()
 {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -113,6 +113,24 @@ std::uint16_t free_port()
     ::close(fd);
     return ntohs(addr.sin_port);
 }
+
+} // namespace
+
+std::uint16_t free_port()
+{
+    // The kernel may hand out the same free port twice in a row; a test that asks for several
+    // (listeners of one config) needs them distinct.
+    static std::mutex mutex;
+    static std::set<std::uint16_t> handed_out;
+    const std::lock_guard lock(mutex);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const auto port = unused_port();
+        if (handed_out.insert(port).second)
+            return port;
+    }
+    throw std::runtime_error("no free port on 127.0.0.1 that this process did not hand out already");
+}
+
 
 std::string read_file(const std::string& path)
 {
@@ -336,11 +354,13 @@ std::string proxy_config::to_json() const
           << "\", \"servers\": [";
         for (std::size_t s = 0; s < l.servers.size(); ++s)
             j << (s ? ", " : "") << json_string(l.servers[s]);
-        j << "], \"max_connections\": " << l.max_connections << ", \"tls\": " << json_string(l.tls) << " }";
+        j << "], \"max_connections\": " << l.max_connections << ", \"tls\": " << json_string(l.tls)
+          << (l.extra_json.empty() ? "" : ", ") << l.extra_json << " }";
     }
     j << " ],\n  \"timeouts\": { \"connect\": " << json_string(connect_timeout)
       << ", \"startup\": " << json_string(startup_timeout) << ", \"client_idle\": " << json_string(client_idle_timeout)
-      << ", \"server_idle\": " << json_string(server_idle_timeout) << " },\n  \"workers\": " << workers << "\n}\n";
+      << ", \"server_idle\": " << json_string(server_idle_timeout) << " },\n  \"workers\": " << workers
+      << (extra_json.empty() ? "" : ",\n  ") << extra_json << "\n}\n";
     return j.str();
 }
 

@@ -17,7 +17,8 @@
 
 namespace patroxy::test {
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it back, close).
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it back, close), and
+/// that this process has not been given before: a config's listeners get distinct ports.
 /// Another process could take it before the caller binds it; on loopback in a test run that
 /// window is negligible.
 [[nodiscard]] std::uint16_t free_port();
@@ -99,7 +100,9 @@ struct listener_spec {
     std::uint16_t port = 0; ///< bound on 127.0.0.1
     std::vector<std::string> servers;
     std::uint32_t max_connections = 100;
-    std::string tls = "passthrough"; ///< "passthrough" or "disable"
+    std::string tls = "passthrough"; ///< "passthrough", "disable" or "terminate"
+    /// More keys of the listener object as raw JSON, e.g. R"("server_tls": "verify-full")".
+    std::string extra_json;
 };
 
 /// A native JSON config for patroxy, as the tests need it.
@@ -111,6 +114,8 @@ struct proxy_config {
     std::string client_idle_timeout = "30m";
     std::string server_idle_timeout = "30m";
     unsigned workers = 1; ///< STYLE.md: tests run one worker so ordering is deterministic
+    /// More top-level keys as raw JSON, e.g. R"("tls": { "cert": "..." })".
+    std::string extra_json;
     /// Command-line arguments after `-f FILE`, e.g. {"--log-level", "debug"}; not part of the JSON.
     std::vector<std::string> extra_args;
 

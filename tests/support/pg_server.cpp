@@ -118,11 +118,18 @@ void pg_server::start_postmaster()
          << "full_page_writes = off\n"
          << "max_parallel_workers_per_gather = 0\n"
          << "logging_collector = off\n";
-    if (options_.ssl) {
+    if (options_.ssl && !options_.ssl_cert_file.empty()) {
+        std::filesystem::copy_file(options_.ssl_cert_file, data + "/server.crt");
+        std::filesystem::copy_file(options_.ssl_key_file, data + "/server.key");
+        chown_to_postgres(data + "/server.crt");
+        chown_to_postgres(data + "/server.key");
+    } else if (options_.ssl) {
         run_setup_step({"openssl", "req", "-new", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:prime256v1", "-keyout", "server.key", "-out", "server.crt", "-days", "7",
                         "-subj", "/CN=127.0.0.1"},
                        data, dir_ + "/openssl.log");
+    }
+    if (options_.ssl) {
         // PostgreSQL refuses a key that group or others can read.
         if (::chmod((data + "/server.key").c_str(), 0600) != 0)
             throw std::system_error(errno, std::generic_category(), "chmod server.key");
@@ -133,6 +140,15 @@ void pg_server::start_postmaster()
     conf.close();
     if (!conf)
         throw std::runtime_error("cannot write " + data + "/postgresql.conf");
+    if (!options_.hba.empty()) {
+        const std::string trust = read_file(data + "/pg_hba.conf");
+        std::ofstream hba(data + "/pg_hba.conf", std::ios::trunc);
+        for (const auto& line : options_.hba)
+            hba << line << "\n";
+        hba << trust;
+        if (!hba)
+            throw std::runtime_error("cannot write " + data + "/pg_hba.conf");
+    }
 
     // postgres itself is forked directly (privileges dropped in the child) rather than under
     // runuser, which keeps a watching parent and turns SIGTERM into SIGKILL after 2 s: this way
@@ -195,6 +211,25 @@ proxy_config shared_cluster_config(std::vector<listener_spec> listeners)
     config.members = {member_spec{"pg1", shared_pg_server(0).port()}, member_spec{"pg2", shared_pg_server(1).port()}};
     config.listeners = std::move(listeners);
     return config;
+}
+
+std::pair<std::string, std::string> idle_error(PGconn* c)
+{
+    std::pair<std::string, std::string> out;
+    const PQnoticeReceiver previous = PQsetNoticeReceiver(
+        c,
+        [](void* arg, const PGresult* r) {
+            auto* e = static_cast<std::pair<std::string, std::string>*>(arg);
+            const char* code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            const char* message = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+            e->first = code != nullptr ? code : "";
+            e->second = message != nullptr ? message : "";
+        },
+        &out);
+    (void)PQconsumeInput(c);
+    (void)PQisBusy(c);
+    (void)PQsetNoticeReceiver(c, previous, nullptr);
+    return out;
 }
 
 std::string query_value(PGconn* c, const std::string& sql)

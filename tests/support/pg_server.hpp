@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -21,8 +22,13 @@ namespace patroxy::test {
 inline constexpr std::string_view pg_bin_dir = "/usr/lib/postgresql/15/bin";
 
 struct pg_server_options {
-    /// ssl = on, with a self-signed certificate made by the `openssl` CLI in the data dir.
+    /// ssl = on, with a self-signed certificate made by the `openssl` CLI in the data dir, or
+    /// with ssl_cert_file and ssl_key_file when they are set (copied into the data dir).
     bool ssl = false;
+    std::string ssl_cert_file;
+    std::string ssl_key_file;
+    /// pg_hba.conf lines put before the fixture's "trust" ones (e.g. a scram-sha-256 user).
+    std::vector<std::string> hba;
     /// Extra postgresql.conf lines ("name = value"); later lines win over the fixture's defaults.
     std::vector<std::string> settings;
 };
@@ -91,6 +97,10 @@ using pq_result = std::unique_ptr<PGresult, pq_result_deleter>;
 
 /// PQexec wrapped.
 [[nodiscard]] inline pq_result pq_exec(PGconn* c, const std::string& sql) { return pq_result(PQexec(c, sql.c_str())); }
+
+/// The SQLSTATE and message of the ErrorResponse an idle session received (libpq hands it to
+/// the notice receiver while no query is under way), such as patroxy's 57P01 before a kill.
+[[nodiscard]] std::pair<std::string, std::string> idle_error(PGconn* c);
 
 /// The first column of the first row of `sql`; throws std::runtime_error with libpq's message when
 /// the query fails or returns no row.

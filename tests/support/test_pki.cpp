@@ -9,6 +9,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -101,6 +103,8 @@ void write_key(const std::string& path, EVP_PKEY* key)
     std::unique_ptr<BIO, bio_free> bio(BIO_new_file(path.c_str(), "w"));
     if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
         fail("writing " + path);
+    // libpq and PostgreSQL refuse a key that others can read.
+    if (::chmod(path.c_str(), 0600) != 0) fail("chmod " + path);
 }
 
 std::string make_dir()

@@ -57,7 +57,12 @@ TEST_CASE("a terminating listener takes the top-level material and its own overr
     const auto& replicas = c.listeners[1];
     CHECK(replicas.client_tls == client_tls_mode::prefer);
     CHECK(replicas.server_tls == server_tls_mode::prefer); // the default when terminating
-    CHECK(replicas.tls_options == c.tls);
+    // The listener's copy leaves out what only the Patroni API uses: a reload that renews just the
+    // API's CA must not replace the listeners.
+    auto expected = c.tls;
+    expected.api_ca.clear();
+    CHECK(replicas.tls_options == expected);
+    CHECK(c.tls.api_ca == "/etc/patroxy/api-ca.crt");
 
     const auto& legacy = c.listeners[2];
     CHECK(legacy.tls == tls_mode::passthrough);
@@ -86,4 +91,14 @@ TEST_CASE("tls names have canonical spellings", "[config][tls]")
     CHECK(to_string(server_tls_mode::verify_ca) == "verify-ca");
     CHECK(to_string(client_verify_mode::optional) == "optional");
     CHECK(to_string(tls_version::v1_2) == "TLSv1.2");
+}
+
+TEST_CASE("a malformed API URL with credentials is not echoed", "[config][tls]")
+{
+    const auto e = only_error(R"({
+        "cluster": { "members": [ { "name": "node1", "host": "db1", "api": "ftp://patroni:s3cret@db1:8008" } ] },
+        "listeners": [ { "name": "p", "bind": "h:1", "servers": ["node1"] } ] })");
+    CHECK(e.path == "/cluster/members/0/api");
+    CHECK_THAT(e.message, !Catch::Contains("s3cret"));
+    CHECK_THAT(e.message, Catch::Contains("credentials, not shown"));
 }

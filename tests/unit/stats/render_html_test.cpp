@@ -146,7 +146,8 @@ TEST_CASE("HTML second header line: leader changes, cancels, reloads, relay buff
     const auto second = html.find("<p>leader changes");
     REQUIRE(second != std::string::npos);
     const std::string line = html.substr(second, html.find("</p>", second) - second);
-    CHECK(line.find("cancel requests <b>7</b> forwarded, <b>2</b> unknown key, <b>1</b> failed") != std::string::npos);
+    CHECK(line.find("cancel requests <b>7</b> forwarded, <b>3</b> broadcast, <b>2</b> unknown key, <b>1</b> failed") !=
+          std::string::npos);
     CHECK(line.find("config reloads <b>1</b>") != std::string::npos);
     CHECK(line.find("relay buffers <b>6</b> in use, <b>58</b> free (") != std::string::npos);
     CHECK(line.find("failed TLS handshakes (stats listener) <b>10</b>") != std::string::npos);
@@ -229,7 +230,20 @@ TEST_CASE("HTML listener table: HAProxy's grouped two-row header plus Patroni's"
     }
     CHECK(slice(table, "<caption>", "</caption>") ==
           "<caption>primary <span>127.0.0.1:5000 &middot; role primary &middot; roundrobin &middot; queue timeout 30s"
-          " &middot; queued 12 &middot; killed 3 (role lost 2, member down 1, over lag 0, maint 0)</span></caption>");
+          " &middot; queued 12 &middot; killed 3 (role lost 2, member down 1, over lag 0, maint 0)"
+          " &middot; tls terminate, server_tls verify-full &middot; client handshakes 1510 (3 failed: timeout 1"
+          " no_client_certificate 2) &middot; server handshakes 1500 (1 failed: certificate_rejected 1)"
+          " &middot; plaintext refused 4</span></caption>");
+}
+
+TEST_CASE("HTML: a server row says when legs to it are encrypted", "[stats][html]")
+{
+    const std::string html = render_html(test::sample_view());
+    CHECK(html.find("node1 <span class=\"tls\" title=\"3 of 3 live sessions encrypted to this server (3 by patroxy, 0 "
+                    "by the client)\">TLS</span>") != std::string::npos);
+    CHECK(html.find("node2 <span class=\"tls\" title=\"2 of 5 live sessions encrypted to this server (0 by patroxy, 2 "
+                    "by the client)\">TLS</span>") != std::string::npos);
+    CHECK(html.find("node3 <span class=\"tls\"") == std::string::npos);
 }
 
 TEST_CASE("HTML FRONTEND, server and BACKEND rows in human units", "[stats][html]")

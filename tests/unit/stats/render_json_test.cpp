@@ -33,7 +33,12 @@ constexpr const char* expected_sample = R"json({
      "queue_cur": 0, "queue_max": 4, "queue_timeout_ms": 30000, "queued_total": 12,
      "sessions_cur": 3, "sessions_max": 17, "sessions_limit": 100, "sessions_total": 1520,
      "rate_cur": 2, "rate_max": 31, "bytes_in": 5242880, "bytes_out": 987654321,
-     "denied_limit": 0, "errors_startup": 2, "denied_no_server": 1,
+     "denied_limit": 0, "errors_startup": 2, "denied_no_server": 1, "denied_plaintext": 4, "denied_direct_tls": 0,
+     "tls": "terminate", "server_tls": "verify-full",
+     "tls_client": {"active": true, "handshakes": 1510,
+                    "failures": {"timeout": 1, "closed": 0, "protocol_version": 0, "no_shared_cipher": 0, "no_client_certificate": 2, "certificate_rejected": 0, "peer_rejected": 0, "no_alpn": 0, "not_tls": 0, "other": 0}},
+     "tls_server": {"active": true, "handshakes": 1500,
+                    "failures": {"timeout": 0, "closed": 0, "protocol_version": 0, "no_shared_cipher": 0, "no_client_certificate": 0, "certificate_rejected": 1, "peer_rejected": 0, "no_alpn": 0, "not_tls": 0, "other": 0}},
      "killed": {"role_lost": 2, "member_down": 1, "over_lag": 0, "maint": 0},
      "status": "OPEN", "empty_for_s": null,
      "queue_wait": {"bounds": [0.1, 1, 10], "counts": [7, 3, 2, 0], "sum_seconds": 4.25},
@@ -41,21 +46,21 @@ constexpr const char* expected_sample = R"json({
        {"name": "node1", "address": "127.0.0.1:5441", "sessions_cur": 3, "sessions_max": 17,
         "sessions_total": 1500, "lb_total": 1500, "last_session_s": 2, "rate_cur": 2, "rate_max": 31,
         "bytes_in": 5200000, "bytes_out": 987000000, "errors_conn": 1, "errors_resp": 0, "killed": 0,
-        "status": "UP", "last_check": "L7OK/200 in 3ms", "weight": 1, "active": true, "backup": false,
+        "tls_by_patroxy": 3, "tls_by_client": 0, "status": "UP", "last_check": "L7OK/200 in 3ms", "weight": 1, "active": true, "backup": false,
         "checks_failed": 0, "downs": 0, "downtime_s": 0, "last_change_s": 7380, "admin": "ready",
         "role": "primary", "state": "running", "timeline": 3, "lag_bytes": null,
         "connect_time": {"bounds": [0.001, 0.01, 0.1], "counts": [1400, 95, 5, 0], "sum_seconds": 2.5}},
        {"name": "node2", "address": "127.0.0.1:5442", "sessions_cur": 0, "sessions_max": 9,
         "sessions_total": 20, "lb_total": 20, "last_session_s": 7400, "rate_cur": 0, "rate_max": 5,
         "bytes_in": 42880, "bytes_out": 654321, "errors_conn": 0, "errors_resp": 1, "killed": 3,
-        "status": "DOWN", "last_check": "L7TOUT in 1001ms", "weight": 1, "active": false, "backup": false,
+        "tls_by_patroxy": 0, "tls_by_client": 0, "status": "DOWN", "last_check": "L7TOUT in 1001ms", "weight": 1, "active": false, "backup": false,
         "checks_failed": 4, "downs": 1, "downtime_s": 7390, "last_change_s": 7390, "admin": "ready",
         "role": "replica", "state": "streaming", "timeline": 3, "lag_bytes": 1234567,
         "connect_time": {"bounds": [0.001, 0.01, 0.1], "counts": [18, 2, 0, 0], "sum_seconds": 0.03}},
        {"name": "node3", "address": "127.0.0.1:5443", "sessions_cur": 0, "sessions_max": 0,
         "sessions_total": 0, "lb_total": 0, "last_session_s": null, "rate_cur": 0, "rate_max": 0,
         "bytes_in": 0, "bytes_out": 0, "errors_conn": 0, "errors_resp": 0, "killed": 0,
-        "status": "MAINT", "last_check": "L4CON in 0ms", "weight": 1, "active": false, "backup": false,
+        "tls_by_patroxy": 0, "tls_by_client": 0, "status": "MAINT", "last_check": "L4CON in 0ms", "weight": 1, "active": false, "backup": false,
         "checks_failed": 9, "downs": 2, "downtime_s": 600, "last_change_s": 300, "admin": "maint",
         "role": "", "state": "", "timeline": null, "lag_bytes": null,
         "connect_time": {"bounds": [0.001, 0.01, 0.1], "counts": [0, 0, 0, 0], "sum_seconds": 0}}
@@ -64,7 +69,10 @@ constexpr const char* expected_sample = R"json({
      "queue_cur": 0, "queue_max": 0, "queue_timeout_ms": 0, "queued_total": 0,
      "sessions_cur": 5, "sessions_max": 40, "sessions_limit": 0, "sessions_total": 300,
      "rate_cur": 1, "rate_max": 12, "bytes_in": 1000000, "bytes_out": 50000000,
-     "denied_limit": 0, "errors_startup": 0, "denied_no_server": 0,
+     "denied_limit": 0, "errors_startup": 0, "denied_no_server": 0, "denied_plaintext": 0, "denied_direct_tls": 1,
+     "tls": "passthrough", "server_tls": "disable",
+     "tls_client": {"active": false, "handshakes": 0, "failures": {}},
+     "tls_server": {"active": false, "handshakes": 0, "failures": {}},
      "killed": {"role_lost": 0, "member_down": 0, "over_lag": 1, "maint": 0},
      "status": "OPEN", "empty_for_s": null,
      "queue_wait": {"bounds": [0.1, 1, 10], "counts": [0, 0, 0, 0], "sum_seconds": 0},
@@ -72,21 +80,21 @@ constexpr const char* expected_sample = R"json({
        {"name": "node1", "address": "127.0.0.1:5441", "sessions_cur": 0, "sessions_max": 0,
         "sessions_total": 0, "lb_total": 0, "last_session_s": null, "rate_cur": 0, "rate_max": 0,
         "bytes_in": 0, "bytes_out": 0, "errors_conn": 0, "errors_resp": 0, "killed": 0,
-        "status": "UP", "last_check": "L7OK/200 in 3ms", "weight": 1, "active": false, "backup": true,
+        "tls_by_patroxy": 0, "tls_by_client": 0, "status": "UP", "last_check": "L7OK/200 in 3ms", "weight": 1, "active": false, "backup": true,
         "checks_failed": 0, "downs": 0, "downtime_s": 0, "last_change_s": 7380, "admin": "ready",
         "role": "primary", "state": "running", "timeline": 3, "lag_bytes": null,
         "connect_time": {"bounds": [0.001, 0.01, 0.1], "counts": [0, 0, 0, 0], "sum_seconds": 0}},
        {"name": "node2", "address": "127.0.0.1:5442", "sessions_cur": 5, "sessions_max": 40,
         "sessions_total": 299, "lb_total": 299, "last_session_s": 1, "rate_cur": 1, "rate_max": 12,
         "bytes_in": 999000, "bytes_out": 49000000, "errors_conn": 0, "errors_resp": 0, "killed": 1,
-        "status": "UP 1/3", "last_check": "L7TOUT in 1001ms", "weight": 2, "active": true, "backup": false,
+        "tls_by_patroxy": 0, "tls_by_client": 2, "status": "UP 1/3", "last_check": "L7TOUT in 1001ms", "weight": 2, "active": true, "backup": false,
         "checks_failed": 4, "downs": 0, "downtime_s": 0, "last_change_s": 7400, "admin": "ready",
         "role": "replica", "state": "streaming", "timeline": 3, "lag_bytes": 1234567,
         "connect_time": {"bounds": [0.001, 0.01, 0.1], "counts": [250, 45, 4, 0], "sum_seconds": 1.75}},
        {"name": "node3", "address": "127.0.0.1:5443", "sessions_cur": 0, "sessions_max": 0,
         "sessions_total": 1, "lb_total": 1, "last_session_s": 3600, "rate_cur": 0, "rate_max": 0,
         "bytes_in": 1000, "bytes_out": 1000000, "errors_conn": 2, "errors_resp": 0, "killed": 0,
-        "status": "DRAIN", "last_check": "L4CON in 0ms", "weight": 1, "active": false, "backup": false,
+        "tls_by_patroxy": 0, "tls_by_client": 0, "status": "DRAIN", "last_check": "L4CON in 0ms", "weight": 1, "active": false, "backup": false,
         "checks_failed": 9, "downs": 2, "downtime_s": 600, "last_change_s": 300, "admin": "drain",
         "role": "", "state": "", "timeline": null, "lag_bytes": null,
         "connect_time": {"bounds": [0.001, 0.01, 0.1], "counts": [1, 0, 0, 0], "sum_seconds": 0.0005}}
@@ -101,7 +109,7 @@ constexpr const char* expected_sample = R"json({
     {"at": "2026-11-22T08:11:53Z", "kind": "member_down", "text": "node2 is no longer the primary"}
   ],
   "leader_changes": 1,
-  "cancels": {"forwarded": 7, "unknown_key": 2, "failed": 1},
+  "cancels": {"forwarded": 7, "unknown_key": 2, "failed": 1, "broadcast": 3},
   "reloads": 1,
   "relay_buffers": {"in_use": 6, "free": 58, "bytes_each": 32768},
   "stats_listener": {"tls": true, "tls_handshake_failures": {"closed": 5, "no_client_certificate": 2, "timeout": 3}}
@@ -153,7 +161,7 @@ TEST_CASE("JSON of an empty view has every top-level field and empty lists", "[s
     CHECK(doc["events"] == json::array());
     CHECK(doc["incidents"] == json::array());
     CHECK(doc["leader"] == "");
-    CHECK(doc["cancels"] == json({{"forwarded", 0}, {"unknown_key", 0}, {"failed", 0}}));
+    CHECK(doc["cancels"] == json({{"forwarded", 0}, {"unknown_key", 0}, {"failed", 0}, {"broadcast", 0}}));
 }
 
 TEST_CASE("JSON replaces invalid UTF-8 from the view instead of failing the request", "[stats][json]")

@@ -6,6 +6,8 @@
 
 #include "proxy/stats/stats_view.hpp"
 
+#include <map>
+
 #include <chrono>
 #include <utility>
 
@@ -54,6 +56,19 @@ inline server_row sample_server(const char* name, const char* address, const cha
     return s;
 }
 
+/// Handshake counts of one leg: `done`, and the failures given by reason (the others 0), in the
+/// order of tls::handshake_failure as the collector lists them.
+inline tls_leg_counts sample_tls_leg(std::uint64_t done, std::map<std::string, std::uint64_t> failed)
+{
+    tls_leg_counts c;
+    c.active = true;
+    c.done = done;
+    for (const char* reason : {"timeout", "closed", "protocol_version", "no_shared_cipher", "no_client_certificate",
+                               "certificate_rejected", "peer_rejected", "no_alpn", "not_tls", "other"})
+        c.failures.emplace_back(reason, failed.count(reason) ? failed.at(reason) : 0);
+    return c;
+}
+
 inline listener_row sample_primary_listener()
 {
     listener_row l;
@@ -80,6 +95,11 @@ inline listener_row sample_primary_listener()
     l.killed.member_down = 1;
     l.status = "OPEN";
     l.queue_wait = sample_histogram({0.1, 1, 10}, {7, 3, 2, 0}, 4.25);
+    l.tls = "terminate";
+    l.server_tls = "verify-full";
+    l.denied_plaintext = 4;
+    l.tls_client = sample_tls_leg(1510, {{"timeout", 1}, {"no_client_certificate", 2}});
+    l.tls_server = sample_tls_leg(1500, {{"certificate_rejected", 1}});
 
     server_row node1 = sample_server("node1", "127.0.0.1:5441", "UP", "L7OK/200 in 3ms");
     node1.sessions_cur = 3;
@@ -98,6 +118,7 @@ inline listener_row sample_primary_listener()
     node1.state = "running";
     node1.timeline = 3;
     node1.connect_time = connect_buckets({1400, 95, 5, 0}, 2.5);
+    node1.tls_by_patroxy = 3;
 
     server_row node2 = sample_server("node2", "127.0.0.1:5442", "DOWN", "L7TOUT in 1001ms");
     node2.sessions_max = 9;
@@ -149,6 +170,11 @@ inline listener_row sample_replicas_listener()
     l.killed.over_lag = 1;
     l.status = "OPEN";
     l.queue_wait = sample_histogram({0.1, 1, 10}, {0, 0, 0, 0}, 0);
+    l.tls = "passthrough";
+    l.server_tls = "disable";
+    l.denied_direct_tls = 1;
+    l.tls_client.active = false;
+    l.tls_server.active = false;
 
     server_row node1 = sample_server("node1", "127.0.0.1:5441", "UP", "L7OK/200 in 3ms");
     node1.backup = true;
@@ -178,6 +204,7 @@ inline listener_row sample_replicas_listener()
     node2.timeline = 3;
     node2.lag_bytes = 1'234'567;
     node2.connect_time = connect_buckets({250, 45, 4, 0}, 1.75);
+    node2.tls_by_client = 2;
 
     server_row node3 = sample_server("node3", "127.0.0.1:5443", "DRAIN", "L4CON in 0ms");
     node3.sessions_total = 1;
@@ -245,7 +272,7 @@ inline stats_view sample_view()
         sample_event(7390s, "member_down", "node2 is no longer the primary"),
     };
     v.leader_changes = 1;
-    v.cancels = {7, 2, 1};
+    v.cancels = {7, 2, 1, 3};
     v.reloads = 1;
     v.relay_buffers = {.in_use = 6, .free = 58, .bytes_each = 32768};
     v.stats_listener.tls = true;

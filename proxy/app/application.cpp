@@ -382,8 +382,16 @@ void application::reload()
     for (const auto& name : kept)
         log_line(log_level::warning) << "reload: member " << name
                                      << " was removed or changed; it stays as it was until the next restart";
-    if (old_cfg.stats != cfg_.stats && !start_stats(cfg_))
-        log_line(log_level::error) << "reload: the stats listener could not be restarted";
+    if (old_cfg.stats != cfg_.stats) {
+        if (!start_stats(cfg_)) log_line(log_level::error) << "reload: the stats listener could not be restarted";
+    } else if (cfg_.stats && cfg_.stats->tls && stats_server_) {
+        // Same settings, but the certificate files may have been renewed: read them again.
+        std::string error;
+        if (auto context = tls::make_server_context(cfg_.stats->tls_options, tls::server_protocol::http, error))
+            stats_server_->renew_tls(std::move(context));
+        else
+            log_line(log_level::error) << "reload: the stats listener keeps its certificate: " << error;
+    }
     collector_.configure(cfg_);
     collector_.count_reload();
     const std::string text = "configuration reloaded from " + config_path_ + ": " + std::to_string(bound_.size()) +

@@ -79,8 +79,8 @@ void client_session::read_chunk(tcp_socket& socket, pooled_buffer& buffer, Handl
     // holds no buffer, and a busy one pays no epoll_ctl and no EAGAIN recv() per message.
     auto on_read = [this, &socket, handler = std::forward<Handler>(handler)](std::error_code ec, std::size_t n) mutable {
         const bool from_client = &socket == &client_;
-        if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof; // a TLS peer gone without close_notify
         if (ec) {
+            if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof; // a TLS peer gone without close_notify
             read_failed(from_client, ec);
             return;
         }

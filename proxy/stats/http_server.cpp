@@ -309,6 +309,9 @@ private:
     /// Builds out_ for one complete request: auth, the handler, framing.
     void respond(const http_request& request, bool keep_alive);
 
+    /// The TLS context this connection started with, kept while its stream lives: a reload may
+    /// renew the server's (renew_tls()).
+    std::shared_ptr<asio::ssl::context> tls_;
     http_stream stream_;
     asio::steady_timer timer_;
     std::shared_ptr<http_server_state> state_;
@@ -322,7 +325,8 @@ private:
 
 asio::awaitable<bool> http_connection::start_tls(clock_type::time_point deadline)
 {
-    stream_.start_tls(*state_->tls);
+    tls_ = state_->tls;
+    stream_.start_tls(*tls_);
     timer_.expires_at(deadline);
     auto handshake = stream_.handshake();
     const auto result = co_await before_deadline(handshake, timer_);
@@ -568,6 +572,11 @@ void http_server::use_tls(std::shared_ptr<asio::ssl::context> context, tls_failu
 {
     state_->tls = std::move(context);
     state_->on_tls_failure = std::move(on_failure);
+}
+
+void http_server::renew_tls(std::shared_ptr<asio::ssl::context> context)
+{
+    state_->tls = std::move(context);
 }
 
 void http_server::start()

@@ -91,6 +91,9 @@ public:
     /// Serves HTTPS with `context` (a server context, ready to use) instead of plain HTTP; call
     /// before start().
     void use_tls(std::shared_ptr<asio::ssl::context> context, tls_failure_handler on_failure);
+    /// New connections use `context` (renewed certificates read again on SIGHUP); open ones keep
+    /// theirs. On the server's thread, after use_tls().
+    void renew_tls(std::shared_ptr<asio::ssl::context> context);
     /// Starts accepting; call once, after a successful listen().
     void start();
     /// Closes the listening socket and every open connection. Safe from any thread (it runs on

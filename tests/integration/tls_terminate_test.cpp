@@ -388,3 +388,35 @@ TEST_CASE("passthrough: a cancel for a session TLS hides from patroxy reaches it
     }
     CHECK_THAT(metrics(t), Catch::Contains(R"(patroxy_cancel_requests_total{result="broadcast"} 5)"));
 }
+
+TEST_CASE("stats over HTTPS: SIGHUP re-reads its certificate too", "[proxy][tls]")
+{
+    tls_setup t;
+    const auto https_stats = free_port();
+    proxy_config c;
+    c.members = {member_spec{"pg1", t.pg->port()}};
+    c.listeners = {listener_spec("plain", free_port(), {"pg1"})};
+    c.extra_json = R"("tls": { "cert": )" + json_quoted(t.renewable_cert) + R"(, "key": )" +
+                   json_quoted(t.renewable_key) + " },\n  " + R"("stats": { "bind": "127.0.0.1:)" +
+                   std::to_string(https_stats) + R"(", "tls": true })";
+    patroxy_process proxy(PATROXY_BINARY, c);
+    std::string error;
+    auto direct_https = [&] {
+        tls_client_options o;
+        o.direct = true;
+        return tls_client::connect(https_stats, o, error);
+    };
+    auto before = direct_https();
+    INFO(error);
+    REQUIRE(before);
+    const auto old_subject = before->peer_subject();
+
+    const auto overwrite = std::filesystem::copy_options::overwrite_existing;
+    std::filesystem::copy_file(t.pki.client_cert, t.renewable_cert, overwrite);
+    std::filesystem::copy_file(t.pki.client_key, t.renewable_key, overwrite);
+    ::kill(proxy.pid(), SIGHUP);
+    REQUIRE(proxy.wait_for_log("configuration reloaded", 5s));
+    auto after = direct_https();
+    REQUIRE(after);
+    CHECK(after->peer_subject() != old_subject);
+}

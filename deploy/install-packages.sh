@@ -22,7 +22,15 @@ packages=(
   # deploy/docker: `docker-compose config` checks the compose file offline (no engine here);
   # deploy/systemd: systemd-analyze verifies the unit, strace checks its system-call filter
   docker-compose systemd strace
+  # tests/drivers: real drivers besides libpq through a terminating listener. pgJDBC from Debian
+  # (/usr/share/java/postgresql.jar), compiled against and run with Debian 12's JDK (javac at test
+  # time); node-postgres comes from npm (tests/drivers/install-node-modules), run by Node.js below
+  libpostgresql-jdbc-java openjdk-17-jdk-headless
 )
+# Node.js and npm for node-postgres: Debian's only when none is on the PATH. A NodeSource nodejs
+# bundles npm and conflicts with Debian's npm package, so the commands are asked for, not packages.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -97,4 +97,9 @@ std::string_view to_string(lag_action a) noexcept
     return detail::canonical_name(detail::lag_action_names, a);
 }
 
+std::string_view to_string(admin_level l) noexcept
+{
+    return detail::canonical_name(detail::admin_level_names, l);
+}
+
 } // namespace patroxy::config

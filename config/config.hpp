@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,10 +33,24 @@ struct member {
     std::uint32_t weight = 100;
 };
 
-/// Which members a listener routes to when it follows Patroni (DESIGN.md "Listener roles").
-enum class listener_role { primary, replica, read_only, sync, async };
+/// Which members a listener routes to when it follows Patroni (DESIGN.md "Listener roles"), each
+/// with the meaning of the Patroni endpoint named beside it.
+enum class listener_role {
+    primary,        ///< /primary: the one leader, out of recovery, agreed by DCS and by itself
+    replica,        ///< /replica
+    read_only,      ///< /read-only: the primary (or standby leader) and eligible replicas
+    sync,           ///< /synchronous
+    async,          ///< /asynchronous
+    standby_leader, ///< /standby-leader: a standby cluster's leader
+    any,            ///< /health: every running member that answers its checks
+};
 
-enum class balance_mode { roundrobin, leastconn, first };
+enum class balance_mode {
+    roundrobin,
+    leastconn,
+    first,
+    source, ///< a consistent hash of the client's address (HAProxy's `balance source`)
+};
 
 /// What happens to a replica's live sessions when it falls behind max_lag.
 enum class lag_action {
@@ -100,6 +115,39 @@ struct tls_settings {
     bool operator==(const tls_settings&) const = default;
 };
 
+/// One member's settings on one listener (HAProxy's per-`server` options, which belong to a
+/// section, not to the server: the same member may be a backup on one listener only).
+struct member_options {
+    std::optional<std::uint32_t> weight; ///< overrides member::weight on this listener
+    /// Takes sessions only while no non-backup member is eligible (HAProxy's `backup`).
+    bool backup = false;
+    /// Live sessions this member takes from this listener; 0 = no limit (HAProxy's server
+    /// `maxconn`). When every eligible member is full, a new client waits in the queue.
+    std::uint32_t max_connections = 0;
+    /// Starts in maintenance (HAProxy's `disabled`); the stats page or the runtime API brings it back.
+    bool disabled = false;
+
+    bool operator==(const member_options&) const = default;
+};
+
+/// The admin (runtime API) socket: HAProxy's `stats socket`.
+enum class admin_level {
+    user,     ///< show commands only
+    operator_,///< show, and clear counters
+    admin,    ///< everything, including enable/disable/set server
+};
+
+struct admin_socket_settings {
+    std::string path;              ///< a Unix socket path
+    std::optional<unsigned> mode;  ///< permission bits (e.g. 0660); nullopt: the umask decides
+    std::string user;              ///< owner to set; empty: the process's
+    std::string group;
+    admin_level level = admin_level::admin; ///< HAProxy's default for a stats socket is "user"; patroxy's JSON default is admin
+    duration timeout = std::chrono::seconds(10); ///< an idle connection is closed after this
+
+    bool operator==(const admin_socket_settings&) const = default;
+};
+
 struct listener {
     std::string name;
     endpoint bind;
@@ -117,6 +165,17 @@ struct listener {
     std::optional<std::uint64_t> max_lag; ///< bytes
     bool fallback_to_primary = false;
     lag_action on_lag = lag_action::keep;
+    /// Patroni's `tag_<name>=<value>` filter: only members whose tag `name` is published with
+    /// this value (as text; `true` tags as "true") are eligible. Empty: no filter.
+    std::map<std::string, std::string> tags;
+    /// role primary only: a standby cluster's leader is eligible too (Patroni's /leader, which
+    /// answers 200 on the holder of the leader lock, standby or not).
+    bool standby_leader = false;
+    /// Per member (by name): backup, weight, maxconn, disabled on this listener.
+    std::map<std::string, member_options> member_settings;
+    /// When a non-backup member becomes eligible again, close the sessions on backup members
+    /// (HAProxy's `on-marked-up shutdown-backup-sessions`).
+    bool shutdown_backup_sessions = false;
 
     bool operator==(const listener&) const = default; ///< a reload replaces a listener that differs
 };
@@ -146,8 +205,15 @@ struct stats_auth {
 
 struct stats_settings {
     endpoint bind;
+    /// Where the HTML page is served (HAProxy's `stats uri`); the other routes are relative to
+    /// nothing and stay where they are (/stats.json, /stats.csv, /metrics, /health).
+    std::string uri = "/";
     duration refresh = std::chrono::seconds(10);
     std::optional<stats_auth> auth;
+    std::string realm = "patroxy"; ///< the Basic auth realm
+    /// Admin forms (drain/maint) accepted: HAProxy's `stats admin if TRUE`. nullopt: when auth is set.
+    std::optional<bool> admin;
+    bool hide_version = false; ///< the page does not show patroxy's version
     bool tls = false;         ///< HTTPS, with tls_options' cert and key (and client_ca/client_verify)
     tls_settings tls_options; ///< the top-level tls object with the stats object's overrides
 
@@ -177,6 +243,9 @@ struct config {
     std::string scope;
     std::vector<member> members;
     bool discover = false;
+    /// How often member host names are resolved again, so a container that comes back with a
+    /// new address is followed; nullopt: every health.interval. (HAProxy's `hold valid`.)
+    std::optional<duration> resolve_interval;
     std::optional<patroxy::config::api_auth> api_auth; ///< sent with every Patroni API request
     tls_settings tls;                 ///< the top-level tls object
     health_settings health;
@@ -185,6 +254,9 @@ struct config {
     // Qualified: a member named like its type must not use the unqualified name (changes meaning).
     patroxy::config::timeouts timeouts;
     patroxy::config::limits limits;
+    std::optional<admin_socket_settings> admin_socket;
+    /// Client sessions across all listeners; 0 = no limit beyond each listener's (HAProxy's global `maxconn`).
+    std::uint32_t max_connections = 0;
     unsigned workers = 0;  ///< event-loop threads; 0 = one per core
     unsigned retries = 2;  ///< further members tried after a failed backend connect
 
@@ -239,5 +311,6 @@ std::string_view to_string(server_tls_mode t) noexcept;
 std::string_view to_string(client_verify_mode v) noexcept;
 std::string_view to_string(tls_version v) noexcept;
 std::string_view to_string(lag_action a) noexcept;
+std::string_view to_string(admin_level l) noexcept;
 
 } // namespace patroxy::config

@@ -27,12 +27,21 @@ inline constexpr std::array listener_role_names{
     name_entry<listener_role>{"read-only", listener_role::read_only},
     name_entry<listener_role>{"sync", listener_role::sync},
     name_entry<listener_role>{"async", listener_role::async},
+    name_entry<listener_role>{"standby-leader", listener_role::standby_leader},
+    name_entry<listener_role>{"any", listener_role::any},
 };
 
 inline constexpr std::array balance_mode_names{
     name_entry<balance_mode>{"roundrobin", balance_mode::roundrobin},
     name_entry<balance_mode>{"leastconn", balance_mode::leastconn},
     name_entry<balance_mode>{"first", balance_mode::first},
+    name_entry<balance_mode>{"source", balance_mode::source},
+};
+
+inline constexpr std::array admin_level_names{
+    name_entry<admin_level>{"admin", admin_level::admin},
+    name_entry<admin_level>{"operator", admin_level::operator_},
+    name_entry<admin_level>{"user", admin_level::user},
 };
 
 inline constexpr std::array lag_action_names{

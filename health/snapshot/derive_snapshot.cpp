@@ -227,6 +227,8 @@ bool fits_role(config::listener_role role, std::uint32_t i, const cluster_snapsh
         return s.primary == i || is_standby_leader(m, s) || serves_reads(m, s, max_lag);
     case config::listener_role::sync: return serves_reads(m, s, max_lag) && m.sync_standby && !m.tags.nosync;
     case config::listener_role::async: return serves_reads(m, s, max_lag) && !m.sync_standby;
+    case config::listener_role::standby_leader: return is_standby_leader(m, s);
+    case config::listener_role::any: return answering(m) && is_running(m);
     }
     return false;
 }

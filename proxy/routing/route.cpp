@@ -82,7 +82,10 @@ route_plan plan_route(const health::cluster_snapshot& snapshot, std::size_t list
     std::size_t start = 0;
     switch (balance) {
     case config::balance_mode::first: start = 0; break;
-    case config::balance_mode::roundrobin: start = weighted_round_robin(members, ticket); break;
+    case config::balance_mode::roundrobin:
+    case config::balance_mode::source: // the ticket is then the hash of the client's address
+        start = weighted_round_robin(members, ticket);
+        break;
     case config::balance_mode::leastconn:
         start = sessions ? least_connections(members, ticket, *sessions) : weighted_round_robin(members, ticket);
         break;

@@ -54,6 +54,7 @@ private:
 /// Plans a route for listener `listener_index`:
 /// - roundrobin: weighted, interleaved (weights 3:1 give a a b a ...), position `ticket`, the
 ///   listener's running count of routed sessions;
+/// - source: as roundrobin, with `ticket` the hash of the client's address;
 /// - first: the first eligible member in config order that has a weight;
 /// - leastconn: the fewest live sessions per unit of weight, ties broken round-robin.
 /// Members of weight 0, and members an operator set to drain or maint (`admin`), take no new

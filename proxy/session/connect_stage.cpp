@@ -81,12 +81,31 @@ task<std::error_code> client_session::connect_with_timeout(const asio::ip::tcp::
     co_return connect_outcome(server_);
 }
 
+namespace {
+
+/// FNV-1a over the address bytes: stable across runs and instances, so every patroxy of a fleet
+/// sends one client to the same member.
+std::uint64_t address_hash(const asio::ip::address& a)
+{
+    std::uint64_t h = 14695981039346656037ull;
+    const auto mix = [&h](const auto& bytes) {
+        for (const unsigned char b : bytes) h = (h ^ b) * 1099511628211ull;
+    };
+    if (a.is_v4()) mix(a.to_v4().to_bytes());
+    else mix(a.to_v6().to_bytes());
+    return h;
+}
+
+} // namespace
+
 void client_session::plan_from_current_snapshot()
 {
     snapshot_ = owner_.snapshot();
     setup_->plan = {};
     if (!snapshot_) return;
-    const auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
+    auto ticket = listener_.counters.routed.fetch_add(1, std::memory_order_relaxed);
+    // balance source: the same client address lands on the same member while the set holds.
+    if (listener_.cfg.balance == config::balance_mode::source) ticket = address_hash(peer_.address());
     setup_->plan = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries,
                        &listener_.member_sessions, &listener_.admin);
 }

@@ -269,7 +269,7 @@ TEST_CASE("listener routing and options", "[config][errors]")
         {R"({ "name": "p", "bind": "h:1", "servers": ["node1", "node2", "node1"] })", "/listeners/0/servers/2",
          "duplicate server 'node1'; first used at /listeners/0/servers/0"},
         {listener_with(R"("balance": "random")"), "/listeners/0/balance",
-         R"(expected one of: roundrobin, leastconn, first; got "random")"},
+         R"(expected one of: roundrobin, leastconn, first, source; got "random")"},
         {listener_with(R"("tls": "terminate")"), "/listeners/0/tls",
          R"(TLS needs a certificate and its key: set "cert" and "key" in the top-level "tls" object)"},
         {listener_with(R"("tls": "require")"), "/listeners/0/tls",
@@ -352,7 +352,7 @@ TEST_CASE("role listeners: every spelling, and the keys only read roles take", "
     {
         const auto e = only_error(config_text(R"({ "name": "r", "bind": "h:1", "role": "standby" })"));
         CHECK(e.path == "/listeners/0/role");
-        CHECK(e.message == R"(expected one of: primary, leader, master, replica, read-only, sync, async; got "standby")");
+        CHECK(e.message == R"(expected one of: primary, leader, master, replica, read-only, sync, async, standby-leader, any; got "standby")");
     }
     SECTION("servers and role together")
     {

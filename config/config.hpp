@@ -277,6 +277,9 @@ std::string to_string(const config_error& e);
 struct load_result {
     std::optional<config> value;      ///< set iff errors is empty
     std::vector<config_error> errors; ///< all problems found, not just the first
+    /// Directives read but without effect (haproxy.cfg), each "file:line: why"; the config is
+    /// still valid. Printed by `patroxy -c` and logged at start and on reload.
+    std::vector<std::string> warnings;
 };
 
 /// Parses and validates native JSON config text.

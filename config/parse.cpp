@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 
 namespace patroxy::config {
 namespace {
@@ -77,6 +78,7 @@ struct cluster_section {
     std::vector<member> members;
     bool discover = false;
     std::optional<api_auth> auth;
+    std::optional<duration> resolve_interval;
 };
 
 std::optional<cluster_section> read_cluster(const json& value, const std::string& path, diagnostics& d)
@@ -90,6 +92,7 @@ std::optional<cluster_section> read_cluster(const json& value, const std::string
                     }));
         obj.get("discover", c.discover, read_bool);
         obj.get("api_auth", c.auth, read_api_auth);
+        obj.get("resolve_interval", c.resolve_interval, read_positive_duration);
     });
 }
 
@@ -187,9 +190,64 @@ void check_listener_tls(object_reader& obj, listener& l)
                                                         "\"server_ca\" " + where);
 }
 
+/// listener.tags: Patroni's tag filter, tag name -> value as published ("true" for true).
+std::optional<std::map<std::string, std::string>> read_tags(const json& value, const std::string& path, diagnostics& d)
+{
+    if (!value.is_object()) {
+        d.error(path, "expected an object of tag name -> value, such as {\"datacenter\": \"east\"}, got " +
+                          describe(value));
+        return std::nullopt;
+    }
+    std::map<std::string, std::string> out;
+    for (const auto& [key, v] : value.items()) {
+        // Patroni compares the published text, so true and 3 are spelled as they are published.
+        if (v.is_string() || v.is_boolean() || v.is_number_integer()) {
+            out[key] = v.is_string() ? v.get<std::string>() : v.dump();
+        } else {
+            d.error(child_path(path, key), "expected a string, true/false or an integer, got " + describe(v));
+        }
+    }
+    return out;
+}
+
+std::optional<member_options> read_member_options(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<member_options>(value, path, d, [](object_reader& obj, member_options& o) {
+        obj.get("weight", o.weight, integer_in<std::uint32_t>(0, 256));
+        obj.get("backup", o.backup, read_bool);
+        obj.get("max_connections", o.max_connections, integer_in<std::uint32_t>(0, 1000000));
+        obj.get("disabled", o.disabled, read_bool);
+    });
+}
+
+/// listener.member_options: member name -> its settings on this listener. A name must be a
+/// configured member unless members are discovered (then it may join later).
+auto member_options_map(const std::vector<member>& members, bool discover)
+{
+    return [&members, discover](const json& value, const std::string& path,
+                                diagnostics& d) -> std::optional<std::map<std::string, member_options>> {
+        if (!value.is_object()) {
+            d.error(path, "expected an object of member name -> options, got " + describe(value));
+            return std::nullopt;
+        }
+        std::map<std::string, member_options> out;
+        for (const auto& [name, v] : value.items()) {
+            const auto p = child_path(path, name);
+            const bool known = std::any_of(members.begin(), members.end(), [&](const member& m) { return m.name == name; });
+            if (!known && !discover) {
+                d.error(p, "no member named '" + name + "' in /cluster/members");
+                continue;
+            }
+            if (auto o = read_member_options(v, p, d)) out[name] = *o;
+        }
+        return out;
+    };
+}
+
 /// What a listener is checked against besides itself.
 struct listener_context {
     const std::vector<member>& members;
+    bool discover; ///< members may join later: member_options may name one not configured
     const tls_settings& tls; ///< the top-level tls object, which tls_options overrides
     uniqueness& names; ///< listener names
     uniqueness& binds; ///< addresses of listeners and stats
@@ -215,6 +273,14 @@ std::optional<listener> read_listener(const json& value, const std::string& path
         obj.get("max_lag", l.max_lag, read_size);
         obj.get("fallback_to_primary", l.fallback_to_primary, read_bool);
         obj.get("on_lag", l.on_lag, one_of(detail::lag_action_names));
+        obj.get("tags", l.tags, read_tags);
+        obj.get("standby_leader", l.standby_leader, read_bool);
+        obj.get("member_options", l.member_settings, member_options_map(ctx.members, ctx.discover));
+        obj.get("shutdown_backup_sessions", l.shutdown_backup_sessions, read_bool);
+        if (obj.has("standby_leader") && l.role && l.role != listener_role::primary)
+            obj.diag().error(obj.path_of("standby_leader"), "only applies to a listener with role \"primary\"");
+        if (obj.has("tags") && obj.has("servers"))
+            obj.diag().error(obj.path_of("tags"), "only applies to a listener with a \"role\"; a static listener has no Patroni tags to filter on");
         check_routing_choice(obj);
         check_replica_only_keys(obj, l);
         check_listener_tls(obj, l);
@@ -235,13 +301,62 @@ std::optional<stats_auth> read_stats_auth(const json& value, const std::string& 
     });
 }
 
+/// stats.uri: an absolute path without query ("/", "/stats", "/haproxy").
+std::optional<std::string> read_stats_uri(const json& value, const std::string& path, diagnostics& d)
+{
+    auto uri = read_string(value, path, d);
+    if (uri && (!uri->starts_with('/') || uri->find_first_of("?# ") != std::string::npos)) {
+        d.error(path, "expected a path starting with /, without query or spaces, such as \"/\" or \"/stats\", got " +
+                          describe(value));
+        return std::nullopt;
+    }
+    return uri;
+}
+
+/// admin_socket.mode: permission bits in octal, as chmod and HAProxy write them ("660", "0600").
+std::optional<unsigned> read_octal_mode(const json& value, const std::string& path, diagnostics& d)
+{
+    if (value.is_string()) {
+        const auto& text = value.get_ref<const std::string&>();
+        unsigned mode = 0;
+        bool ok = !text.empty() && text.size() <= 4;
+        for (char c : text) {
+            ok = ok && c >= '0' && c <= '7';
+            mode = mode * 8 + static_cast<unsigned>(c - '0');
+        }
+        if (ok) return mode;
+    }
+    d.error(path, "expected permission bits in octal as a string, such as \"660\", got " + describe(value));
+    return std::nullopt;
+}
+
+std::optional<admin_socket_settings> read_admin_socket(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<admin_socket_settings>(value, path, d, [](object_reader& obj, admin_socket_settings& a) {
+        obj.require("path", a.path, read_string);
+        obj.get("mode", a.mode, read_octal_mode);
+        obj.get("user", a.user, read_string);
+        obj.get("group", a.group, read_string);
+        obj.get("level", a.level, one_of(detail::admin_level_names));
+        obj.get("timeout", a.timeout, read_positive_duration);
+        // sun_path holds 108 bytes with the terminating zero.
+        if (a.path.size() > 107) obj.diag().error(obj.path_of("path"), "a Unix socket path is at most 107 bytes");
+    });
+}
+
 std::optional<stats_settings> read_stats(const json& value, const std::string& path, diagnostics& d,
                                          uniqueness& binds, const tls_settings& tls)
 {
     return read_object<stats_settings>(value, path, d, [&binds, &tls](object_reader& obj, stats_settings& s) {
         obj.require("bind", s.bind, read_endpoint);
+        obj.get("uri", s.uri, read_stats_uri);
         obj.get("refresh", s.refresh, read_positive_duration);
         obj.get("auth", s.auth, read_stats_auth);
+        obj.get("realm", s.realm, read_string);
+        obj.get("admin", s.admin, read_bool);
+        obj.get("hide_version", s.hide_version, read_bool);
+        if (s.admin == true && !s.auth)
+            obj.diag().error(obj.path_of("admin"), "admin actions need \"auth\": set a user and password, or leave admin out");
         obj.get("tls", s.tls, read_bool);
         s.tls_options = tls;
         obj.get("tls_options", s.tls_options, detail::tls_overrides(tls));
@@ -283,13 +398,14 @@ std::optional<config> read_document(const json& doc, diagnostics& d)
         c.members = std::move(cluster.members);
         c.discover = cluster.discover;
         c.api_auth = std::move(cluster.auth);
+        c.resolve_interval = cluster.resolve_interval;
 
         obj.get("health", c.health, read_health);
         obj.get("tls", c.tls, detail::tls_overrides(tls_settings{}));
 
         uniqueness listener_names("listener name");
         uniqueness binds("bind address");
-        const listener_context ctx{c.members, c.tls, listener_names, binds};
+        const listener_context ctx{c.members, c.discover, c.tls, listener_names, binds};
         obj.require("listeners", c.listeners,
                     list_of("listeners", [&ctx](const json& v, const std::string& p, diagnostics& dd) {
                         return read_listener(v, p, dd, ctx);
@@ -300,6 +416,8 @@ std::optional<config> read_document(const json& doc, diagnostics& d)
 
         obj.get("timeouts", c.timeouts, read_timeouts);
         obj.get("limits", c.limits, read_limits);
+        obj.get("admin_socket", c.admin_socket, read_admin_socket);
+        obj.get("max_connections", c.max_connections, integer_in<std::uint32_t>(0, 10000000)); // 0 = no global limit
         obj.get("workers", c.workers, integer_in(0u, 256u)); // 0 = one per core
         obj.get("retries", c.retries, integer_in(0u, 100u));
     });

@@ -14,8 +14,9 @@ packages=(
   # deploy/local: a real Patroni cluster on etcd (v3 API); python3-etcd is the first of Patroni's
   # alternative DCS dependencies, named so that no other one is chosen; curl for Patroni's REST API
   patroni python3-etcd etcd-server etcd-client curl
-  # the comparison (e2e side-by-side figures, bench/): Debian's HAProxy with the classic config
-  haproxy
+  # the comparison (e2e side-by-side figures, bench/): Debian's HAProxy with the classic config;
+  # socat drives the runtime API socket (HAProxy's and patroxy's) as operators' scripts do
+  haproxy socat
   # stats page: promtool checks /metrics, headless Chromium renders the page in the browser test,
   # which drives it over the DevTools protocol with python3-websocket
   prometheus chromium python3-websocket

@@ -51,7 +51,10 @@ LOG_DIR="$WORK/log"
 ETCD_DATA="$WORK/etcd"
 ETCD_PID_FILE="$WORK/etcd.pid"
 ETCD_LOG="$LOG_DIR/etcd.log"
-CONFIG="$WORK/patroxy.json"
+# PATROXY_CONFIG_FORMAT=haproxy: patroxy runs from the classic haproxy.cfg (deploy/local/haproxy-cfg)
+# instead of its native JSON, as an operator moving off HAProxy would start.
+CONFIG_FORMAT="${PATROXY_CONFIG_FORMAT:-json}"
+if [ "$CONFIG_FORMAT" = haproxy ]; then CONFIG="$WORK/dropin-haproxy.cfg"; else CONFIG="$WORK/patroxy.json"; fi
 TLS_DIR="$WORK/tls" # ca.crt, and a certificate for 127.0.0.1/localhost per user of it (PATROXY_TLS=1)
 PATROXY_PID_FILE="$WORK/patroxy.pid"
 PATROXY_LOG="$LOG_DIR/patroxy.log"

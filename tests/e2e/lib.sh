@@ -272,33 +272,17 @@ measure_cancels() {
 }
 
 # --- HAProxy with the classic Patroni config (PATRONI-NOTES.md) -------------------------------------
-HAPROXY_CFG="$PATROXY_WORK/haproxy.cfg" # in the work dir: deploy/local/down deletes it, up sweeps strays
+HAPROXY_CFG="${HAPROXY_CFG:-$PATROXY_WORK/haproxy.cfg}" # in the work dir: deploy/local/down deletes it, up sweeps strays
 HAPROXY_PID_FILE="$PATROXY_WORK/haproxy.pid"
 
 haproxy_pid() { pid_from_file "$HAPROXY_PID_FILE" "$HAPROXY_CFG"; }
 
-haproxy_listen() { # NAME PORT PATRONI_ENDPOINT [balance]
-  local i
-  printf 'listen %s\n    bind 127.0.0.1:%s\n' "$1" "$2"
-  [ -z "${4:-}" ] || printf '    balance %s\n' "$4"
-  printf '    option httpchk OPTIONS %s\n    http-check expect status 200\n' "$3"
-  printf '    default-server inter 3s fall 3 rise 2 on-marked-down shutdown-sessions\n'
-  for i in "${!MEMBERS[@]}"; do
-    printf '    server %s 127.0.0.1:%s maxconn 100 check port %s\n' "${MEMBERS[$i]}" "${PG_PORTS[$i]}" "${API_PORTS[$i]}"
-  done
-}
-
-# haproxy_up: writes the config and starts Debian's HAProxy 2.6 in the foreground (-db), in the
-# background, with its PID recorded; waits until it routes as Patroni says (haproxy_settled).
+# haproxy_up: writes the classic config (deploy/local/haproxy-cfg with the public guides' timing) and
+# starts Debian's HAProxy 2.6 in the foreground (-db), in the background, with its PID recorded; waits
+# until it routes as Patroni says (haproxy_settled).
 haproxy_up() {
-  {
-    printf 'global\n    maxconn 1000\n'
-    printf 'defaults\n    mode tcp\n    retries 2\n    timeout client 30m\n    timeout connect 4s\n'
-    printf '    timeout server 30m\n    timeout check 5s\n'
-    printf 'listen stats\n    mode http\n    bind 127.0.0.1:%s\n    stats enable\n    stats uri /\n' "$HAPROXY_STATS_PORT"
-    haproxy_listen primary "$HAPROXY_PRIMARY_PORT" /primary
-    haproxy_listen replicas "$HAPROXY_REPLICA_PORT" /replica roundrobin
-  } >"$HAPROXY_CFG"
+  "$LOCAL/haproxy-cfg" --ports "$HAPROXY_PRIMARY_PORT,$HAPROXY_REPLICA_PORT,$HAPROXY_STATS_PORT" --inter 3s \
+    --check-timeout 5s --socket "$PATROXY_WORK/haproxy-admin.sock" >"$HAPROXY_CFG"
   "$HAPROXY" -c -q -f "$HAPROXY_CFG" || fail "haproxy rejects $HAPROXY_CFG"
   start_until_bound haproxy "$LOGS/haproxy.log" - haproxy_pid haproxy_listening \
     start_background "$HAPROXY_PID_FILE" "$LOGS/haproxy.log" "$HAPROXY" -db -f "$HAPROXY_CFG" ||
@@ -314,22 +298,29 @@ haproxy_down() {
   rm -f "$HAPROXY_PID_FILE"
 }
 
-# HAProxy's view from its CSV stats: "listener server status" lines.
-haproxy_states() {
-  curl -s --max-time 2 "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" |
-    awk -F, '($1 == "primary" || $1 == "replicas") && $2 != "FRONTEND" && $2 != "BACKEND" { print $1, $2, $18 }'
+# "listener server status" lines from HAProxy-format CSV on stdin (HAProxy's /;csv or `show stat`,
+# patroxy's the same): the servers of :primary and :replicas.
+csv_states() {
+  awk -F, '($1 == "primary" || $1 == "replicas") && $2 != "FRONTEND" && $2 != "BACKEND" { print $1, $2, $18 }'
 }
+haproxy_states() { curl -s --max-time 2 "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv" | csv_states; }
+# socket_states SOCKET: the same from a runtime API socket, as an operator's script asks it.
+socket_states() { echo "show stat" | socat -t 2 stdio "UNIX-CONNECT:$1" | csv_states; }
 
-# haproxy_settled LEADER: HAProxy routes :primary to LEADER only and :replicas to the others only.
-haproxy_settled() {
-  local states name want_p want_r
-  states="$(haproxy_states)" || return 1
+# settled_as LEADER STATES_COMMAND [ARG...]: the states say :primary routes to LEADER only and
+# :replicas to the others only.
+settled_as() {
+  local leader="$1" states name want_p want_r
+  shift
+  states="$("$@")" || return 1
   for name in "${MEMBERS[@]}"; do
-    if [ "$name" = "$1" ]; then want_p=UP want_r=DOWN; else want_p=DOWN want_r=UP; fi
+    if [ "$name" = "$leader" ]; then want_p=UP want_r=DOWN; else want_p=DOWN want_r=UP; fi
     grep -qx "primary $name $want_p" <<<"$states" || return 1
     grep -qx "replicas $name $want_r" <<<"$states" || return 1
   done
 }
+# haproxy_settled LEADER: HAProxy routes :primary to LEADER only and :replicas to the others only.
+haproxy_settled() { settled_as "$1" haproxy_states; }
 
 # --- cleanup ------------------------------------------------------------------------------------------
 E2E_STARTED=$SECONDS

@@ -31,6 +31,8 @@ struct member {
     /// Share of new sessions relative to the other members of a listener (HAProxy's `weight`,
     /// 0..256); 0 takes no new sessions.
     std::uint32_t weight = 100;
+
+    bool operator==(const member&) const = default;
 };
 
 /// Which members a listener routes to when it follows Patroni (DESIGN.md "Listener roles"), each
@@ -185,6 +187,8 @@ struct sql_check_settings {
     std::string user;
     std::string password;
     std::string database = "postgres";
+
+    bool operator==(const sql_check_settings&) const = default;
 };
 
 struct health_settings {
@@ -194,6 +198,8 @@ struct health_settings {
     unsigned fall = 3;
     unsigned rise = 2;
     std::optional<sql_check_settings> sql_check;
+
+    bool operator==(const health_settings&) const = default;
 };
 
 struct stats_auth {
@@ -225,18 +231,24 @@ struct timeouts {
     duration startup = std::chrono::seconds(10);
     duration client_idle = std::chrono::minutes(30);
     duration server_idle = std::chrono::minutes(30);
+
+    bool operator==(const timeouts&) const = default;
 };
 
 struct limits {
     /// Largest regular message accepted in either direction, length word included.
     /// PostgreSQL's own limit for most messages is 1 GB.
     std::uint32_t max_message = 1024u * 1024u * 1024u;
+
+    bool operator==(const limits&) const = default;
 };
 
 /// Basic auth for the Patroni REST API (Patroni's restapi.authentication).
 struct api_auth {
     std::string user;
     std::string password;
+
+    bool operator==(const api_auth&) const = default;
 };
 
 struct config {
@@ -262,6 +274,9 @@ struct config {
 
     /// The member with this name, or nullptr.
     const member* find_member(std::string_view name) const noexcept;
+
+    /// Field by field; what tests of the readers and the writer compare.
+    bool operator==(const config&) const = default;
 };
 
 /// One problem in a config file: where (JSON pointer such as "/listeners/1/bind") and what was
@@ -296,6 +311,14 @@ std::optional<duration> parse_duration(std::string_view text);
 /// "512B", "16kB", "1MB", "2GB" (1 kB = 1024 B, as PostgreSQL) -> bytes; nullopt when malformed.
 /// Units are case-sensitive as in PostgreSQL, no space before the unit; a bare "0" is accepted.
 std::optional<std::uint64_t> parse_size(std::string_view text);
+
+/// The inverse of parse_duration(): `d` in the largest unit that holds it exactly ("1500ms",
+/// "90s", "2h"), "0" for zero. `d` must not be negative; no config holds one.
+std::string duration_text(duration d);
+
+/// The inverse of parse_size(): the largest unit that holds `bytes` exactly ("16kB", "1536B"),
+/// "0" for zero.
+std::string size_text(std::uint64_t bytes);
 
 /// Added: "host:port" or "[v6-address]:port" -> endpoint; nullopt unless the host is non-empty
 /// (brackets required around IPv6 addresses) and the port is 1..65535.

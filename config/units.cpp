@@ -6,6 +6,7 @@
 #include <charconv>
 #include <limits>
 #include <span>
+#include <string>
 
 namespace patroxy::config {
 namespace {
@@ -48,6 +49,21 @@ std::optional<std::uint64_t> parse_quantity(std::string_view text, std::span<con
     return std::nullopt;
 }
 
+/// The inverse of parse_quantity(): `amount` (in the smallest unit) in the largest unit of
+/// `units` that divides it exactly, so the text reads back to the same amount.
+std::string format_quantity(std::uint64_t amount, std::span<const unit> units)
+{
+    if (amount == 0) {
+        return "0";
+    }
+    for (auto u = units.rbegin(); u != units.rend(); ++u) {
+        if (amount % u->factor == 0) {
+            return std::to_string(amount / u->factor) + std::string(u->suffix);
+        }
+    }
+    return std::to_string(amount) + std::string(units.front().suffix); // not reached: the first factor is 1
+}
+
 /// A port written as plain digits in 1..65535.
 std::optional<std::uint16_t> parse_port(std::string_view text)
 {
@@ -77,6 +93,20 @@ std::optional<duration> parse_duration(std::string_view text)
 std::optional<std::uint64_t> parse_size(std::string_view text)
 {
     return parse_quantity(text, size_units, std::numeric_limits<std::uint64_t>::max());
+}
+
+std::string duration_text(duration d)
+{
+    if (d.count() < 0) {
+        // No config holds one; shown as written so that reading it back fails loudly.
+        return std::to_string(d.count()) + "ms";
+    }
+    return format_quantity(static_cast<std::uint64_t>(d.count()), duration_units);
+}
+
+std::string size_text(std::uint64_t bytes)
+{
+    return format_quantity(bytes, size_units);
 }
 
 std::optional<endpoint> parse_endpoint(std::string_view text)

@@ -65,6 +65,44 @@ TEST_CASE("parse_size rejects anything else", "[config][units]")
     CHECK_FALSE(parse_size(text));
 }
 
+TEST_CASE("duration_text chooses the largest exact unit and reads back", "[config][units]")
+{
+    auto [ms, text] = GENERATE(table<std::int64_t, std::string>({
+        {0, "0"},
+        {1, "1ms"},
+        {250, "250ms"},
+        {1000, "1s"},
+        {1500, "1500ms"},
+        {60'000, "1m"},
+        {90'000, "90s"},
+        {3'600'000, "1h"},
+        {5'400'000, "90m"},
+        {90'000'000, "25h"},
+        {9'223'372'036'854, "9223372036854ms"}, // the largest parse_duration takes
+    }));
+    INFO(text);
+    CHECK(duration_text(duration(ms)) == text);
+    CHECK(parse_duration(text) == duration(ms));
+}
+
+TEST_CASE("size_text chooses the largest exact unit and reads back", "[config][units]")
+{
+    auto [bytes, size] = GENERATE(table<std::uint64_t, std::string>({
+        {0, "0"},
+        {1, "1B"},
+        {1536, "1536B"},
+        {16 * 1024, "16kB"},
+        {1025 * 1024, "1025kB"},
+        {1024 * 1024, "1MB"},
+        {1024ull * 1024 * 1024, "1GB"},
+        {5ull * 1024 * 1024 * 1024 * 1024, "5120GB"}, // no TB: PostgreSQL's units end at GB here
+        {UINT64_MAX, "18446744073709551615B"},
+    }));
+    INFO(size);
+    CHECK(size_text(bytes) == size);
+    CHECK(parse_size(size) == bytes);
+}
+
 TEST_CASE("parse_endpoint splits host and port", "[config][units]")
 {
     auto [text, host, port] = GENERATE(table<std::string, std::string, std::uint16_t>({

@@ -330,6 +330,7 @@ void application::warn_restart_needed(const config::config& next) const
 void application::reload()
 {
     auto loaded = config::load_config_file(config_path_);
+    for (const auto& w : loaded.warnings) log_line(log_level::warning) << "reload: " << w; // "file:line: why"
     std::vector<std::string> problems;
     for (const auto& e : loaded.errors) problems.push_back(config::to_string(e));
     if (loaded.value) tls::check_material(*loaded.value, problems);

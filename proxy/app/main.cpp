@@ -1,5 +1,7 @@
-// patroxy's command line: validate a config (-c) or run the proxy with it.
+// patroxy's command line: validate a config (-c), print it as native JSON (--print-config), or run
+// the proxy with it.
 #include "config/config.hpp"
+#include "config/json_writer.hpp"
 #include "proxy/app/application.hpp"
 #include "proxy/support/log.hpp"
 #include "proxy/tls/tls_context.hpp"
@@ -19,16 +21,20 @@ constexpr int exit_bad_config = 2;
 
 void usage(std::ostream& out)
 {
-    out << "usage: patroxy -f FILE [-c] [--log-level debug|info|warning|error]\n"
-           "  -f FILE       configuration file (JSON)\n"
-           "  -c            check the configuration and exit: 0 if valid, 2 otherwise\n"
-           "  --log-level   default info\n"
-           "  --version     print the version\n";
+    out << "usage: patroxy -f FILE [-c | --print-config] [--log-level debug|info|warning|error]\n"
+           "  -f FILE         configuration file: native JSON, or an HAProxy haproxy.cfg\n"
+           "                  (told apart by content)\n"
+           "  -c              check the configuration and exit: 0 if valid, 2 otherwise\n"
+           "  --print-config  check it, then print it as native JSON on stdout (exit 0),\n"
+           "                  or the problems (exit 2): how a haproxy.cfg moves to JSON\n"
+           "  --log-level     default info\n"
+           "  --version       print the version\n";
 }
 
 struct options {
     std::string file;
     bool check_only = false;
+    bool print_config = false; ///< validate like check_only, then print the native JSON
     patroxy::proxy::log_level level = patroxy::proxy::log_level::info;
 };
 
@@ -39,6 +45,8 @@ bool parse_options(int argc, char** argv, options& opts, bool& exit_now)
         const std::string_view arg = argv[i];
         if (arg == "-c") {
             opts.check_only = true;
+        } else if (arg == "--print-config") {
+            opts.print_config = true;
         } else if (arg == "-f" && i + 1 < argc) {
             opts.file = argv[++i];
         } else if (arg == "--log-level" && i + 1 < argc) {
@@ -68,6 +76,23 @@ bool parse_options(int argc, char** argv, options& opts, bool& exit_now)
     return true;
 }
 
+/// Prints `c` as native JSON on stdout. Reading the text back must give `c` again (the writer's
+/// law, tested for every key); this checks it once more on the operator's own config, so that a
+/// config the JSON format cannot express (a bug: a reader that builds what JSON cannot say) is
+/// reported rather than silently printed as something else.
+int print_config(const patroxy::config::config& c)
+{
+    const std::string text = patroxy::config::to_json_text(c);
+    std::cout << text << std::flush;
+    const auto back = patroxy::config::parse_config(text);
+    if (back.value && *back.value == c) return exit_ok;
+    std::cerr << "patroxy: error: the JSON printed above does not read back as the same configuration "
+                 "(a bug in patroxy; please report it)";
+    if (!back.errors.empty()) std::cerr << ": " << patroxy::config::to_string(back.errors.front());
+    std::cerr << "\n";
+    return exit_runtime_error;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -78,6 +103,8 @@ int main(int argc, char** argv)
     if (exit_now) return exit_ok;
 
     auto loaded = patroxy::config::load_config_file(opts.file);
+    // Each already "file:line: why"; stderr keeps stdout clean for --print-config.
+    for (const auto& w : loaded.warnings) std::cerr << "patroxy: warning: " << w << "\n";
     std::vector<std::string> problems;
     for (const auto& e : loaded.errors) problems.push_back(patroxy::config::to_string(e));
     // The certificates and keys it names must load too: a typo in a path fails here, not at
@@ -89,6 +116,7 @@ int main(int argc, char** argv)
         for (const auto& p : problems) std::cerr << "  " << p << "\n";
         return exit_bad_config;
     }
+    if (opts.print_config) return print_config(*loaded.value);
     if (opts.check_only) {
         std::cout << opts.file << ": configuration is valid\n";
         return exit_ok;

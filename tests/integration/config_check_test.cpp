@@ -1,6 +1,8 @@
 // `patroxy -c -f FILE`: validate only; exit 0 for a good file, 2 with every error's JSON path.
+// `patroxy --print-config -f FILE`: the same check, then the native JSON on stdout.
 #include <catch2/catch.hpp>
 
+#include "config/config.hpp"
 #include "tests/support/patroxy_process.hpp"
 
 #include <filesystem>
@@ -22,6 +24,24 @@ struct config_file {
         std::filesystem::remove_all(dir, ec);
     }
 };
+
+/// What patroxy printed on stdout and on stderr, apart (run_captured mixes them; --print-config's
+/// stdout is a file the operator keeps, so nothing else may land there).
+struct split_output {
+    int exit_status = -1;
+    std::string out;
+    std::string err;
+};
+
+split_output run_split(const config_file& file, const std::vector<std::string>& args)
+{
+    const std::string err_path = file.dir + "/stderr";
+    // sh -c SCRIPT $0 $@...: stderr to $0, then exec patroxy with the arguments.
+    std::vector<std::string> sh{"-c", R"(exec "$@" 2>"$0")", err_path, PATROXY_BINARY};
+    sh.insert(sh.end(), args.begin(), args.end());
+    const auto result = run_captured("/bin/sh", sh);
+    return {result.exit_status, result.output, read_file(err_path)};
+}
 
 proxy_config good_config()
 {
@@ -66,4 +86,44 @@ TEST_CASE("patroxy -c -f rejects a file that is not JSON with exit 2", "[proxy][
     const auto result = run_captured(PATROXY_BINARY, {"-c", "-f", file.path});
     INFO(result.output);
     CHECK(result.exit_status == 2);
+}
+
+TEST_CASE("patroxy --print-config prints native JSON that reads back as the same config", "[proxy][config]")
+{
+    auto config = good_config();
+    config.listeners[0].extra_json = R"("queue_timeout": "1500ms")";
+    config.extra_json = R"("stats": { "bind": "127.0.0.1:6404", "auth": { "user": "admin", "password": "pw" } })";
+    config_file file(config.to_json());
+    const auto result = run_split(file, {"--print-config", "-f", file.path});
+    INFO("stdout:\n" << result.out << "\nstderr:\n" << result.err);
+    REQUIRE(result.exit_status == 0);
+    CHECK(result.err.empty());
+
+    const auto printed = patroxy::config::parse_config(result.out);
+    const auto original = patroxy::config::parse_config(config.to_json());
+    REQUIRE(printed.value);
+    REQUIRE(original.value);
+    CHECK(*printed.value == *original.value);
+    CHECK_THAT(result.out, Catch::Contains(R"("queue_timeout": "1500ms")"));
+    CHECK_THAT(result.out, Catch::Contains(R"("password": "pw")")); // the operator moves to this file
+
+    // The printed file is a config patroxy takes as it is.
+    config_file again(result.out);
+    const auto check = run_captured(PATROXY_BINARY, {"-c", "-f", again.path});
+    INFO(check.output);
+    CHECK(check.exit_status == 0);
+}
+
+TEST_CASE("patroxy --print-config on a bad config prints the errors, not JSON, and exits 2", "[proxy][config]")
+{
+    std::string text = good_config().to_json();
+    const auto at = text.find("127.0.0.1:6000");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 14, "nonsense");
+    config_file file(text);
+    const auto result = run_split(file, {"--print-config", "-f", file.path});
+    INFO("stdout:\n" << result.out << "\nstderr:\n" << result.err);
+    CHECK(result.exit_status == 2);
+    CHECK(result.out.empty());
+    CHECK_THAT(result.err, Catch::Contains("/listeners/0/bind"));
 }

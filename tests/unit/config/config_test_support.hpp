@@ -60,6 +60,16 @@ inline config_error only_error(const std::string& text)
     return r.errors.front();
 }
 
+/// The config `text` reads as; fails the test, showing every error, when it does not validate.
+inline config parsed(const std::string& text)
+{
+    const load_result r = parse_config(text);
+    INFO("config: " << text);
+    INFO("errors: " << Catch::Detail::stringify(error_lines(r)));
+    REQUIRE(r.value);
+    return *r.value;
+}
+
 /// Whether `r` has an error at exactly `path` whose message contains `fragment`.
 inline bool has_error(const load_result& r, std::string_view path, std::string_view fragment)
 {

@@ -12,15 +12,6 @@ namespace {
 const std::string replica_listener =
     R"({ "name": "replicas", "bind": "127.0.0.1:5001", "role": "replica", )";
 
-config parsed(const std::string& text)
-{
-    const load_result r = parse_config(text);
-    INFO("config: " << text);
-    INFO("errors: " << Catch::Detail::stringify(error_lines(r)));
-    REQUIRE(r.value);
-    return *r.value;
-}
-
 } // namespace
 
 TEST_CASE("member_options: backup, weight, maxconn and disabled per member of one listener", "[config][dropin]")

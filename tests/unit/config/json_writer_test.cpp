@@ -29,15 +29,6 @@ std::string read_file(const std::string& path)
     return text.str();
 }
 
-config parsed(const std::string& text)
-{
-    const load_result r = parse_config(text);
-    INFO("config:\n" << text);
-    INFO("errors: " << Catch::Detail::stringify(error_lines(r)));
-    REQUIRE(r.value);
-    return *r.value;
-}
-
 /// Writes `c`, reads it back and requires the same config; the text also reads back to itself.
 void check_round_trip(const config& c)
 {

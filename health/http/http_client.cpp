@@ -176,16 +176,6 @@ std::optional<http_url> parse_http_url(std::string_view url)
     return out;
 }
 
-/// Shared between a resolve in flight and its completion handler. getaddrinfo runs on Asio's
-/// resolver thread and cannot be interrupted, so the client waits on its timer instead and the
-/// handler wakes it; a late handler finds `waiter` null and only fills a state nobody reads.
-struct http_client::resolve_state {
-    bool finished = false;
-    std::error_code error;
-    std::vector<asio::ip::tcp::endpoint> endpoints;
-    asio::steady_timer* waiter = nullptr;
-};
-
 std::string basic_authorization(const config::api_auth& credentials)
 {
     const std::string plain = credentials.user + ":" + credentials.password;
@@ -205,7 +195,7 @@ http_client::http_client(asio::any_io_executor ex, std::string host, std::uint16
       service_(std::to_string(port)),
       limits_(limits),
       socket_(ex),
-      resolver_(ex),
+      resolver_(ex, host_, port),
       timer_(ex),
       parser_(limits.max_header_bytes, limits.max_body_bytes)
 {
@@ -214,10 +204,7 @@ http_client::http_client(asio::any_io_executor ex, std::string host, std::uint16
     set_access(std::move(access));
 }
 
-http_client::~http_client()
-{
-    if (resolving_) resolving_->waiter = nullptr;
-}
+http_client::~http_client() = default;
 
 void http_client::set_access(http_access access)
 {
@@ -260,31 +247,15 @@ void http_client::close()
 
 asio::awaitable<std::error_code> http_client::resolve(std::vector<asio::ip::tcp::endpoint>& out)
 {
-    auto state = std::make_shared<resolve_state>();
-    state->waiter = &timer_;
-    resolving_ = state;
-    resolver_.async_resolve(host_, service_,
-                            [state](const asio::error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
-                                state->finished = true;
-                                state->error = ec;
-                                for (const auto& entry : results) state->endpoints.push_back(entry.endpoint());
-                                if (state->waiter) state->waiter->cancel();
-                            });
-    // timer_ already holds the connect deadline; the handler cancels the wait when it is done.
-    const auto [wait_ec] = co_await timer_.async_wait(nothrow_awaitable);
-    state->waiter = nullptr;
-    resolving_.reset();
-    if (!state->finished) {
-        resolver_.cancel();
-        // Woken without a result: close() or a cancellation of get(), not the deadline.
-        co_return wait_ec == asio::error::operation_aborted ? std::error_code(asio::error::operation_aborted)
-                                                            : std::error_code(http_errc::connect_timeout);
-    }
-    if (state->error || state->endpoints.empty()) {
-        last_transport_error_ = state->error ? state->error : std::error_code(asio::error::host_not_found);
+    // timer_ already holds the connect deadline: the lookup counts toward connect_timeout.
+    auto answer = co_await resolver_.resolve(timer_);
+    if (answer.error == asio::error::operation_aborted) co_return answer.error; // close() or a cancelled get()
+    if (answer.error == asio::error::timed_out) co_return http_errc::connect_timeout;
+    if (answer.error) {
+        last_transport_error_ = answer.error;
         co_return http_errc::connect_failed;
     }
-    out = std::move(state->endpoints);
+    out = std::move(answer.endpoints);
     co_return std::error_code{};
 }
 

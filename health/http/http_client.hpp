@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "health/http/http_response_parser.hpp"
+#include "health/resolve/host_resolver.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -109,7 +110,6 @@ public:
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
 private:
-    struct resolve_state;
     /// What one request/response round trip produced.
     struct exchange_result {
         std::error_code error;
@@ -154,12 +154,11 @@ private:
     std::optional<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
     std::unique_ptr<SSL_SESSION, session_free> tls_session_; ///< offered on the next handshake
     std::string tls_failure_; ///< what describe() says about the last TLS failure
-    asio::ip::tcp::resolver resolver_;
+    host_resolver resolver_;   ///< for a host name; unused for an IP literal
     asio::steady_timer timer_; ///< the deadline of the current phase (connect or response)
     http_response_parser parser_;
     std::string request_;
     std::array<char, 4096> read_buffer_{};
-    std::shared_ptr<resolve_state> resolving_; ///< the resolve in flight, if any
     std::error_code last_transport_error_;
     std::uint64_t connections_opened_ = 0;
     std::uint64_t tls_sessions_resumed_ = 0;

@@ -24,7 +24,11 @@ struct member_view {
     std::string name;
     std::string host;
     std::uint16_t port = 0;
-    asio::ip::tcp::endpoint endpoint; ///< resolved address
+    asio::ip::tcp::endpoint endpoint; ///< resolved address; unset while address_error says why
+    /// Why there is no address to connect to: the member's host name has not been looked up yet,
+    /// or does not resolve ("cannot resolve pg1: Host not found (authoritative)"). Empty when
+    /// `endpoint` holds one. Such a member takes no new sessions (cluster_snapshot::unaddressed).
+    std::string address_error{};
 
     std::uint32_t weight = 100;       ///< from the config (HAProxy's `weight`)
     bool up = true;                   ///< routable by health: up, "UP 1/3", or never checked
@@ -53,6 +57,7 @@ enum class incident_kind {
     primary_not_dcs_leader, ///< a member out of recovery does not hold the lock
     several_primaries,      ///< more than one member reports itself primary
     sql_check_disagrees,    ///< health.sql_check: the DCS leader is in recovery by SQL, or its SQL check failed
+    no_address,             ///< a member's host name does not resolve (or not yet): it takes no new sessions
 };
 
 struct incident {
@@ -68,6 +73,10 @@ struct cluster_snapshot {
     /// eligible[i]: indices into `members` that listener i (config order) may route to, in
     /// balancing order.
     std::vector<std::vector<std::uint32_t>> eligible;
+    /// unaddressed[i]: members that listener i would route to but for their address (see
+    /// member_view::address_error). They take no new sessions; their live sessions stay, because
+    /// a session holds a connection, not a name.
+    std::vector<std::vector<std::uint32_t>> unaddressed{};
 
     /// The member writes go to: DCS leader lock, out of recovery by its own account (and by its
     /// SQL check when health.sql_check is set), running, up. nullopt while any of that is

@@ -1,6 +1,7 @@
 // The poller's loops. Each member has its own loop, so a hanging member delays nobody else; the
-// DCS loop reads GET /cluster from the primary (or any member that answers). Every answer
-// rebuilds the snapshot with derive_snapshot() and hands it to publish_.
+// DCS loop reads GET /cluster from the primary (or any member that answers); a member given by
+// host name has an address loop beside its check loop. Every answer rebuilds the snapshot with
+// derive_snapshot() and hands it to publish_.
 #include "health/poller/patroni_poller.hpp"
 
 #include "health/sql/sql_probe.hpp"
@@ -8,7 +9,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/io_context.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -18,23 +18,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
-
-/// Resolves a member's PostgreSQL address; IP literals need no lookup. Blocking for names, which
-/// happens at startup (and for discovered members, which Patroni names by address in practice).
-asio::ip::tcp::endpoint resolve_member(const config::member& m, std::string& error)
-{
-    std::error_code ec;
-    const auto address = asio::ip::make_address(m.host, ec);
-    if (!ec) return {address, m.port};
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    const auto results = resolver.resolve(m.host, std::to_string(m.port), ec);
-    if (ec || results.empty()) {
-        error = "cannot resolve " + m.host + ": " + (ec ? ec.message() : "no address");
-        return {};
-    }
-    return results.begin()->endpoint();
-}
 
 check_code code_of(std::error_code ec)
 {
@@ -80,13 +63,14 @@ bool any_role_listener(const config::config& cfg)
 } // namespace
 
 patroni_poller::patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish,
-                               event_fn event, api_tls_fn make_api_tls)
+                               event_fn event, api_tls_fn make_api_tls, lookup_fn lookup)
     : executor_(std::move(executor)),
       cfg_(cfg),
       thresholds_(thresholds_from(cfg.health)),
       publish_(std::move(publish)),
       event_(std::move(event)),
       make_api_tls_(std::move(make_api_tls)),
+      lookup_(std::move(lookup)),
       follows_roles_(any_role_listener(cfg)),
       wake_(executor_, asio::steady_timer::time_point::max())
 {
@@ -136,7 +120,7 @@ std::vector<std::string> patroni_poller::reconfigure(const config::config& cfg)
         if (known) continue;
         cfg_.members.push_back(m);
         auto& record = add_member(m, false);
-        if (record.client && !stopped_) spawn(member_loop(record), "check loop of " + m.name);
+        if (!stopped_) start_loops(record);
     }
     rebuild();
     return kept;
@@ -145,9 +129,15 @@ std::vector<std::string> patroni_poller::reconfigure(const config::config& cfg)
 patroni_poller::member_record& patroni_poller::add_member(config::member m, bool discovered)
 {
     auto& record = members_.emplace_back();
-    std::string error;
-    record.endpoint = resolve_member(m, error);
-    if (!error.empty()) event_("error", "config", "member=" + m.name + " " + error);
+    std::error_code not_literal;
+    const auto address = asio::ip::make_address(m.host, not_literal);
+    if (!not_literal) {
+        record.endpoint = {address, m.port};
+    } else {
+        // Looked up by the address loop, never here: getaddrinfo would block the control thread.
+        record.resolver = std::make_unique<host_resolver>(executor_, m.host, m.port, lookup_);
+        record.observation.address_error = m.host + " has not been looked up yet";
+    }
     record.api = m.api.empty() ? std::nullopt : parse_http_url(m.api);
     // The URL itself stays out of the line: it may carry a password.
     if (!m.api.empty() && !record.api)
@@ -187,8 +177,7 @@ std::shared_ptr<asio::ssl::context> patroni_poller::api_tls()
 void patroni_poller::start()
 {
     rebuild();
-    for (auto& m : members_)
-        if (m.client) spawn(member_loop(m), "check loop of " + m.observation.member.name);
+    for (auto& m : members_) start_loops(m);
     if (std::any_of(members_.begin(), members_.end(), [](const member_record& m) { return m.client != nullptr; }))
         spawn(dcs_loop(), "DCS loop");
 }
@@ -197,6 +186,14 @@ void patroni_poller::stop()
 {
     stopped_ = true;
     wake_.cancel();
+    for (auto& m : members_)
+        if (m.resolver) m.resolver->cancel();
+}
+
+void patroni_poller::start_loops(member_record& m)
+{
+    if (m.client) spawn(member_loop(m), "check loop of " + m.observation.member.name);
+    if (m.resolver) spawn(address_loop(m), "address loop of " + m.observation.member.name);
 }
 
 void patroni_poller::spawn(asio::awaitable<void> loop, std::string what)
@@ -240,8 +237,14 @@ asio::awaitable<void> patroni_poller::check_sql(member_record& m, pg_role role)
         obs.sql_error.clear();
         co_return;
     }
-    // libpq resolves a name with a blocking getaddrinfo(): hand it the address resolved already.
-    const std::string host = m.endpoint.port() != 0 ? m.endpoint.address().to_string() : obs.member.host;
+    // libpq resolves a name with a blocking getaddrinfo(): hand it the address looked up
+    // already, and nothing while there is none (the member is not routable then anyway).
+    if (!obs.address_error.empty()) {
+        obs.sql_in_recovery.reset();
+        obs.sql_error = "not asked: " + obs.address_error;
+        co_return;
+    }
+    const std::string host = m.endpoint.address().to_string();
     auto probe = probe_recovery(executor_, host, obs.member.port, *cfg_.health.sql_check, cfg_.health.timeout);
     const sql_probe_result r = co_await std::move(probe);
     if (r.ok) {
@@ -254,6 +257,64 @@ asio::awaitable<void> patroni_poller::check_sql(member_record& m, pg_role role)
     if (r.error != obs.sql_error) event_("warning", "sql_check", "member=" + obs.member.name + " SQL check failed: " + r.error);
     obs.sql_in_recovery.reset();
     obs.sql_error = r.error;
+}
+
+asio::awaitable<void> patroni_poller::address_loop(member_record& m)
+{
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(executor_);
+    while (!stopped_) {
+        const auto started = clock::now();
+        // No longer than a check may take: a name server that does not answer leaves the member
+        // unroutable, never this loop stuck (the late answer is picked up by the next round).
+        timer.expires_after(cfg_.health.timeout);
+        auto answer = co_await m.resolver->resolve(timer);
+        if (stopped_) co_return;
+        if (answer.error != asio::error::operation_aborted) record_address(m, std::move(answer));
+        // HAProxy's `hold valid`. Fast polling wakes this loop too: a leader that went missing
+        // may be back under a new address.
+        timer.expires_at(started + cfg_.resolve_interval.value_or(cfg_.health.interval));
+        co_await (timer.async_wait(nothrow) || wake_.async_wait(nothrow));
+    }
+}
+
+void patroni_poller::record_address(member_record& m, lookup_result answer)
+{
+    auto& obs = m.observation;
+    const std::string prefix = "member " + obs.member.name + ": ";
+    if (answer.error) {
+        const std::string reason =
+            answer.error == asio::error::timed_out
+                ? "no answer within " + std::to_string(cfg_.health.timeout.count()) + " ms"
+                : answer.error.message();
+        std::string error = "cannot resolve " + obs.member.host + ": " + reason;
+        if (error == obs.address_error) return; // one line per new failure, not one per round
+        event_("warning", "resolve", prefix + error);
+        // The endpoint stays as the last address known, for the "was" of the next change;
+        // the address error keeps every new session away from it.
+        obs.address_error = std::move(error);
+        rebuild();
+        return;
+    }
+    const auto& found = answer.endpoints;
+    // A name with several addresses (IPv4 and IPv6, round-robin DNS) keeps the one in use while
+    // it is among them, so new sessions do not hop between addresses from one lookup to the next.
+    const bool same = std::find(found.begin(), found.end(), m.endpoint) != found.end();
+    const bool was_unresolved = !obs.address_error.empty();
+    if (same && !was_unresolved) return;
+    const bool first = m.endpoint.port() == 0;
+    const auto previous = m.endpoint;
+    if (!same) m.endpoint = found.front();
+    const std::string now = m.endpoint.address().to_string();
+    if (first)
+        event_("info", "resolve", prefix + obs.member.host + " resolves to " + now);
+    else if (same)
+        event_("info", "resolve", prefix + obs.member.host + " resolves again to " + now);
+    else
+        event_("info", "resolve", prefix + obs.member.host + " now resolves to " + now + " (was " +
+                                      previous.address().to_string() + ")");
+    obs.address_error.clear();
+    rebuild();
 }
 
 probe_result patroni_poller::check_result(const http_client& client, std::error_code ec, const http_response& response,
@@ -367,7 +428,7 @@ void patroni_poller::discover(const cluster_view& view)
         auto& record = add_member(std::move(m), true);
         event_("info", "discovered", "member=" + dm.name + " discovered from the DCS at " + dm.host + ":" +
                            std::to_string(*dm.port));
-        if (record.client) spawn(member_loop(record), "check loop of " + dm.name);
+        start_loops(record);
     }
 }
 
@@ -393,7 +454,8 @@ void patroni_poller::rebuild()
     });
     if (follows_roles_ && dcs_asked_ && all_checked) {
         for (const auto& inc : new_incidents(incidents_logged_ ? current_.get() : nullptr, *next))
-            event_("error", "incident", inc.text);
+            if (inc.kind != incident_kind::no_address) // the address loop has said it already
+                event_("error", "incident", inc.text);
         incidents_logged_ = true;
     }
     if (current_ && current_->primary != next->primary) {

@@ -2,12 +2,14 @@
 // listeners), asks a healthy member `GET /cluster` for the DCS view, and publishes a new
 // ClusterSnapshot after every answer. While the leader is missing or failing it polls every
 // fast_interval, so a new leader is routed a fraction of a second after Patroni promotes it.
+// Members given by host name are looked up again every resolve_interval (else every interval).
 #pragma once
 
 #include "config/config.hpp"
 #include "health/cluster_snapshot.hpp"
 #include "health/http/http_client.hpp"
 #include "health/patroni/patroni_status.hpp"
+#include "health/resolve/host_resolver.hpp"
 #include "health/snapshot/derive_snapshot.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -32,7 +34,7 @@ public:
     /// Receives one line per event worth an operator's attention. `level` is "info", "warning"
     /// or "error"; `kind` names what happened, for the stats page's event list: "member_up",
     /// "member_down", "leader", "incident", "discovered", "sql_check", "dcs", "polling",
-    /// "config", "bug".
+    /// "resolve", "config", "bug".
     using event_fn = std::function<void(std::string_view level, std::string_view kind, const std::string& text)>;
     /// Builds the client-side TLS context for https:// APIs from the config's tls settings
     /// (api_ca, api_cert, api_key, min_version); nullptr and `error` when a file does not load.
@@ -41,14 +43,17 @@ public:
         std::function<std::shared_ptr<asio::ssl::context>(const config::tls_settings& settings, std::string& error)>;
 
     /// `make_api_tls` is called when the first https:// member appears and again on every
-    /// reconfigure(); without it an https:// member is reported and not checked.
+    /// reconfigure(); without it an https:// member is reported and not checked. `lookup` looks
+    /// up members' PostgreSQL host names (empty: getaddrinfo on Asio's resolver thread); tests
+    /// pass their own to script the answers.
     patroni_poller(asio::any_io_executor executor, const config::config& cfg, publish_fn publish, event_fn event,
-                   api_tls_fn make_api_tls = {});
+                   api_tls_fn make_api_tls = {}, lookup_fn lookup = {});
     patroni_poller(const patroni_poller&) = delete;
     patroni_poller& operator=(const patroni_poller&) = delete;
 
-    /// Starts one check loop per member with an API and the DCS loop. Publishes a first
-    /// snapshot at once (members never checked: static listeners route, role listeners wait).
+    /// Starts one check loop per member with an API, one address loop per member given by host
+    /// name, and the DCS loop. Publishes a first snapshot at once (members never checked: static
+    /// listeners route, role listeners wait; members by host name wait for their first answer).
     void start();
     /// Stops the loops (they end at their next wake-up).
     void stop();
@@ -70,13 +75,21 @@ public:
 private:
     struct member_record {
         member_observation observation;
-        asio::ip::tcp::endpoint endpoint;
+        asio::ip::tcp::endpoint endpoint; ///< unset while observation.address_error says why
+        /// For a host given by name; none for an IP literal, which is never looked up.
+        std::unique_ptr<host_resolver> resolver;
         std::optional<http_url> api;
         std::unique_ptr<http_client> client;
         bool discovered = false;
     };
 
     asio::awaitable<void> member_loop(member_record& m);
+    /// Looks the member's host name up every resolve_interval (else every interval) and
+    /// rebuilds the snapshot when the answer changes what sessions connect to.
+    asio::awaitable<void> address_loop(member_record& m);
+    void record_address(member_record& m, lookup_result answer);
+    /// Spawns the loops a member needs: checks when it has an API, lookups when it has a name.
+    void start_loops(member_record& m);
     /// health.sql_check: asks the member's PostgreSQL whether it is in recovery when it reports
     /// itself primary (`role`), and records the answer in its observation.
     asio::awaitable<void> check_sql(member_record& m, pg_role role);
@@ -104,6 +117,7 @@ private:
     publish_fn publish_;
     event_fn event_;
     api_tls_fn make_api_tls_;
+    lookup_fn lookup_; ///< for members' host names; empty: getaddrinfo
     std::shared_ptr<asio::ssl::context> api_tls_; ///< shared by every https:// client
 
     std::list<member_record> members_; ///< stable addresses: each loop holds a reference
@@ -118,7 +132,8 @@ private:
     bool dcs_asked_ = false;        ///< GET /cluster has been tried at least once
     bool incidents_logged_ = false; ///< the incidents of current_ have been logged
     bool stopped_ = false;
-    /// Never expires; cancelled to wake every sleeping loop when fast polling starts.
+    /// Never expires; cancelled to wake every sleeping loop when fast polling starts (the address
+    /// loops too: a leader that went missing may have come back under a new address).
     asio::steady_timer wake_;
 };
 

@@ -21,6 +21,7 @@ using index_list = std::vector<std::uint32_t>;
 member_view make_view(const member_observation& o, const cluster_view* dcs)
 {
     member_view v{o.member.name, o.member.host, o.member.port, {}};
+    v.address_error = o.address_error;
     v.weight = o.member.weight;
     v.health = o.health;
     // A member with no Patroni API is never checked: routable, as static servers always were.
@@ -233,24 +234,38 @@ bool fits_role(config::listener_role role, std::uint32_t i, const cluster_snapsh
     return false;
 }
 
+/// One listener's members: those it routes to, and those it would but for their address.
+struct listener_members {
+    index_list eligible;
+    index_list unaddressed;
+
+    void add(std::uint32_t i, const cluster_snapshot& s)
+    {
+        (s.members[i].address_error.empty() ? eligible : unaddressed).push_back(i);
+    }
+};
+
 /// A static listener keeps its server order and drops only members known to be down.
-index_list static_eligible(const config::listener& l, const cluster_snapshot& s)
+listener_members static_eligible(const config::listener& l, const cluster_snapshot& s)
 {
-    index_list out;
+    listener_members out;
     for (const auto& name : l.servers) {
         const auto i = find_by_name(s.members, name);
-        if (i && s.members[*i].up) out.push_back(*i);
+        if (i && s.members[*i].up) out.add(*i, s);
     }
     return out;
 }
 
-index_list role_eligible(const config::listener& l, config::listener_role role, const cluster_snapshot& s)
+listener_members role_eligible(const config::listener& l, config::listener_role role, const cluster_snapshot& s)
 {
-    index_list out;
+    listener_members out;
     for (std::size_t i = 0; i < s.members.size(); ++i) {
-        if (fits_role(role, to_index(i), s, l.max_lag)) out.push_back(to_index(i));
+        if (fits_role(role, to_index(i), s, l.max_lag)) out.add(to_index(i), s);
     }
-    if (out.empty() && l.fallback_to_primary && s.primary) out.push_back(*s.primary);
+    // The fallback stands in for readers that have nowhere to go, whatever the reason.
+    if (out.eligible.empty() && l.fallback_to_primary && s.primary &&
+        std::ranges::find(out.unaddressed, *s.primary) == out.unaddressed.end())
+        out.add(*s.primary, s);
     return out;
 }
 
@@ -267,7 +282,14 @@ cluster_snapshot derive_snapshot(std::span<const config::listener> listeners,
     for (const auto& o : members) s.members.push_back(make_view(o, view));
     choose_primary(s, members, sql_check);
     fill_replication_facts(s, members);
-    for (const auto& l : listeners) s.eligible.push_back(l.role ? role_eligible(l, *l.role, s) : static_eligible(l, s));
+    for (const auto& l : listeners) {
+        auto members_of = l.role ? role_eligible(l, *l.role, s) : static_eligible(l, s);
+        s.eligible.push_back(std::move(members_of.eligible));
+        s.unaddressed.push_back(std::move(members_of.unaddressed));
+    }
+    for (const auto& m : s.members)
+        if (!m.address_error.empty())
+            s.incidents.push_back({incident_kind::no_address, "member " + m.name + " has no address: " + m.address_error});
     return s;
 }
 
@@ -292,6 +314,7 @@ std::string_view to_string(incident_kind k) noexcept
     case incident_kind::primary_not_dcs_leader: return "primary_not_dcs_leader";
     case incident_kind::several_primaries: return "several_primaries";
     case incident_kind::sql_check_disagrees: return "sql_check_disagrees";
+    case incident_kind::no_address: return "no_address";
     }
     return "?";
 }

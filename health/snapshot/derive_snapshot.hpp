@@ -25,6 +25,9 @@ struct member_observation {
     /// when not checked (only members reporting primary are) or when the check failed.
     std::optional<bool> sql_in_recovery{};
     std::string sql_error{}; ///< why the last SQL check failed; empty when it answered or never ran
+    /// Why the member has no address to connect to (its host name does not resolve, or has not
+    /// been looked up yet); empty when it has one.
+    std::string address_error{};
 };
 
 /// Builds the snapshot for `listeners` (config order) over `members` (their order is the
@@ -44,6 +47,9 @@ struct member_observation {
 /// Lag is the primary's xlog.location minus the replica's replayed (else received) location,
 /// as Patroni's /replica?lag; without both, the DCS's coarser /cluster lag; else unknown.
 /// Static listeners (`servers`, no role): those servers that are up or never checked.
+/// A member with an address_error is taken out of every eligible list into the listener's
+/// `unaddressed` list (fallback_to_primary then looks for a primary that has an address); who is
+/// primary does not depend on addresses, and each such member is a `no_address` incident.
 ///
 /// Endpoints are left unresolved: resolving is I/O, so the caller fills member_view::endpoint.
 [[nodiscard]] cluster_snapshot derive_snapshot(std::span<const config::listener> listeners,

@@ -81,6 +81,14 @@ bool listener_uses(const config::listener& l, const std::string& member)
     return l.role || std::find(l.servers.begin(), l.servers.end(), member) != l.servers.end();
 }
 
+/// HAProxy's status column: status_text(), or "MAINT (resolution)" (HAProxy's words) while the
+/// member's host name does not resolve; the incidents say why.
+std::string check_status(const health::member_view& m, const health::check_thresholds& thresholds)
+{
+    if (!m.address_error.empty()) return "MAINT (resolution)";
+    return health::status_text(m.health, thresholds);
+}
+
 std::optional<seconds> seconds_since_steady(std::int64_t ns, std::chrono::steady_clock::time_point now)
 {
     if (ns == 0) return std::nullopt;
@@ -290,7 +298,7 @@ stats::server_row stats_collector::server_row(const versions& all, std::uint32_t
     switch (row.admin) {
     case stats::admin_state::maint: row.status = "MAINT"; break;
     case stats::admin_state::drain: row.status = "DRAIN"; break;
-    case stats::admin_state::ready: row.status = health::status_text(m.health, thresholds_); break;
+    case stats::admin_state::ready: row.status = check_status(m, thresholds_); break;
     }
     row.last_check = health::last_check_text(m.health);
     row.weight = m.weight;
@@ -379,7 +387,7 @@ std::vector<stats::cluster_member> stats_collector::cluster_panel() const
         row.state = patronictl_state(*snapshot_, m);
         row.timeline = m.timeline;
         row.lag_bytes = m.lag;
-        row.check_status = health::status_text(m.health, thresholds_);
+        row.check_status = check_status(m, thresholds_);
         row.last_check = health::last_check_text(m.health);
         if (auto it = checks_.find(m.name); it != checks_.end()) row.check_duration = it->second.durations->view();
         rows.push_back(std::move(row));

@@ -1,6 +1,6 @@
-// The kill rules, one question at a time: still eligible? gone? down? no longer primary? lagging
-// with on_lag: shutdown? Everything else (drained, promoted replica, lag with on_lag: keep) keeps
-// its sessions.
+// The kill rules, one question at a time: still eligible (or would be, but for its address)? gone?
+// down? no longer primary? lagging with on_lag: shutdown? Everything else (drained, promoted
+// replica, lag with on_lag: keep) keeps its sessions.
 #include "proxy/routing/kill_policy.hpp"
 
 #include <algorithm>
@@ -33,10 +33,15 @@ std::optional<kill_decision> kill_reason(const config::listener& listener, std::
     const auto* m = find_member(current, member, index);
     const std::string name(member);
     if (!m) return kill_decision{kill_kind::member_down, "member " + name + " is no longer part of the cluster"};
-    if (listener_index < current.eligible.size()) {
-        const auto& eligible = current.eligible[listener_index];
-        if (std::find(eligible.begin(), eligible.end(), index) != eligible.end()) return std::nullopt;
-    }
+    const auto listed = [index, listener_index](const std::vector<std::vector<std::uint32_t>>& per_listener) {
+        if (listener_index >= per_listener.size()) return false;
+        const auto& list = per_listener[listener_index];
+        return std::find(list.begin(), list.end(), index) != list.end();
+    };
+    if (listed(current.eligible)) return std::nullopt;
+    // Eligible but for its address (its host name stopped resolving): a live session holds a
+    // connection, not a name, so only new sessions stay away.
+    if (listed(current.unaddressed)) return std::nullopt;
     if (!m->up) {
         const auto check = health::last_check_text(m->health);
         return kill_decision{kill_kind::member_down, "member " + name + " is down" + (check.empty() ? "" : " (" + check + ")")};

@@ -1,6 +1,7 @@
 // When a new snapshot arrives, which live sessions must close. DESIGN.md "Killing": a session
 // closes when its member lost the leader role or was marked down; a replica over max_lag only
-// stops getting new sessions, unless the listener says on_lag: shutdown. Pure.
+// stops getting new sessions, unless the listener says on_lag: shutdown; so does a member whose
+// host name stopped resolving. Pure.
 #pragma once
 
 #include "config/config.hpp"

@@ -34,14 +34,15 @@ struct poller_harness {
         io.run_for(std::chrono::seconds(2)); // returns once the loops have seen the stop and ended
     }
 
-    /// Constructs the poller from `cfg` (snapshots are dropped, events collected) and starts it.
-    void start(health::patroni_poller::api_tls_fn make_api_tls = {})
+    /// Constructs the poller from `cfg` (snapshots are dropped, events collected) and starts it;
+    /// `lookup` scripts the answers for members' host names.
+    void start(health::patroni_poller::api_tls_fn make_api_tls = {}, health::lookup_fn lookup = {})
     {
         poller.emplace(io.get_executor(), cfg, [](const health::snapshot_ptr&) {},
                        [this](std::string_view level, std::string_view, const std::string& text) {
                            events.push_back(std::string(level) + ": " + text);
                        },
-                       std::move(make_api_tls));
+                       std::move(make_api_tls), std::move(lookup));
         poller->start();
     }
 

@@ -573,6 +573,53 @@ TEST_CASE("static listeners: listed servers that are up or never checked, in lis
     CHECK_FALSE(s.members[0].has_status);
 }
 
+TEST_CASE("a member whose host name does not resolve takes no new sessions, on any listener", "[health][snapshot]")
+{
+    cluster c;
+    const std::string error = "cannot resolve pg2: Host not found (authoritative)";
+    c.members[1].address_error = error;
+    SECTION("a replica: out of the eligible lists, into the unaddressed ones; up by its checks")
+    {
+        const auto s = c.derive();
+        CHECK(s.eligible[replica_l] == index_list{2});
+        CHECK(s.unaddressed[replica_l] == index_list{1});
+        CHECK(s.eligible[read_only_l] == index_list{0, 2});
+        CHECK(s.unaddressed[read_only_l] == index_list{1});
+        CHECK(s.unaddressed[primary_l].empty());
+        CHECK(s.members[1].up);
+        CHECK(s.members[1].address_error == error);
+        CHECK(has_incident(s, incident_kind::no_address, "member node2 has no address: " + error));
+    }
+    SECTION("the leader: still the primary, but nobody takes writes")
+    {
+        c.members[1].address_error.clear();
+        c.members[0].address_error = "cannot resolve pg1: Host not found (authoritative)";
+        const auto s = c.derive();
+        CHECK(s.primary == 0u);
+        CHECK(s.eligible[primary_l].empty());
+        CHECK(s.unaddressed[primary_l] == index_list{0});
+        CHECK(s.eligible[read_only_l] == index_list{1, 2});
+    }
+    SECTION("fallback_to_primary stands in when the replicas have no address")
+    {
+        c.members[2].address_error = error;
+        c.listeners[replica_l].fallback_to_primary = true;
+        const auto s = c.derive();
+        CHECK(s.eligible[replica_l] == index_list{0});
+        CHECK(s.unaddressed[replica_l] == index_list{1, 2});
+    }
+    SECTION("static listeners, in listed order; a member down stays out of both lists")
+    {
+        c.dcs.reset();
+        c.members[2] = observed("node3", std::nullopt, "+---");
+        c.members[2].address_error = error;
+        c.listeners = {static_listener({"node3", "node2", "node1"})};
+        const auto s = c.derive();
+        CHECK(s.eligible[0] == index_list{0});
+        CHECK(s.unaddressed[0] == index_list{1});
+    }
+}
+
 TEST_CASE("member order and facts follow the observations, not the DCS", "[health][snapshot]")
 {
     cluster c;

@@ -1,5 +1,6 @@
 // Which sessions close when the snapshot changes: role lost or member down closes; lag closes
-// only with on_lag: shutdown; drained or promoted members keep their sessions.
+// only with on_lag: shutdown; drained or promoted members, and members whose host name stopped
+// resolving, keep their sessions.
 #include "proxy/routing/kill_policy.hpp"
 
 #include <catch2/catch.hpp>
@@ -82,4 +83,18 @@ TEST_CASE("a member gone from the snapshot has its sessions closed", "[proxy][ki
     const auto reason = kill_reason(listener(config::listener_role::replica), 1, "node9", s);
     REQUIRE(reason);
     CHECK(reason->kind == proxy::kill_kind::member_down);
+}
+
+TEST_CASE("a member whose host name stopped resolving keeps its live sessions", "[proxy][kill]")
+{
+    auto s = snapshot({{}, {2}});
+    s.unaddressed = {{0}, {1}};
+    s.members[0].address_error = "cannot resolve pg1: Host not found (authoritative)";
+    s.members[1].address_error = s.members[0].address_error;
+    CHECK_FALSE(kill_reason(listener(config::listener_role::primary), 0, "node1", s));
+    CHECK_FALSE(kill_reason(listener(config::listener_role::replica), 1, "node2", s));
+    // ... until its checks take it down too
+    s.unaddressed[1].clear();
+    s.members[1].up = false;
+    CHECK(kill_reason(listener(config::listener_role::replica), 1, "node2", s));
 }

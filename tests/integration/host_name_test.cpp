@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -61,7 +62,8 @@ TEST_CASE("host names: a member by name (localhost) is routed, its Patroni API b
            json::array({{{"name", "node1"},
                          {"host", "localhost"},
                          {"port", pg.port()},
-                         {"api", "http://localhost:" + std::to_string(api.port())}}})}}},
+                         {"api", "http://localhost:" + std::to_string(api.port())}}})},
+          {"resolve_interval", "100ms"}}},
         {"health", {{"interval", "200ms"}, {"fast_interval", "50ms"}, {"timeout", "1s"}, {"fall", 3}, {"rise", 1}}},
         {"listeners",
          json::array({{{"name", "primary"}, {"bind", bind(primary)}, {"role", "primary"}, {"queue_timeout", "5s"}},
@@ -80,6 +82,15 @@ TEST_CASE("host names: a member by name (localhost) is routed, its Patroni API b
         CHECK(query_value(c.get(), "SELECT 'through a name'") == "through a name");
     }
     CHECK(proxy.wait_for_log("member node1: localhost resolves to ", 2s));
+    // Looked up again every 100 ms: the same answer changes nothing and logs nothing.
+    std::this_thread::sleep_for(400ms);
+    {
+        auto c = connect_via(fixed);
+        REQUIRE(PQstatus(c.get()) == CONNECTION_OK);
+        CHECK(server_port(c.get()) == pg.port());
+    }
+    CHECK(proxy.log().find("resolves again") == std::string::npos);
+    CHECK(proxy.log().find("now resolves to") == std::string::npos);
     CHECK(api.total_requests() > 0); // GET /patroni reached the API named "localhost"
     CHECK(proxy.log().find("cannot resolve") == std::string::npos);
 }

@@ -1,5 +1,5 @@
-// The kill rules, one question at a time: still eligible? gone? down? no longer primary? lagging
-// with on_lag: shutdown? Everything else (drained, promoted replica, lag with on_lag: keep) keeps
+// The kill rules, one question at a time: gone? still eligible (and not a replaced backup)? down?
+// no longer primary? lagging with on_lag: shutdown? Everything else (drained, promoted replica, lag with on_lag: keep) keeps
 // its sessions.
 #include "proxy/routing/kill_policy.hpp"
 
@@ -27,7 +27,8 @@ bool over_max_lag(const config::listener& l, const health::member_view& m)
 } // namespace
 
 std::optional<kill_decision> kill_reason(const config::listener& listener, std::size_t listener_index,
-                                         std::string_view member, const health::cluster_snapshot& current)
+                                         std::string_view member, const health::cluster_snapshot& current,
+                                         const member_admin_states* admin)
 {
     std::uint32_t index = 0;
     const auto* m = find_member(current, member, index);
@@ -35,7 +36,13 @@ std::optional<kill_decision> kill_reason(const config::listener& listener, std::
     if (!m) return kill_decision{kill_kind::member_down, "member " + name + " is no longer part of the cluster"};
     if (listener_index < current.eligible.size()) {
         const auto& eligible = current.eligible[listener_index];
-        if (std::find(eligible.begin(), eligible.end(), index) != eligible.end()) return std::nullopt;
+        if (std::find(eligible.begin(), eligible.end(), index) != eligible.end()) {
+            if (listener.shutdown_backup_sessions && current.setting(listener_index, index).backup &&
+                has_active_member(current, listener_index, admin))
+                return kill_decision{kill_kind::backup_replaced,
+                                     "member " + name + " is a backup and a non-backup member is available again"};
+            return std::nullopt;
+        }
     }
     if (!m->up) {
         const auto check = health::last_check_text(m->health);

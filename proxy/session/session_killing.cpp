@@ -50,7 +50,20 @@ void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous,
     if (!current || (previous && !routing_changed(*previous, *current))) return;
     kill_where(owner, [&current](const client_session& session, const health::member_view& member) {
         const auto& listener = session.listener();
-        return kill_reason(listener.cfg, listener.index, member.name, *current);
+        return kill_reason(listener.cfg, listener.index, member.name, *current, &listener.admin);
+    });
+}
+
+void close_replaced_backup_sessions(worker& owner, const health::snapshot_ptr&, const health::snapshot_ptr& current)
+{
+    if (!current) return;
+    kill_where(owner, [&current](const client_session& session,
+                                 const health::member_view& member) -> std::optional<kill_decision> {
+        const auto& listener = session.listener();
+        if (!listener.cfg.shutdown_backup_sessions) return std::nullopt;
+        auto decision = kill_reason(listener.cfg, listener.index, member.name, *current, &listener.admin);
+        if (decision && decision->kind == kill_kind::backup_replaced) return decision;
+        return std::nullopt;
     });
 }
 

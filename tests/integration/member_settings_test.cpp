@@ -146,15 +146,11 @@ std::unique_ptr<patroxy_process> start_proxy(const std::string& config, const st
     return std::make_unique<patroxy_process>(PATROXY_BINARY, config, ports);
 }
 
-/// The servers `n` new sessions through `listener_port` reach (0: refused).
+/// The distinct servers `n` new sessions through `listener_port` reach (0: refused).
 std::set<std::uint16_t> reached(std::uint16_t listener_port, std::size_t n)
 {
-    std::set<std::uint16_t> out;
-    for (std::size_t i = 0; i < n; ++i) {
-        auto c = connect_via(listener_port);
-        out.insert(server_port(c.get()).value_or(0));
-    }
-    return out;
+    const auto all = servers_reached(listener_port, n);
+    return {all.begin(), all.end()};
 }
 
 /// Until 4 new sessions in a row through `listener_port` reach exactly `servers`.
@@ -211,16 +207,26 @@ refusal raw_refusal(std::uint16_t listener_port, milliseconds timeout)
 /// A port nothing listens on: the PostgreSQL of a member no session reaches.
 std::uint16_t no_server() { return free_port(); }
 
+/// node1 leads with no server behind it (only replica listeners are used), node2 and node3, the
+/// two shared servers, replicate.
+struct leader_and_two_replicas {
+    leader_and_two_replicas() { members.healthy(0); }
+
+    std::uint16_t node2 = shared_pg_server(0).port();
+    std::uint16_t node3 = shared_pg_server(1).port();
+    scripted_members members{{no_server(), node2, node3}};
+};
+
 } // namespace
 
 TEST_CASE("backup: takes a listener's sessions while its non-backup member is out, and with "
           "shutdown_backup_sessions gives them back when it returns",
           "[member_settings][backup]")
 {
-    const auto node2 = shared_pg_server(0).port();
-    const auto node3 = shared_pg_server(1).port();
-    scripted_members members({no_server(), node2, node3});
-    members.healthy(0);
+    leader_and_two_replicas cluster;
+    const auto node2 = cluster.node2;
+    const auto node3 = cluster.node3;
+    auto& members = cluster.members;
     const json backup = {{"node3", {{"backup", true}}}};
     const listener_def reads{"reads", "replica",
                              {{"member_options", backup}, {"shutdown_backup_sessions", true}, {"queue_timeout", "3s"}}};
@@ -354,10 +360,10 @@ TEST_CASE("disabled: a member starts in maint on its listener, is routed once th
           "ready, and a reload that leaves the setting alone does not disable it again",
           "[member_settings][disabled]")
 {
-    const auto node2 = shared_pg_server(0).port();
-    const auto node3 = shared_pg_server(1).port();
-    scripted_members members({no_server(), node2, node3});
-    members.healthy(0);
+    leader_and_two_replicas cluster;
+    const auto node2 = cluster.node2;
+    const auto node3 = cluster.node3;
+    auto& members = cluster.members;
     const listener_def reads{"reads", "replica", {{"member_options", {{"node2", {{"disabled", true}}}}}}};
     const listener_def others{"others", "replica"};
     const auto stats_port = free_port();

@@ -242,13 +242,7 @@ TEST_CASE("CSV quotes a field only where it has a comma, a quote or a line break
 
 TEST_CASE("CSV: a member's max_connections is its slim; limit rejections count as dreq", "[stats][csv]")
 {
-    stats_view v = test::sample_view();
-    auto& primary = v.listeners.at(0);
-    primary.servers.at(0).sessions_limit = 20;
-    primary.denied_limit = 2;
-    primary.denied_global_limit = 3;
-    primary.denied_member_limit = 4;
-    auto rows = table_of(render_csv(v));
+    auto rows = table_of(render_csv(test::sample_view_with_limits()));
     CHECK(rows.at("primary/node1")["slim"] == "20");
     CHECK(rows.at("primary/node2")["slim"].empty());
     CHECK(rows.at("primary/FRONTEND")["dreq"] == "5");

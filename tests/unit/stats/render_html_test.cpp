@@ -441,13 +441,7 @@ TEST_CASE("HTML escapes every string taken from the view", "[stats][html]")
 
 TEST_CASE("HTML: a member's max_connections, the limit rejections and stats.hide_version", "[stats][html]")
 {
-    stats_view v = test::sample_view();
-    auto& primary = v.listeners.at(0);
-    primary.servers.at(0).sessions_limit = 20;
-    primary.denied_limit = 2;
-    primary.denied_global_limit = 3;
-    primary.denied_member_limit = 4;
-    primary.killed.backup_replaced = 5;
+    stats_view v = test::sample_view_with_limits();
     const std::string page = render_html(v);
     const std::string table = table_of(page, "listener-primary");
     CHECK(cells_of(row_of(table, "node1"))[s_limit] == "20");

@@ -267,12 +267,7 @@ TEST_CASE("metrics pass promtool check metrics without lint problems", "[stats][
 
 TEST_CASE("metrics: limit rejections by reason, backup kills and a member's max_connections", "[stats][metrics]")
 {
-    stats_view v = test::sample_view();
-    v.listeners.at(0).denied_global_limit = 3;
-    v.listeners.at(0).denied_member_limit = 4;
-    v.listeners.at(0).killed.backup_replaced = 5;
-    v.listeners.at(0).servers.at(0).sessions_limit = 20;
-    const std::string text = render_metrics(v);
+    const std::string text = render_metrics(test::sample_view_with_limits());
     CHECK(has_line(text, R"(patroxy_listener_rejected_total{listener="primary",reason="global_maxconn"} 3)"));
     CHECK(has_line(text, R"(patroxy_listener_rejected_total{listener="primary",reason="member_maxconn"} 4)"));
     CHECK(has_line(text, R"(patroxy_sessions_killed_total{listener="primary",reason="backup_replaced"} 5)"));

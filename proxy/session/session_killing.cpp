@@ -16,6 +16,7 @@ namespace {
 bool routing_changed(const health::cluster_snapshot& a, const health::cluster_snapshot& b)
 {
     if (a.eligible != b.eligible || a.primary != b.primary || a.members.size() != b.members.size()) return true;
+    if (a.settings != b.settings) return true; // a reload made a member a backup, say
     for (std::size_t i = 0; i < a.members.size(); ++i)
         if (a.members[i].name != b.members[i].name || a.members[i].up != b.members[i].up) return true;
     return false;

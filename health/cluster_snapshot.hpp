@@ -67,6 +67,16 @@ struct incident {
     bool operator==(const incident&) const = default;
 };
 
+/// One member's routing settings on one listener: config::listener::member_settings resolved by
+/// member name (a member the listener names nothing for, a discovered one say, gets the defaults).
+struct listener_member {
+    std::uint32_t weight = 100;        ///< the listener's `weight` for it, else member::weight
+    bool backup = false;               ///< takes new sessions only while no non-backup member does
+    std::uint32_t max_connections = 0; ///< live sessions it takes from this listener; 0 = no limit
+
+    bool operator==(const listener_member&) const = default;
+};
+
 struct cluster_snapshot {
     std::uint64_t generation = 0;
     std::vector<member_view> members;
@@ -88,6 +98,16 @@ struct cluster_snapshot {
     /// Per listener: since when it has had no eligible member (the epoch while it has one).
     /// Carried over from snapshot to snapshot by the poller, for the 57P03 message and stats.
     std::vector<std::chrono::system_clock::time_point> empty_since{};
+    /// settings[l][m]: member m (snapshot order) on listener l (config order).
+    std::vector<std::vector<listener_member>> settings{};
+
+    /// Member `m`'s settings on listener `l`; for a snapshot built without them (tests), the
+    /// member's own weight and no backup or limit.
+    [[nodiscard]] listener_member setting(std::size_t l, std::uint32_t m) const noexcept
+    {
+        if (l < settings.size() && m < settings[l].size()) return settings[l][m];
+        return m < members.size() ? listener_member{.weight = members[m].weight} : listener_member{};
+    }
 };
 
 using snapshot_ptr = std::shared_ptr<const cluster_snapshot>;

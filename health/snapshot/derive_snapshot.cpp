@@ -216,13 +216,33 @@ bool is_standby_leader(const member_view& m, const cluster_snapshot& s)
            m.dcs == dcs_role::standby_leader;
 }
 
-/// Whether member `i` serves listener role `role`.
-bool fits_role(config::listener_role role, std::uint32_t i, const cluster_snapshot& s,
-               const std::optional<std::uint64_t>& max_lag)
+/// Patroni's `tag_<name>=<value>` query filter: every tag the listener names is published by the
+/// member with that text (Patroni compares str(value).lower() for non-strings: "true", "3").
+bool tags_match(const config::listener& l, const member_view& m)
+{
+    for (const auto& [name, value] : l.tags) {
+        const auto published = m.tags.all.find(name);
+        if (published == m.tags.all.end() || published->second != value) return false;
+    }
+    return true;
+}
+
+/// Whether Patroni applies the tag filter on this role's endpoint: /primary, /leader and
+/// /standby-leader ignore tag_ parameters (api.py, 3.0.2: ignore_tags), the others honour them.
+bool filters_tags(config::listener_role role)
+{
+    return role != config::listener_role::primary && role != config::listener_role::standby_leader;
+}
+
+/// Whether member `i` serves listener `l`, whose role is `role`.
+bool fits_role(const config::listener& l, config::listener_role role, std::uint32_t i, const cluster_snapshot& s)
 {
     const member_view& m = s.members[i];
+    const auto& max_lag = l.max_lag;
     switch (role) {
-    case config::listener_role::primary: return s.primary == i;
+    case config::listener_role::primary:
+        // standby_leader: Patroni's /leader, 200 on whoever holds the leader lock, standby or not.
+        return s.primary == i || (l.standby_leader && is_standby_leader(m, s));
     case config::listener_role::replica: return serves_reads(m, s, max_lag);
     case config::listener_role::read_only:
         return s.primary == i || is_standby_leader(m, s) || serves_reads(m, s, max_lag);
@@ -260,12 +280,31 @@ listener_members role_eligible(const config::listener& l, config::listener_role 
 {
     listener_members out;
     for (std::size_t i = 0; i < s.members.size(); ++i) {
-        if (fits_role(role, to_index(i), s, l.max_lag)) out.add(to_index(i), s);
+        if (!fits_role(l, role, to_index(i), s)) continue;
+        if (filters_tags(role) && !tags_match(l, s.members[i])) continue;
+        out.add(to_index(i), s);
     }
     // The fallback stands in for readers that have nowhere to go, whatever the reason.
     if (out.eligible.empty() && l.fallback_to_primary && s.primary &&
         std::ranges::find(out.unaddressed, *s.primary) == out.unaddressed.end())
         out.add(*s.primary, s);
+    return out;
+}
+
+/// Each member's settings on listener `l`: its member_settings entry by name over the defaults.
+std::vector<listener_member> settings_of(const config::listener& l, const std::vector<member_view>& members)
+{
+    std::vector<listener_member> out;
+    out.reserve(members.size());
+    for (const auto& m : members) {
+        listener_member setting{.weight = m.weight};
+        if (const auto it = l.member_settings.find(m.name); it != l.member_settings.end()) {
+            setting.weight = it->second.weight.value_or(m.weight);
+            setting.backup = it->second.backup;
+            setting.max_connections = it->second.max_connections;
+        }
+        out.push_back(setting);
+    }
     return out;
 }
 
@@ -286,6 +325,7 @@ cluster_snapshot derive_snapshot(std::span<const config::listener> listeners,
         auto members_of = l.role ? role_eligible(l, *l.role, s) : static_eligible(l, s);
         s.eligible.push_back(std::move(members_of.eligible));
         s.unaddressed.push_back(std::move(members_of.unaddressed));
+        s.settings.push_back(settings_of(l, s.members));
     }
     for (const auto& m : s.members)
         if (!m.address_error.empty())

@@ -43,13 +43,23 @@ struct member_observation {
 /// - read-only: the primary, a standby cluster's standby leader (as Patroni's /read-only), and the
 ///   replica set.
 /// - sync / async: the replica set split by synchronous standby; `nosync` is never sync.
-/// - fallback_to_primary: a non-primary listener with nobody eligible gets the primary.
+/// - standby_leader (primary listeners): a standby cluster's leader is eligible too (Patroni's
+///   /leader rather than /primary).
+/// - tags: Patroni's `tag_<name>=<value>` filter, on the endpoints Patroni applies it to
+///   (replica, read-only, sync, async, any; not primary or standby-leader): a member is eligible
+///   only if it publishes every named tag with that text.
+/// - fallback_to_primary: a non-primary listener with nobody eligible gets the primary (tags
+///   aside: the fallback is the write member, whatever it publishes).
 /// Lag is the primary's xlog.location minus the replica's replayed (else received) location,
 /// as Patroni's /replica?lag; without both, the DCS's coarser /cluster lag; else unknown.
 /// Static listeners (`servers`, no role): those servers that are up or never checked.
 /// A member with an address_error is taken out of every eligible list into the listener's
 /// `unaddressed` list (fallback_to_primary then looks for a primary that has an address); who is
 /// primary does not depend on addresses, and each such member is a `no_address` incident.
+/// Every listener also gets each member's settings on it (cluster_snapshot::settings): weight,
+/// backup and max_connections from its member_settings, by member name. Backups stay in the
+/// eligible lists; which of them take sessions is the router's choice (proxy/routing/route.hpp),
+/// because it depends on the operator's drain/maint states too.
 ///
 /// Endpoints are left unresolved: resolving is I/O, so the caller fills member_view::endpoint.
 [[nodiscard]] cluster_snapshot derive_snapshot(std::span<const config::listener> listeners,

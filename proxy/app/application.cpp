@@ -10,6 +10,7 @@
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
+#include "proxy/routing/disabled_members.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/stats/event_log.hpp"
 #include "proxy/stats/http_server.hpp"
@@ -132,6 +133,9 @@ private:
     bool start_stats(const config::config& cfg);
     void reload();
     void warn_restart_needed(const config::config& next) const;
+    /// Puts the members a listener's config disables (or no longer disables) in their state,
+    /// once `snapshot` knows them (disabled_members.hpp).
+    void apply_disabled_members(const health::snapshot_ptr& snapshot);
     [[nodiscard]] std::string set_admin(std::string_view listener, std::string_view member, stats::admin_state state);
     void on_event(std::string_view level, std::string_view kind, const std::string& text);
     void schedule_sample();
@@ -166,6 +170,8 @@ application::application(const config::config& cfg, std::string config_path)
       workers_(cfg.workers),
       collector_(runtimes_, env_, workers_, events_)
 {
+    env_.workers = &workers_;
+    env_.max_connections.store(cfg_.max_connections, std::memory_order_relaxed);
     collector_.configure(cfg_);
 }
 
@@ -197,6 +203,9 @@ bool application::open_listener(const config::listener& l, std::size_t slot, con
     if (previous) // an operator's drain/maint survives a reload
         for (std::size_t i = 0; i < max_tracked_members; ++i)
             runtime.admin[i].store(previous->admin[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    runtime.pending_disabled = disabled_changes(previous ? &previous->cfg : nullptr, l);
+    if (const auto& snapshot = collector_.snapshot())
+        (void)apply_disabled(runtime.pending_disabled, *snapshot, runtime.admin);
     bound_[l.name] = bound_listener{&runtime, std::move(sockets)};
     return true;
 }
@@ -225,14 +234,17 @@ bool application::start_stats(const config::config& cfg)
     if (!cfg.stats) return true;
     std::optional<stats::basic_credentials> auth;
     if (cfg.stats->auth) auth = stats::basic_credentials{cfg.stats->auth->user, cfg.stats->auth->password};
+    const bool admin = cfg.stats->admin.value_or(auth.has_value()); // HAProxy's `stats admin if TRUE`
     stats_backend backend{
         .view = [this] { return collector_.collect(); },
         .set_admin = [this](std::string_view l, std::string_view m, stats::admin_state s) { return set_admin(l, m, s); },
         .ready = [this] { return ready_ && collector_.snapshot() != nullptr; },
-        .admin_allowed = auth.has_value(),
+        .admin_allowed = admin,
+        .page_uri = cfg.stats->uri,
     };
     auto& server = stats_server_.emplace(control_.get_executor(), stats::http_server_limits{}, auth,
                                          [backend](const stats::http_request& r) { return serve_stats_request(r, backend); });
+    server.set_realm(cfg.stats->realm);
     if (cfg.stats->tls) {
         std::string error;
         auto context = tls::make_server_context(cfg.stats->tls_options, tls::server_protocol::http, error);
@@ -263,7 +275,8 @@ bool application::start_stats(const config::config& cfg)
     }
     server.start();
     log_line(log_level::info) << "stats listener on " << server.local_endpoint() << (cfg.stats->tls ? " over HTTPS" : "")
-                              << (auth ? " (basic auth)" : " (no auth: admin actions disabled)");
+                              << (auth ? " (basic auth)" : " (no auth)") << ", page at " << cfg.stats->uri
+                              << (admin ? ", admin actions enabled" : ", admin actions disabled");
     return true;
 }
 
@@ -287,8 +300,9 @@ std::string application::set_admin(std::string_view listener, std::string_view m
         if (state == stats::admin_state::maint)
             workers_.run_on_each([runtime, member_name](worker& w) { close_sessions_in_maintenance(w, runtime, member_name); });
     }
-    // Clients queued for a member that is ready again look at the snapshot once more.
-    if (state == stats::admin_state::ready) workers_.publish(snapshot);
+    // Clients queued for a member that is ready again look at the snapshot once more, and a
+    // non-backup member back in service replaces the backups (shutdown_backup_sessions).
+    if (state == stats::admin_state::ready) workers_.publish(snapshot, &close_replaced_backup_sessions);
     const std::string where = listener == "*" ? std::string("every listener") : "listener " + std::string(listener);
     const std::string text = "member " + member_name + " set to " + stats::to_string(state) + " on " + where;
     log_line(log_level::warning) << "admin: " << text;
@@ -327,6 +341,14 @@ void application::warn_restart_needed(const config::config& next) const
         log_line(log_level::warning) << "reload: '" << what << "' changed; it takes effect at the next restart";
 }
 
+void application::apply_disabled_members(const health::snapshot_ptr& snapshot)
+{
+    if (!snapshot) return;
+    for (auto& runtime : runtimes_)
+        if (!runtime.retired && !runtime.pending_disabled.empty())
+            (void)apply_disabled(runtime.pending_disabled, *snapshot, runtime.admin);
+}
+
 void application::reload()
 {
     auto loaded = config::load_config_file(config_path_);
@@ -343,6 +365,7 @@ void application::reload()
     }
     auto next = std::move(*loaded.value);
     warn_restart_needed(next);
+    env_.max_connections.store(next.max_connections, std::memory_order_relaxed);
 
     // Listeners: close the removed and the changed ones first, so a changed one can bind its
     // address again; then open the new and the changed ones.
@@ -437,6 +460,7 @@ int application::run()
     poller_.emplace(
         control_.get_executor(), poller_config(cfg_),
         [this](const health::snapshot_ptr& s) {
+            apply_disabled_members(s); // before any session can be routed by `s`
             collector_.on_snapshot(s);
             workers_.publish(s, &close_sessions_leaving);
         },

@@ -200,7 +200,8 @@ void stats_collector::configure(const config::config& cfg)
     thresholds_ = health::thresholds_from(cfg.health);
     if (cfg.stats) {
         refresh_ = std::max(seconds{1}, duration_cast<seconds>(cfg.stats->refresh));
-        admin_enabled_ = cfg.stats->auth.has_value();
+        admin_enabled_ = cfg.stats->admin.value_or(cfg.stats->auth.has_value());
+        hide_version_ = cfg.stats->hide_version;
     }
     stats_tls_ = cfg.stats && cfg.stats->tls;
 }
@@ -249,7 +250,9 @@ void stats_collector::report_changes(const versions& l, seen_totals& seen)
                   }),
         .queued = sum_of(l, &listener_counters::queued_total),
         .rejected_no_server = sum_of(l, &listener_counters::rejected_no_server),
-        .rejected_limit = sum_of(l, &listener_counters::rejected_limit)};
+        .rejected_limit = sum_of(l, &listener_counters::rejected_limit) +
+                          sum_of(l, &listener_counters::rejected_global_limit),
+        .rejected_member_limit = sum_of(l, &listener_counters::rejected_member_limit)};
     const std::string on = " on listener " + l.back()->cfg.name;
     if (now.killed > seen.killed)
         events_.add("killed", std::to_string(now.killed - seen.killed) + " session(s) killed" + on +
@@ -263,6 +266,9 @@ void stats_collector::report_changes(const versions& l, seen_totals& seen)
     if (now.rejected_limit > seen.rejected_limit)
         events_.add("rejected", std::to_string(now.rejected_limit - seen.rejected_limit) + " client(s) rejected" + on +
                                     ": max_connections (53300)");
+    if (now.rejected_member_limit > seen.rejected_member_limit)
+        events_.add("rejected", std::to_string(now.rejected_member_limit - seen.rejected_member_limit) +
+                                    " client(s) rejected" + on + ": every eligible member at its max_connections (53300)");
     seen = now;
 }
 
@@ -301,10 +307,13 @@ stats::server_row stats_collector::server_row(const versions& all, std::uint32_t
     case stats::admin_state::ready: row.status = check_status(m, thresholds_); break;
     }
     row.last_check = health::last_check_text(m.health);
-    row.weight = m.weight;
+    const auto setting = snapshot_->setting(l.index, index);
+    row.weight = setting.weight;
+    row.sessions_limit = setting.max_connections;
     const bool eligible = is_eligible(*snapshot_, l.index, index);
     // A primary in a replica listener is there only as its fallback: HAProxy's backup server.
-    row.backup = eligible && l.cfg.role == config::listener_role::replica && snapshot_->primary == index;
+    const bool fallback = eligible && l.cfg.role == config::listener_role::replica && snapshot_->primary == index;
+    row.backup = setting.backup || fallback;
     row.active = eligible && !row.backup && row.admin == stats::admin_state::ready;
     row.checks_failed = m.health.failed_checks;
     row.downs = m.health.times_down;
@@ -342,6 +351,8 @@ stats::listener_row stats_collector::listener_row(const versions& all) const
     row.bytes_in = sum_of(all, &listener_counters::bytes_in);
     row.bytes_out = sum_of(all, &listener_counters::bytes_out);
     row.denied_limit = sum_of(all, &listener_counters::rejected_limit);
+    row.denied_global_limit = sum_of(all, &listener_counters::rejected_global_limit);
+    row.denied_member_limit = sum_of(all, &listener_counters::rejected_member_limit);
     row.errors_startup = sum_of(all, &listener_counters::rejected_startup);
     row.denied_no_server = sum_of(all, &listener_counters::rejected_no_server);
     row.denied_plaintext = sum_of(all, &listener_counters::rejected_plaintext);
@@ -356,18 +367,21 @@ stats::listener_row stats_collector::listener_row(const versions& all) const
     row.killed = {.role_lost = killed(kill_kind::role_lost),
                   .member_down = killed(kill_kind::member_down),
                   .over_lag = killed(kill_kind::over_lag),
-                  .maint = killed(kill_kind::maint)};
+                  .maint = killed(kill_kind::maint),
+                  .backup_replaced = killed(kill_kind::backup_replaced)};
     for (const auto* v : all) merge(row.queue_wait, v->counters.queue_wait.view());
 
+    bool any_server = false; // a member takes new sessions: an active one, else a backup
     if (snapshot_) {
-        for (std::uint32_t i = 0; i < snapshot_->members.size() && i < max_tracked_members; ++i)
-            if (listener_uses(l.cfg, snapshot_->members[i].name)) row.servers.push_back(server_row(all, i));
+        for (std::uint32_t i = 0; i < snapshot_->members.size() && i < max_tracked_members; ++i) {
+            if (!listener_uses(l.cfg, snapshot_->members[i].name)) continue;
+            row.servers.push_back(server_row(all, i));
+            any_server = any_server || takes_new_sessions(*snapshot_, l.index, i, &l.admin);
+        }
         if (l.index < snapshot_->empty_since.size() &&
             snapshot_->empty_since[l.index] != std::chrono::system_clock::time_point{})
             row.empty_for = duration_cast<seconds>(std::chrono::system_clock::now() - snapshot_->empty_since[l.index]);
     }
-    const bool any_server = std::any_of(row.servers.begin(), row.servers.end(),
-                                        [](const stats::server_row& s) { return s.active || s.backup; });
     if (row.sessions_limit && row.sessions_cur >= row.sessions_limit)
         row.status = "FULL";
     else
@@ -398,7 +412,7 @@ std::vector<stats::cluster_member> stats_collector::cluster_panel() const
 stats::stats_view stats_collector::collect() const
 {
     stats::stats_view view;
-    view.version = PATROXY_VERSION;
+    if (!hide_version_) view.version = PATROXY_VERSION;
     view.pid = static_cast<std::int64_t>(::getpid());
     view.now = std::chrono::system_clock::now();
     view.uptime = duration_cast<seconds>(view.now - started_);

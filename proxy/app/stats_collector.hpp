@@ -65,7 +65,8 @@ private:
         std::uint64_t killed = 0;
         std::uint64_t queued = 0;
         std::uint64_t rejected_no_server = 0;
-        std::uint64_t rejected_limit = 0;
+        std::uint64_t rejected_limit = 0; ///< the listener's or the global max_connections
+        std::uint64_t rejected_member_limit = 0;
     };
     struct member_checks {
         std::uint64_t seen = 0; ///< health.checks already observed
@@ -92,6 +93,7 @@ private:
     health::check_thresholds thresholds_;
     std::chrono::seconds refresh_{10};
     bool admin_enabled_ = false;
+    bool hide_version_ = false; ///< stats.hide_version: the view carries no version
     bool stats_tls_ = false; ///< the stats listener serves HTTPS
 
     health::snapshot_ptr snapshot_;

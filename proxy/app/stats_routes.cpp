@@ -39,22 +39,53 @@ stats::http_reply apply_admin_form(const stats::http_request& request, const sta
     if (auto error = backend.set_admin(*listener, *member, *state); !error.empty()) return text_reply(400, error + "\n");
     // Back to the page, which now shows the new state (POST/redirect/GET: a reload does not resend).
     auto reply = text_reply(303, "done\n");
-    reply.headers.emplace_back("Location", "./");
+    reply.headers.emplace_back("Location", backend.page_uri);
     return reply;
 }
+
+/// The page's uri split at its '?': HAProxy's default `stats uri /haproxy?stats` has a query.
+struct page_address {
+    std::string_view path;
+    std::string_view query;
+
+    explicit page_address(std::string_view uri)
+    {
+        const auto mark = uri.find('?');
+        path = uri.substr(0, mark);
+        query = mark == std::string_view::npos ? std::string_view{} : uri.substr(mark + 1);
+    }
+
+    [[nodiscard]] bool is_page(const stats::http_request& r) const
+    {
+        if (path == "/" && query.empty() && r.path == "/stats") return true; // the default's alias
+        return r.path == path && r.query.starts_with(query);
+    }
+
+    /// `<uri>;csv`, HAProxy's CSV address: ";csv" after the path, or after the query when there is one.
+    [[nodiscard]] bool is_csv(const stats::http_request& r) const
+    {
+        if (path == "/" && query.empty() && r.path == "/stats;csv") return true;
+        if (query.empty()) return r.path.size() == path.size() + 4 && r.path.starts_with(path) && r.path.ends_with(";csv");
+        return r.path == path && r.query.size() == query.size() + 4 && r.query.starts_with(query) &&
+               r.query.ends_with(";csv");
+    }
+};
 
 } // namespace
 
 stats::http_reply serve_stats_request(const stats::http_request& request, const stats_backend& backend)
 {
     const auto& path = request.path;
-    if (path == "/admin") {
+    const page_address page(backend.page_uri);
+    if (path == "/admin" || (request.method == "POST" && page.is_page(request))) {
         if (request.method != "POST") {
             auto reply = text_reply(405, "use POST\n");
             reply.headers.emplace_back("Allow", "POST");
             return reply;
         }
-        if (!backend.admin_allowed) return text_reply(403, "admin actions need stats.auth in the config\n");
+        if (!backend.admin_allowed)
+            return text_reply(403, "admin actions are disabled: they need stats.admin, or stats.auth when stats.admin "
+                                   "is not set\n");
         return apply_admin_form(request, backend);
     }
     if (request.method != "GET" && request.method != "HEAD") {
@@ -66,13 +97,14 @@ stats::http_reply serve_stats_request(const stats::http_request& request, const 
         const bool ready = backend.ready();
         return text_reply(ready ? 200 : 503, ready ? "ready\n" : "starting\n");
     }
-    if (path == "/" || path == "/stats") return rendered("text/html; charset=utf-8", stats::render_html(backend.view()));
-    if (path == "/stats.json") return rendered("application/json", stats::render_json(backend.view()));
-    if (path == "/stats.csv" || path == "/;csv" || path == "/stats;csv")
+    // CSV first: "/;csv" must not read as the page "/" with a query.
+    if (path == "/stats.csv" || page.is_csv(request))
         return rendered("text/csv; charset=utf-8", stats::render_csv(backend.view()));
+    if (page.is_page(request)) return rendered("text/html; charset=utf-8", stats::render_html(backend.view()));
+    if (path == "/stats.json") return rendered("application/json", stats::render_json(backend.view()));
     if (path == "/metrics")
         return rendered("text/plain; version=0.0.4; charset=utf-8", stats::render_metrics(backend.view()));
-    return text_reply(404, "no such page: try /, /stats.json, /stats.csv, /metrics or /health\n");
+    return text_reply(404, "no such page: try " + backend.page_uri + ", /stats.json, /stats.csv, /metrics or /health\n");
 }
 
 } // namespace patroxy::proxy

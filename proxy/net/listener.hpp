@@ -16,7 +16,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -41,7 +43,10 @@ struct listener_counters {
     std::atomic<std::uint32_t> active_max{0};     ///< the most seen at once
     std::atomic<std::uint64_t> accepted{0};       ///< connections accepted
     std::atomic<std::uint64_t> routed{0};         ///< round-robin tickets handed out
-    std::atomic<std::uint64_t> rejected_limit{0}; ///< answered 53300
+    std::atomic<std::uint64_t> rejected_limit{0}; ///< over the listener's max_connections: 53300
+    std::atomic<std::uint64_t> rejected_global_limit{0}; ///< over the global max_connections: 53300
+    /// Every eligible member stayed at its max_connections for queue_timeout: 53300.
+    std::atomic<std::uint64_t> rejected_member_limit{0};
     std::atomic<std::uint64_t> rejected_startup{0}; ///< malformed or timed-out startups
     std::atomic<std::uint64_t> rejected_no_server{0}; ///< answered 57P03
     std::atomic<std::uint32_t> queued{0};         ///< sessions waiting for an eligible member now
@@ -96,9 +101,15 @@ struct listener_runtime {
     /// for a better snapshot; a purely static listener fails at once.
     bool can_queue = false;
     listener_counters counters;
-    member_session_counts member_sessions{}; ///< live sessions per member, for leastconn
+    /// Live sessions per member (connecting ones included), for leastconn and the members'
+    /// max_connections. Counted per version of the listener: after a reload that replaced it,
+    /// the sessions the old version still carries do not count against the new one's limits.
+    member_session_counts member_sessions{};
     std::array<server_counters, max_tracked_members> servers;
-    member_admin_states admin{}; ///< drain/maint set from the stats page
+    member_admin_states admin{}; ///< drain/maint set from the stats page (and `disabled` members)
+    /// Admin states the config asks for (member_settings' `disabled`: true = maint, false =
+    /// ready), by member name, until the member has a snapshot index. Control thread only.
+    std::map<std::string, bool> pending_disabled;
     /// Read by a session once, when it first needs TLS; replaced by a reload.
     std::atomic<std::shared_ptr<const listener_tls>> tls;
     /// Removed from the config by a reload: no longer accepting, kept while its sessions live.

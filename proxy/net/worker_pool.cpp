@@ -35,6 +35,7 @@ worker_pool::~worker_pool() { stop_now(); }
 void worker_pool::start()
 {
     running_ = true;
+    wakes_.store(true, std::memory_order_release);
     for (auto& w : workers_) {
         w->guard_.emplace(w->context_.get_executor());
         w->thread_ = std::thread([&target = *w] { target.run(); });
@@ -44,6 +45,7 @@ void worker_pool::start()
 void worker_pool::stop_when_idle()
 {
     running_ = false;
+    wakes_.store(false, std::memory_order_release);
     for (auto& w : workers_) w->guard_.reset();
     join();
 }
@@ -51,6 +53,7 @@ void worker_pool::stop_when_idle()
 void worker_pool::stop_now()
 {
     running_ = false;
+    wakes_.store(false, std::memory_order_release);
     for (auto& w : workers_) {
         w->guard_.reset();
         w->context_.stop();
@@ -73,6 +76,12 @@ void worker_pool::publish(const health::snapshot_ptr& snapshot, after_install af
             if (after) after(target, previous, snapshot);
         });
     }
+}
+
+void worker_pool::wake_queued()
+{
+    if (!wakes_.load(std::memory_order_acquire)) return;
+    for (auto& w : workers_) asio::post(w->context_, [&target = *w] { target.wake_queued(); });
 }
 
 void worker_pool::run_on_each(std::function<void(worker&)> fn)

@@ -58,6 +58,9 @@ public:
     /// A timer that never expires; installing a snapshot cancels every wait on it, so a queued
     /// session wakes to look at the new snapshot (Asio's timer-as-condition-variable idiom).
     [[nodiscard]] asio::steady_timer& snapshot_signal() noexcept { return snapshot_signal_; }
+    /// Wakes the queued sessions to plan again under the same snapshot (a member's slot freed).
+    /// This worker's thread only.
+    void wake_queued() { snapshot_signal_.cancel(); }
 
     /// Live sessions on this worker, so that a snapshot change can close those on a member
     /// that lost its role. Touched on this worker's thread only.
@@ -124,6 +127,10 @@ public:
     using after_install = void (*)(worker&, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
     void publish(const health::snapshot_ptr& snapshot, after_install after = nullptr);
 
+    /// Wakes the queued sessions of every worker (worker::wake_queued(), on each one's thread):
+    /// a member's slot has freed. Any thread.
+    void wake_queued();
+
     /// Runs `fn(worker)` on every worker's own thread (e.g. to close some of its sessions).
     void run_on_each(std::function<void(worker&)> fn);
     /// The same, and returns once every worker has run it (at once, on this thread, before
@@ -152,6 +159,9 @@ private:
     void join();
     std::vector<std::unique_ptr<worker>> workers_;
     bool running_ = false; ///< between start() and a stop; changed on the control thread only
+    /// wake_queued() posts only between start() and a stop: a session destroyed with its
+    /// worker's io_context must not post into a context already gone.
+    std::atomic<bool> wakes_{false};
 };
 
 } // namespace patroxy::proxy

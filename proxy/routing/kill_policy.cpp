@@ -1,6 +1,6 @@
-// The kill rules, one question at a time: still eligible (or would be, but for its address)? gone?
-// down? no longer primary? lagging with on_lag: shutdown? Everything else (drained, promoted
-// replica, lag with on_lag: keep) keeps its sessions.
+// The kill rules, one question at a time: gone? still eligible (and not a replaced backup), or would
+// be but for its address? down? no longer primary? lagging with on_lag: shutdown? Everything else
+// (drained, promoted replica, lag with on_lag: keep) keeps its sessions.
 #include "proxy/routing/kill_policy.hpp"
 
 #include <algorithm>
@@ -27,7 +27,8 @@ bool over_max_lag(const config::listener& l, const health::member_view& m)
 } // namespace
 
 std::optional<kill_decision> kill_reason(const config::listener& listener, std::size_t listener_index,
-                                         std::string_view member, const health::cluster_snapshot& current)
+                                         std::string_view member, const health::cluster_snapshot& current,
+                                         const member_admin_states* admin)
 {
     std::uint32_t index = 0;
     const auto* m = find_member(current, member, index);
@@ -38,7 +39,13 @@ std::optional<kill_decision> kill_reason(const config::listener& listener, std::
         const auto& list = per_listener[listener_index];
         return std::find(list.begin(), list.end(), index) != list.end();
     };
-    if (listed(current.eligible)) return std::nullopt;
+    if (listed(current.eligible)) {
+        if (listener.shutdown_backup_sessions && current.setting(listener_index, index).backup &&
+            has_active_member(current, listener_index, admin))
+            return kill_decision{kill_kind::backup_replaced,
+                                 "member " + name + " is a backup and a non-backup member is available again"};
+        return std::nullopt;
+    }
     // Eligible but for its address (its host name stopped resolving): a live session holds a
     // connection, not a name, so only new sessions stay away.
     if (listed(current.unaddressed)) return std::nullopt;

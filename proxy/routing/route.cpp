@@ -1,5 +1,6 @@
 // Balancing. The first pick depends on the mode; the fallbacks go round the remaining weighted
-// members from there, so a refused connect moves to the next member.
+// members from there, so a refused connect moves to the next member. Backups and full members
+// are sorted out first.
 #include "proxy/routing/route.hpp"
 
 #include <algorithm>
@@ -13,19 +14,42 @@ struct weighted {
     std::uint32_t weight; ///< divided by the weights' gcd
 };
 
-std::vector<weighted> weighted_members(const health::cluster_snapshot& snapshot, const std::vector<std::uint32_t>& eligible,
-                                       const member_admin_states* admin)
+bool ready(const member_admin_states* admin, std::uint32_t i) noexcept
 {
-    std::vector<weighted> out;
-    std::uint32_t divisor = 0;
-    for (auto i : eligible) {
-        const auto w = snapshot.members[i].weight;
-        if (w == 0) continue; // drained: no new sessions
-        if (admin && i < admin->size() && (*admin)[i].load(std::memory_order_relaxed) != 0) continue; // drain/maint
-        out.push_back({i, w});
-        divisor = std::gcd(divisor, w);
+    return !admin || i >= admin->size() || (*admin)[i].load(std::memory_order_relaxed) == 0;
+}
+
+bool at_limit(const member_session_counts* sessions, std::uint32_t i, std::uint32_t limit) noexcept
+{
+    return limit != 0 && sessions && i < sessions->size() && (*sessions)[i].load(std::memory_order_relaxed) >= limit;
+}
+
+/// The members that may take the session, split as the backup rule needs them.
+struct candidates {
+    std::vector<weighted> active;  ///< non-backup, not full
+    std::vector<weighted> backups; ///< backup, not full, in member order
+    bool has_active = false;       ///< some non-backup member takes new sessions, full or not
+    bool any_full = false;         ///< some member that would take it is full
+};
+
+candidates gather(const health::cluster_snapshot& snapshot, std::size_t listener_index,
+                  const member_session_counts* sessions, const member_admin_states* admin)
+{
+    candidates out;
+    bool backup_full = false;
+    bool active_full = false;
+    for (auto i : snapshot.eligible[listener_index]) {
+        const auto setting = snapshot.setting(listener_index, i);
+        if (setting.weight == 0 || !ready(admin, i)) continue; // drained, drain or maint: no new sessions
+        if (!setting.backup) out.has_active = true;
+        const bool full = at_limit(sessions, i, setting.max_connections);
+        (setting.backup ? backup_full : active_full) |= full;
+        if (!full) (setting.backup ? out.backups : out.active).push_back({i, setting.weight});
     }
-    for (auto& m : out) m.weight /= divisor; // equal weights become 1: plain alternation
+    out.any_full = out.has_active ? active_full : backup_full;
+    std::uint32_t divisor = 0;
+    for (const auto& m : out.active) divisor = std::gcd(divisor, m.weight);
+    for (auto& m : out.active) m.weight /= divisor; // equal weights become 1: plain alternation
     return out;
 }
 
@@ -71,24 +95,49 @@ std::size_t least_connections(const std::vector<weighted>& members, std::uint64_
 
 } // namespace
 
+bool takes_new_sessions(const health::cluster_snapshot& snapshot, std::size_t listener_index, std::uint32_t member,
+                        const member_admin_states* admin) noexcept
+{
+    if (listener_index >= snapshot.eligible.size()) return false;
+    const auto& eligible = snapshot.eligible[listener_index];
+    return std::find(eligible.begin(), eligible.end(), member) != eligible.end() &&
+           snapshot.setting(listener_index, member).weight != 0 && ready(admin, member);
+}
+
+bool has_active_member(const health::cluster_snapshot& snapshot, std::size_t listener_index,
+                       const member_admin_states* admin) noexcept
+{
+    if (listener_index >= snapshot.eligible.size()) return false;
+    return std::any_of(snapshot.eligible[listener_index].begin(), snapshot.eligible[listener_index].end(),
+                       [&](std::uint32_t i) {
+                           return !snapshot.setting(listener_index, i).backup &&
+                                  takes_new_sessions(snapshot, listener_index, i, admin);
+                       });
+}
+
 route_plan plan_route(const health::cluster_snapshot& snapshot, std::size_t listener_index,
                       config::balance_mode balance, std::uint64_t ticket, unsigned retries,
                       const member_session_counts* sessions, const member_admin_states* admin)
 {
     if (listener_index >= snapshot.eligible.size()) return {};
-    const auto members = weighted_members(snapshot, snapshot.eligible[listener_index], admin);
-    if (members.empty()) return {};
+    const auto found = gather(snapshot, listener_index, sessions, admin);
+    // Backups only while no non-backup member takes sessions, and then the first of them leads.
+    const bool on_backups = !found.has_active;
+    const auto& members = on_backups ? found.backups : found.active;
+    if (members.empty()) return found.any_full ? route_plan::all_full() : route_plan{};
 
     std::size_t start = 0;
-    switch (balance) {
-    case config::balance_mode::first: start = 0; break;
-    case config::balance_mode::roundrobin:
-    case config::balance_mode::source: // the ticket is then the hash of the client's address
-        start = weighted_round_robin(members, ticket);
-        break;
-    case config::balance_mode::leastconn:
-        start = sessions ? least_connections(members, ticket, *sessions) : weighted_round_robin(members, ticket);
-        break;
+    if (!on_backups) {
+        switch (balance) {
+        case config::balance_mode::first: start = 0; break;
+        case config::balance_mode::roundrobin:
+        case config::balance_mode::source: // the ticket is then the hash of the client's address
+            start = weighted_round_robin(members, ticket);
+            break;
+        case config::balance_mode::leastconn:
+            start = sessions ? least_connections(members, ticket, *sessions) : weighted_round_robin(members, ticket);
+            break;
+        }
     }
     const std::size_t attempts = std::min<std::size_t>(members.size(), std::size_t{retries} + 1);
     std::vector<std::uint32_t> order;

@@ -87,7 +87,12 @@ client_session::client_session(tcp_socket client, const asio::ip::tcp::endpoint&
     setup_->startup_deadline = started_ + env_.timeouts.startup;
     const auto active = listener_.counters.active.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.active_max, active);
-    over_limit_ = active > listener_.cfg.max_connections;
+    const auto everywhere = env_.active_sessions.fetch_add(1, std::memory_order_relaxed) + 1;
+    const auto global_limit = env_.max_connections.load(std::memory_order_relaxed);
+    if (active > listener_.cfg.max_connections)
+        over_limit_ = limit_hit::listener;
+    else if (global_limit != 0 && everywhere > global_limit)
+        over_limit_ = limit_hit::global;
     // The client socket is non-blocking from its accept (nonblocking_sockets.hpp), as the eager
     // writes need (eager_write.hpp); TCP_NODELAY and TCP_INQ come from the listener.
     owner_.live_sessions().push_back(*this);
@@ -103,6 +108,7 @@ client_session::~client_session()
     set_member(nullptr, 0);
     if (cancel_key_) env_.cancels.remove(cancel_key_->process_id, cancel_key_->secret_key, id_);
     listener_.counters.active.fetch_sub(1, std::memory_order_relaxed);
+    env_.active_sessions.fetch_sub(1, std::memory_order_relaxed);
     listener_.counters.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
     listener_.counters.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
     if (queued_for_.count() > 0) listener_.counters.queue_wait.observe(queued_for_);
@@ -215,7 +221,7 @@ task<void> client_session::serve()
             continue;
         }
         if (std::holds_alternative<protocol::ssl_request>(*packet)) {
-            if (!over_limit_ && listener_.cfg.tls == config::tls_mode::passthrough) {
+            if (over_limit_ == limit_hit::none && listener_.cfg.tls == config::tls_mode::passthrough) {
                 co_await serve_ssl_passthrough();
                 co_return;
             }
@@ -232,11 +238,8 @@ task<void> client_session::serve()
         remember_startup(std::get<protocol::startup_message>(*packet));
         const bool allowed = co_await allow_plaintext_startup();
         if (!allowed) co_return;
-        if (over_limit_) {
-            listener_.counters.rejected_limit.fetch_add(1, std::memory_order_relaxed);
-            prepare_error(close_cause::too_many_clients, "53300",
-                          "sorry, too many clients already: listener \"" + listener_.cfg.name +
-                              "\" is at its max_connections (" + std::to_string(listener_.cfg.max_connections) + ")");
+        if (over_limit_ != limit_hit::none) {
+            prepare_over_limit_error();
             co_await send_prepared_error();
             co_return;
         }
@@ -254,6 +257,22 @@ task<void> client_session::serve()
                   "invalid startup sequence on listener \"" + listener_.cfg.name +
                       "\": expected a StartupMessage after at most one GSSENCRequest and one SSLRequest");
     co_await send_prepared_error();
+}
+
+void client_session::prepare_over_limit_error()
+{
+    if (over_limit_ == limit_hit::listener) {
+        listener_.counters.rejected_limit.fetch_add(1, std::memory_order_relaxed);
+        prepare_error(close_cause::too_many_clients, "53300",
+                      "sorry, too many clients already: listener \"" + listener_.cfg.name +
+                          "\" is at its max_connections (" + std::to_string(listener_.cfg.max_connections) + ")");
+        return;
+    }
+    listener_.counters.rejected_global_limit.fetch_add(1, std::memory_order_relaxed);
+    prepare_error(close_cause::too_many_clients, "53300",
+                  "sorry, too many clients already: patroxy is at its global max_connections (" +
+                      std::to_string(env_.max_connections.load(std::memory_order_relaxed)) +
+                      ") across all listeners; refused on listener \"" + listener_.cfg.name + "\"");
 }
 
 void client_session::kill(const kill_decision& decision)

@@ -105,6 +105,8 @@ private:
 
     // client_session.cpp
     task<void> serve();
+    /// The 53300 for a connection over the listener's or the global max_connections, counted.
+    void prepare_over_limit_error();
     /// Closes both sockets and logs how the session ended.
     void close_and_report();
     void finish(close_cause cause, std::string detail = {});
@@ -157,7 +159,18 @@ private:
     task<std::tuple<std::error_code, std::size_t>> send_first_packet_and_read_answer();
     task<std::size_t> forward_startup_and_peek();
     void prepare_no_server_error();
+    /// 53300 after queue_timeout: every member that could take the client is at its max_connections.
+    void prepare_members_full_error();
     [[nodiscard]] std::string empty_since_text() const;
+    /// Takes one of member `index`'s sessions on this listener, within its max_connections under
+    /// snapshot_; false when it is full. A claimed slot is held until set_member() moves off the
+    /// member (or release_slot(), when the connect fails first).
+    [[nodiscard]] bool claim_slot(std::uint32_t index) noexcept;
+    /// Gives the slot back; clients queued for a slot are woken to look again.
+    void release_slot(std::uint32_t index) noexcept;
+    /// How long the client may still be held: up to queue_timeout for a full member's slot (on
+    /// any listener), else the queue deadline (none on a purely static listener).
+    [[nodiscard]] clock::time_point hold_until() const noexcept;
     void note_failure(const health::member_view& member, std::uint32_t index, std::string_view what);
     void set_member(const health::member_view* member, std::uint32_t index);
 
@@ -237,9 +250,12 @@ private:
         /// For the queue: a session waiting for a newer snapshot wakes at queue_deadline.
         steady_deadline queue_timer;
         clock::time_point queue_deadline{}; ///< give up finding a server after this
+        clock::time_point slot_deadline{};  ///< give up waiting for a full member's slot after this
         route_plan plan;                    ///< members to try, in order
         std::size_t next_candidate = 0;     ///< index into plan of the next member to try
         std::string failures;               ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
+        /// The last plan found every member that could take the client at its max_connections.
+        bool members_full = false;
         std::size_t first_packet_length = 0; ///< of the packet at client_buf_'s start, re-sent on a retry
         std::size_t client_bytes = 0;        ///< read into client_buf_: the first packet and any after it
         /// The client negotiates TLS with the server itself (passthrough): patroxy must not.
@@ -261,7 +277,9 @@ private:
     session_env& env_;
     const std::uint64_t id_;
     asio::ip::tcp::endpoint peer_; ///< the client's address, formatted only for a log line
-    bool over_limit_ = false; ///< over max_connections: only a CancelRequest is still served
+    /// Which max_connections the connection is over, if any: only a CancelRequest is then served.
+    enum class limit_hit : std::uint8_t { none, listener, global };
+    limit_hit over_limit_ = limit_hit::none;
 
     health::snapshot_ptr snapshot_;                ///< the snapshot this session was routed by
     std::chrono::milliseconds queued_for_{0};      ///< time spent waiting for an eligible member

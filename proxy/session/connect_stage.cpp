@@ -43,17 +43,44 @@ bool worth_retrying(std::string_view sqlstate)
 void client_session::set_member(const health::member_view* member, std::uint32_t index)
 {
     track_server_tls(false, false); // the encrypted leg, if any, was to the previous member
-    // Counted per listener and member for leastconn, while the session is connected to it.
-    if (member_ && member_index_ < listener_.member_sessions.size())
-        listener_.member_sessions[member_index_].fetch_sub(1, std::memory_order_relaxed);
+    // Counted per listener and member (leastconn, max_connections) from the claim (claim_slot())
+    // while the session is connected to it.
+    if (member_) release_slot(member_index_);
     member_ = member;
     member_index_ = index;
     if (!member_ || member_index_ >= listener_.member_sessions.size()) return;
-    const auto live = listener_.member_sessions[member_index_].fetch_add(1, std::memory_order_relaxed) + 1;
+    const auto live = listener_.member_sessions[member_index_].load(std::memory_order_relaxed);
     auto& server = listener_.servers[member_index_];
     raise_to(server.sessions_max, live);
     server.sessions_total.fetch_add(1, std::memory_order_relaxed);
     server.last_session_ns.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+bool client_session::claim_slot(std::uint32_t index) noexcept
+{
+    if (index >= listener_.member_sessions.size()) return true;
+    const auto limit = snapshot_ ? snapshot_->setting(listener_.index, index).max_connections : 0;
+    auto& live = listener_.member_sessions[index];
+    auto seen = live.load(std::memory_order_relaxed);
+    // Compare and increment in one step: sessions on other workers claim the same slots.
+    do {
+        if (limit != 0 && seen >= limit) return false;
+    } while (!live.compare_exchange_weak(seen, seen + 1, std::memory_order_relaxed));
+    return true;
+}
+
+void client_session::release_slot(std::uint32_t index) noexcept
+{
+    if (index >= listener_.member_sessions.size()) return;
+    listener_.member_sessions[index].fetch_sub(1, std::memory_order_relaxed);
+    // Only a member with a limit can have clients waiting for its slot.
+    if (listener_.counters.queued.load(std::memory_order_relaxed) == 0 || !snapshot_ ||
+        snapshot_->setting(listener_.index, index).max_connections == 0)
+        return;
+    if (env_.workers)
+        env_.workers->wake_queued();
+    else
+        owner_.wake_queued();
 }
 
 void client_session::note_failure(const health::member_view& member, std::uint32_t index, std::string_view what)
@@ -108,6 +135,7 @@ void client_session::plan_from_current_snapshot()
     if (listener_.cfg.balance == config::balance_mode::source) ticket = address_hash(peer_.address());
     setup_->plan = plan_route(*snapshot_, listener_.index, listener_.cfg.balance, ticket, env_.retries,
                        &listener_.member_sessions, &listener_.admin);
+    setup_->members_full = setup_->plan.full();
 }
 
 task<bool> client_session::connect_server()
@@ -115,11 +143,19 @@ task<bool> client_session::connect_server()
     enter_stage(stage::connecting);
     // A listener whose members can change (Patroni roles, or servers with a Patroni API) holds
     // its clients for up to queue_timeout; a purely static one has nothing to wait for.
+    // A client waiting for a full member's slot is held up to queue_timeout on any listener.
     const auto hold = listener_.can_queue ? listener_.cfg.queue_timeout : config::duration{0};
-    setup_->queue_deadline = clock::now() + hold;
+    const auto now = clock::now();
+    setup_->queue_deadline = now + hold;
+    setup_->slot_deadline = now + listener_.cfg.queue_timeout;
     plan_from_current_snapshot();
     setup_->next_candidate = 0;
     co_return co_await find_server();
+}
+
+client_session::clock::time_point client_session::hold_until() const noexcept
+{
+    return setup_->members_full ? setup_->slot_deadline : setup_->queue_deadline;
 }
 
 task<bool> client_session::find_server()
@@ -132,12 +168,15 @@ task<bool> client_session::find_server()
     for (;;) {
         const bool connected = co_await try_candidates();
         if (connected) co_return true;
-        if (clock::now() >= setup_->queue_deadline) break;
+        if (clock::now() >= hold_until()) break;
         if (owner_.snapshot() == snapshot_) co_await wait_for_newer_snapshot();
         plan_from_current_snapshot();
         setup_->next_candidate = 0;
     }
-    prepare_no_server_error();
+    if (setup_->members_full)
+        prepare_members_full_error();
+    else
+        prepare_no_server_error();
     co_await send_prepared_error();
     co_return false;
 }
@@ -148,12 +187,15 @@ task<void> client_session::wait_for_newer_snapshot()
     auto& setup = *setup_;
     const auto start = clock::now();
     if (queued_for_.count() == 0) {
-        log_line(log_level::info) << prefix() << " queued: " << (setup.plan.empty() ? "no eligible server" : setup.failures);
+        const char* why = setup.members_full ? "every eligible server is at its max_connections"
+                          : setup.plan.empty() ? "no eligible server"
+                                               : nullptr;
+        log_line(log_level::info) << prefix() << " queued: " << (why ? std::string(why) : setup.failures);
         listener_.counters.queued_total.fetch_add(1, std::memory_order_relaxed);
     }
     const auto waiting = listener_.counters.queued.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.queued_max, waiting);
-    setup.queue_timer.expires_at(setup.queue_deadline);
+    setup.queue_timer.expires_at(hold_until());
     co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || setup.queue_timer.async_wait(nothrow_awaitable));
     listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
@@ -166,9 +208,14 @@ task<bool> client_session::try_candidates()
     while (setup.next_candidate < setup.plan.attempts()) {
         const auto index = setup.plan.candidate_index(setup.next_candidate);
         const auto& member = setup.plan.candidate(setup.next_candidate++);
+        if (!claim_slot(index)) { // its last slot went to another session since the plan
+            setup.members_full = true;
+            continue;
+        }
         if (index < listener_.servers.size()) listener_.servers[index].lb_total.fetch_add(1, std::memory_order_relaxed);
         const auto started = clock::now();
         if (auto ec = co_await connect_with_timeout(member.endpoint)) {
+            release_slot(index);
             note_failure(member, index, ec == asio::error::timed_out ? "connect timed out" : ec.message());
             continue;
         }
@@ -176,6 +223,7 @@ task<bool> client_session::try_candidates()
         // server that refuses TLS under server_tls, or fails its handshake, is one more failure.
         const auto tls_failure = co_await start_server_tls(member);
         if (!tls_failure.empty()) {
+            release_slot(index);
             note_failure(member, index, tls_failure);
             continue;
         }
@@ -251,6 +299,27 @@ void client_session::prepare_no_server_error()
         detail = "tried " + setup_->failures;
     prepare_error(close_cause::no_server, "57P03", std::move(message), std::move(detail),
                   "patroxy will route new connections as soon as a server is reachable again");
+}
+
+void client_session::prepare_members_full_error()
+{
+    listener_.counters.rejected_member_limit.fetch_add(1, std::memory_order_relaxed);
+    std::string message = "sorry, too many clients already: every eligible server of listener \"" +
+                          listener_.cfg.name + "\" is at its max_connections";
+    if (queued_for_.count() > 0) message += " (held " + std::to_string(queued_for_.count()) + " ms in the queue)";
+    std::string detail;
+    if (snapshot_ && listener_.index < snapshot_->eligible.size()) {
+        for (const auto i : snapshot_->eligible[listener_.index]) {
+            const auto limit = snapshot_->setting(listener_.index, i).max_connections;
+            if (limit == 0 || i >= listener_.member_sessions.size()) continue;
+            detail += (detail.empty() ? "" : "; ") + snapshot_->members[i].name + ": " +
+                      std::to_string(listener_.member_sessions[i].load(std::memory_order_relaxed)) + " of " +
+                      std::to_string(limit) + " sessions";
+        }
+    }
+    prepare_error(close_cause::too_many_clients, "53300", std::move(message), std::move(detail),
+                  "a waiting client is admitted as soon as a session on one of them ends; raise the members' "
+                  "max_connections or the listener's queue_timeout to wait longer");
 }
 
 } // namespace patroxy::proxy

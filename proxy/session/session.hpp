@@ -16,6 +16,7 @@ namespace patroxy::proxy {
 
 class cancel_registry;
 class worker;
+class worker_pool;
 struct listener_runtime;
 
 /// What every session shares: settings and process-wide tables. Outlives all sessions.
@@ -24,7 +25,14 @@ struct session_env {
     std::uint32_t max_message = 0;
     unsigned retries = 0;
     cancel_registry& cancels;
+    /// Every worker, to wake the clients queued for a member's slot when one frees on another
+    /// worker; null (tests) wakes only the session's own worker.
+    worker_pool* workers = nullptr;
     std::atomic<std::uint64_t> next_session_id{1};
+    /// The global max_connections (config::max_connections; 0 = none), changed by a reload, and
+    /// the client connections open on every listener, counted against it.
+    std::atomic<std::uint32_t> max_connections{0};
+    std::atomic<std::uint32_t> active_sessions{0};
     // CancelRequests by what became of them, for the stats listener.
     std::atomic<std::uint64_t> cancels_forwarded{0};
     std::atomic<std::uint64_t> cancels_unknown_key{0};
@@ -41,6 +49,12 @@ void start_session(tcp_socket client, const asio::ip::tcp::endpoint& peer, liste
 /// Closes the sessions on `owner` whose member may no longer serve their listener under
 /// `current` (kill_policy.hpp). Runs on `owner`'s thread, right after it installed `current`.
 void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
+
+/// After an operator set a member ready (`current` is the snapshot the workers already have):
+/// closes the sessions on backups of listeners with shutdown_backup_sessions that have a
+/// non-backup member again. The signature of worker_pool::after_install. Runs on `owner`'s thread.
+void close_replaced_backup_sessions(worker& owner, const health::snapshot_ptr& previous,
+                                    const health::snapshot_ptr& current);
 
 /// Closes the sessions on `owner` connected to `member` through `listener` (every listener when
 /// null): an operator put the member in maintenance. Runs on `owner`'s thread.

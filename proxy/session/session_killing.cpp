@@ -18,6 +18,7 @@ bool routing_changed(const health::cluster_snapshot& a, const health::cluster_sn
     if (a.eligible != b.eligible || a.unaddressed != b.unaddressed || a.primary != b.primary ||
         a.members.size() != b.members.size())
         return true;
+    if (a.settings != b.settings) return true; // a reload made a member a backup, say
     for (std::size_t i = 0; i < a.members.size(); ++i)
         if (a.members[i].name != b.members[i].name || a.members[i].up != b.members[i].up) return true;
     return false;
@@ -52,7 +53,20 @@ void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous,
     if (!current || (previous && !routing_changed(*previous, *current))) return;
     kill_where(owner, [&current](const client_session& session, const health::member_view& member) {
         const auto& listener = session.listener();
-        return kill_reason(listener.cfg, listener.index, member.name, *current);
+        return kill_reason(listener.cfg, listener.index, member.name, *current, &listener.admin);
+    });
+}
+
+void close_replaced_backup_sessions(worker& owner, const health::snapshot_ptr&, const health::snapshot_ptr& current)
+{
+    if (!current) return;
+    kill_where(owner, [&current](const client_session& session,
+                                 const health::member_view& member) -> std::optional<kill_decision> {
+        const auto& listener = session.listener();
+        if (!listener.cfg.shutdown_backup_sessions) return std::nullopt;
+        auto decision = kill_reason(listener.cfg, listener.index, member.name, *current, &listener.admin);
+        if (decision && decision->kind == kill_kind::backup_replaced) return decision;
+        return std::nullopt;
     });
 }
 

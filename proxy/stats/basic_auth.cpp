@@ -80,6 +80,19 @@ bool constant_time_equal(std::string_view given, std::string_view expected) noex
     return diff == 0;
 }
 
+std::string basic_challenge(std::string_view realm)
+{
+    std::string out = "Basic realm=\"";
+    for (const char c : realm) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) continue; // no CR/LF or other controls in a header
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
 bool basic_authorized(std::string_view field_value, const basic_credentials& expected)
 {
     const auto given = parse_basic_authorization(field_value);

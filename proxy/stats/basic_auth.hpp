@@ -15,8 +15,13 @@ struct basic_credentials {
     std::string password;
 };
 
-/// The WWW-Authenticate value of a 401.
-inline constexpr std::string_view basic_challenge = "Basic realm=\"patroxy stats\"";
+/// The realm a 401 names when the owner sets none.
+inline constexpr std::string_view default_realm = "patroxy stats";
+
+/// The WWW-Authenticate value of a 401 for `realm` (config stats.realm; HAProxy's `stats realm`):
+/// `Basic realm="<realm>"`, with '"' and '\' escaped and control characters dropped, so any
+/// configured text gives a well-formed header (RFC 7235 quoted-string).
+[[nodiscard]] std::string basic_challenge(std::string_view realm = default_realm);
 
 /// Decodes standard base64 (RFC 4648 section 4). Padding may be left out, but a character outside
 /// the alphabet, a '=' anywhere but at the end, or a length no encoder produces gives nullopt.

@@ -43,6 +43,7 @@ struct http_server_state {
     asio::any_io_executor executor;
     http_server_limits limits;
     std::optional<basic_credentials> auth;
+    std::string challenge = basic_challenge(); ///< the WWW-Authenticate value of a 401
     http_server::handler handle;
     asio::ip::tcp::acceptor acceptor;
     std::shared_ptr<asio::ssl::context> tls; ///< HTTPS when set
@@ -411,7 +412,7 @@ void http_connection::respond(const http_request& request, bool keep_alive)
     const auto& auth = state_->auth;
     if (auth && request.path != "/health" && !basic_authorized(request.header("authorization"), *auth)) {
         auto reply = plain_reply(401);
-        reply.headers.emplace_back("WWW-Authenticate", std::string(basic_challenge));
+        reply.headers.emplace_back("WWW-Authenticate", state_->challenge);
         out_ = serialize(std::move(reply), ctx);
         return;
     }
@@ -578,6 +579,8 @@ void http_server::renew_tls(std::shared_ptr<asio::ssl::context> context)
 {
     state_->tls = std::move(context);
 }
+
+void http_server::set_realm(std::string_view realm) { state_->challenge = basic_challenge(realm); }
 
 void http_server::start()
 {

@@ -94,6 +94,8 @@ public:
     /// New connections use `context` (renewed certificates read again on SIGHUP); open ones keep
     /// theirs. On the server's thread, after use_tls().
     void renew_tls(std::shared_ptr<asio::ssl::context> context);
+    /// The realm a 401 names (default: default_realm); call before start().
+    void set_realm(std::string_view realm);
     /// Starts accepting; call once, after a successful listen().
     void start();
     /// Closes the listening socket and every open connection. Safe from any thread (it runs on

@@ -107,7 +107,7 @@ void frontend_row(const listener_row& l, std::size_t index, std::string& out)
     row.set(stot, l.sessions_total);
     row.set(bin, l.bytes_in);
     row.set(bout, l.bytes_out);
-    row.set(dreq, l.denied_limit);
+    row.set(dreq, l.denied_limit + l.denied_global_limit); // the listener's or the global max_connections
     row.set(ereq, l.errors_startup);
     row.set(status, l.status);
     row.set(rate, l.rate_cur);
@@ -126,6 +126,7 @@ void server_csv_row(const listener_row& l, std::size_t index, std::size_t server
     csv_row row = start_row(l, index, s.name, row_type::server, server_index + 1);
     row.set(scur, s.sessions_cur);
     row.set(smax, s.sessions_max);
+    if (s.sessions_limit > 0) row.set(slim, s.sessions_limit);
     row.set(stot, s.sessions_total);
     row.set(bin, s.bytes_in);
     row.set(bout, s.bytes_out);
@@ -171,7 +172,8 @@ void backend_row(const listener_row& l, std::size_t index, std::string& out)
     row.set(stot, t.sessions_total);
     row.set(bin, t.bytes_in);
     row.set(bout, t.bytes_out);
-    row.set(dreq, l.denied_no_server); // turned away: no eligible member within queue_timeout
+    // Turned away after the queue: no eligible member, or every one full, within queue_timeout.
+    row.set(dreq, l.denied_no_server + l.denied_member_limit);
     row.set(econ, t.errors_conn);
     row.set(eresp, t.errors_resp);
     row.set(status, t.status());

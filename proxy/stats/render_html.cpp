@@ -124,7 +124,7 @@ std::string status_with_age(const std::optional<std::chrono::seconds>& since, st
 /// The drain/maint form posted to the stats listener's `admin` path.
 void admin_form(writer& w, std::string_view listener, std::string_view member, std::optional<admin_state> current)
 {
-    w.raw("<td><form method=\"post\" action=\"admin\"><input type=\"hidden\" name=\"listener\" value=\"")
+    w.raw("<td><form method=\"post\" action=\"/admin\"><input type=\"hidden\" name=\"listener\" value=\"")
         .text(listener)
         .raw("\"><input type=\"hidden\" name=\"member\" value=\"")
         .text(member)
@@ -160,7 +160,9 @@ void header(writer& w, const stats_view& v)
         if (s.empty()) return "none";
         return s;
     };
-    w.raw("<h1>patroxy ").text(v.version).raw("</h1>\n<p>pid <b>").raw(std::to_string(v.pid));
+    w.raw("<h1>patroxy");
+    if (!v.version.empty()) w.raw(" ").text(v.version); // stats.hide_version leaves it empty
+    w.raw("</h1>\n<p>pid <b>").raw(std::to_string(v.pid));
     w.raw("</b> &middot; uptime <b>").text(format_duration(v.uptime));
     w.raw("</b> &middot; scope <b>").text(v.scope.empty() ? "-" : v.scope);
     w.raw("</b> &middot; leader <b>").text(none_if_empty(v.leader));
@@ -177,8 +179,9 @@ void header(writer& w, const stats_view& v)
         w.raw(" &middot; failed TLS handshakes (stats listener) <b>");
         w.number(v.stats_listener.tls_handshake_failures_total()).raw("</b>");
     }
-    w.raw(" &middot; <a href=\"stats.json\">JSON</a> <a href=\"stats.csv\">CSV</a> "
-          "<a href=\"metrics\">metrics</a></p>\n");
+    // Absolute: the page may be served at any stats.uri, these routes stay at the root.
+    w.raw(" &middot; <a href=\"/stats.json\">JSON</a> <a href=\"/stats.csv\">CSV</a> "
+          "<a href=\"/metrics\">metrics</a></p>\n");
 }
 
 /// patronictl's "Lag in MB": mebibytes, rounded.
@@ -256,7 +259,8 @@ void listener_caption(writer& w, const listener_row& l)
     w.raw(" &middot; queued ").number(l.queued_total).raw(" &middot; killed ").number(l.killed.total());
     if (l.killed.total() > 0) {
         w.raw(" (role lost ").number(l.killed.role_lost).raw(", member down ").number(l.killed.member_down);
-        w.raw(", over lag ").number(l.killed.over_lag).raw(", maint ").number(l.killed.maint).raw(")");
+        w.raw(", over lag ").number(l.killed.over_lag).raw(", maint ").number(l.killed.maint);
+        w.raw(", backup replaced ").number(l.killed.backup_replaced).raw(")");
     }
     if (l.empty_for) w.raw(" &middot; no eligible member for ").text(format_duration(*l.empty_for));
     tls_caption(w, l);
@@ -286,7 +290,9 @@ void frontend_row(writer& w, const listener_row& l, bool admin)
         w.td("-");
     }
     w.td(l.sessions_total).empty(2).td(format_bytes(l.bytes_in)).td(format_bytes(l.bytes_out));
-    w.td_titled(std::to_string(l.denied_limit), "over max_connections");
+    w.td_titled(std::to_string(l.denied_limit + l.denied_global_limit),
+                "over max_connections: listener " + std::to_string(l.denied_limit) + ", global " +
+                    std::to_string(l.denied_global_limit));
     w.td_titled(std::to_string(l.errors_startup), "malformed or timed-out startups").empty(2);
     w.td(status_with_age(l.status == "OPEN" ? std::nullopt : l.empty_for, l.status), l.status == "OPEN" ? "" : "down");
     w.empty(admin ? 12 : 11).raw("</tr>\n");
@@ -304,7 +310,13 @@ void server_html_row(writer& w, const listener_row& l, const server_row& s, bool
         w.number(s.tls_by_client).raw(" by the client)\">TLS</span>");
     }
     w.raw("</td>").empty(3);
-    w.td(s.rate_cur).td(s.rate_max).td(s.sessions_cur).td(s.sessions_max).empty().td(s.sessions_total);
+    w.td(s.rate_cur).td(s.rate_max).td(s.sessions_cur).td(s.sessions_max);
+    if (s.sessions_limit > 0) {
+        w.td(s.sessions_limit);
+    } else {
+        w.empty();
+    }
+    w.td(s.sessions_total);
     w.td(s.lb_total).td(age_or(s.last_session, "?")).td(format_bytes(s.bytes_in)).td(format_bytes(s.bytes_out));
     w.empty(2).td(s.errors_conn);
     if (s.killed > 0) {
@@ -327,7 +339,9 @@ void backend_row(writer& w, const listener_row& l, bool admin)
     w.td(l.queue_cur).td(l.queue_max).td(format_timeout(l.queue_timeout)).td(t.rate_cur).empty();
     w.td(t.sessions_cur).empty(2).td(t.sessions_total).td(t.lb_total).td(age_or(t.last_session, "?"));
     w.td(format_bytes(t.bytes_in)).td(format_bytes(t.bytes_out));
-    w.td_titled(std::to_string(l.denied_no_server), "no eligible member within queue_timeout");
+    w.td_titled(std::to_string(l.denied_no_server + l.denied_member_limit),
+                "within queue_timeout, no eligible member: " + std::to_string(l.denied_no_server) +
+                    "; every eligible member at its max_connections: " + std::to_string(l.denied_member_limit));
     w.empty().td(t.errors_conn).td(t.errors_resp);
     w.td(status_with_age(t.up() ? std::nullopt : l.empty_for, t.status()), t.up() ? "" : "down").empty();
     w.td(t.weight).td(t.active).td(t.backup).empty(admin ? 8 : 7).raw("</tr>\n");

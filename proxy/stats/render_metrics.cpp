@@ -64,8 +64,9 @@ void observe(Family<Histogram>& family, const Labels& labels, const histogram_vi
 
 void process_metrics(prometheus::Registry& r, const stats_view& v)
 {
-    set(gauge(r, "patroxy_build_info", "patroxy's version, as a label; the value is always 1"),
-        {{"version", v.version}}, 1);
+    if (!v.version.empty()) // stats.hide_version
+        set(gauge(r, "patroxy_build_info", "patroxy's version, as a label; the value is always 1"),
+            {{"version", v.version}}, 1);
     set(gauge(r, "patroxy_start_time_seconds", "When patroxy started, in seconds since the Unix epoch"), {},
         unix_seconds(v.now - v.uptime));
     set(gauge(r, "patroxy_snapshot_generation", "Generation of the cluster snapshot routing uses now"), {},
@@ -123,10 +124,11 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
     auto& limit = gauge(r, "patroxy_listener_sessions_limit", "max_connections (absent when unlimited)");
     auto& total = counter(r, "patroxy_listener_sessions_total", "Client connections accepted");
     auto& rejected = counter(r, "patroxy_listener_rejected_total",
-                             "Clients turned away: over max_connections (limit), bad or slow startup "
-                             "(startup), no eligible member within queue_timeout (no_server), plaintext "
-                             "under client_tls require (plaintext), direct TLS the listener cannot take "
-                             "(direct_tls)");
+                             "Clients turned away: over max_connections (limit), over the global "
+                             "max_connections (global_maxconn), every eligible member at its max_connections "
+                             "until queue_timeout (member_maxconn), bad or slow startup (startup), no eligible "
+                             "member within queue_timeout (no_server), plaintext under client_tls require "
+                             "(plaintext), direct TLS the listener cannot take (direct_tls)");
     auto& queue = gauge(r, "patroxy_listener_queue_current", "Clients waiting for an eligible member now");
     auto& queued = counter(r, "patroxy_listener_queued_total", "Clients that had to wait for an eligible member");
     auto& wait = histogram(r, "patroxy_listener_queue_wait_seconds", "Time clients spent waiting for an eligible member");
@@ -143,6 +145,8 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
         if (l.sessions_limit > 0) set(limit, labels, as_double(l.sessions_limit));
         add(total, labels, l.sessions_total);
         add(rejected, {{"listener", l.name}, {"reason", "limit"}}, l.denied_limit);
+        add(rejected, {{"listener", l.name}, {"reason", "global_maxconn"}}, l.denied_global_limit);
+        add(rejected, {{"listener", l.name}, {"reason", "member_maxconn"}}, l.denied_member_limit);
         add(rejected, {{"listener", l.name}, {"reason", "startup"}}, l.errors_startup);
         add(rejected, {{"listener", l.name}, {"reason", "no_server"}}, l.denied_no_server);
         add(rejected, {{"listener", l.name}, {"reason", "plaintext"}}, l.denied_plaintext);
@@ -159,6 +163,7 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
         add(killed, {{"listener", l.name}, {"reason", "member_down"}}, l.killed.member_down);
         add(killed, {{"listener", l.name}, {"reason", "over_lag"}}, l.killed.over_lag);
         add(killed, {{"listener", l.name}, {"reason", "maint"}}, l.killed.maint);
+        add(killed, {{"listener", l.name}, {"reason", "backup_replaced"}}, l.killed.backup_replaced);
     }
 }
 
@@ -168,6 +173,8 @@ void server_metrics(prometheus::Registry& r, const stats_view& v)
     auto& admin = gauge(r, "patroxy_server_admin_state",
                         "The operator's state of the member on the listener: 1 for the current one");
     auto& cur = gauge(r, "patroxy_server_sessions_current", "Sessions open on the member through the listener");
+    auto& limit = gauge(r, "patroxy_server_sessions_limit",
+                        "The member's max_connections on the listener (absent when unlimited)");
     auto& total = counter(r, "patroxy_server_sessions_total", "Sessions the member served through the listener");
     auto& lb = counter(r, "patroxy_server_lb_total", "Times the balancer chose the member");
     auto& in = counter(r, "patroxy_server_bytes_in_total", "Bytes from clients to the member, of finished sessions");
@@ -193,6 +200,7 @@ void server_metrics(prometheus::Registry& r, const stats_view& v)
                 set(admin, {{"listener", l.name}, {"member", s.name}, {"state", to_string(state)}},
                     state == s.admin ? 1 : 0);
             set(cur, labels, as_double(s.sessions_cur));
+            if (s.sessions_limit > 0) set(limit, labels, as_double(s.sessions_limit));
             add(total, labels, s.sessions_total);
             add(lb, labels, s.lb_total);
             add(in, labels, s.bytes_in);

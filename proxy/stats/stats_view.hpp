@@ -45,6 +45,7 @@ struct server_row {
     // seconds since the last new session (nullopt: never).
     std::uint64_t sessions_cur = 0;
     std::uint64_t sessions_max = 0;
+    std::uint64_t sessions_limit = 0; ///< the member's max_connections on this listener; 0 = none
     std::uint64_t sessions_total = 0;
     std::uint64_t lb_total = 0;
     std::optional<std::chrono::seconds> last_session{};
@@ -69,7 +70,9 @@ struct server_row {
     std::string last_check; ///< "L7OK/200 in 3ms", "L4CON in 0ms", "" before the first check
     std::uint32_t weight = 0;
     bool active = false;    ///< eligible on this listener now (HAProxy's Act = Y)
-    bool backup = false;    ///< routed only when no active member is (fallback_to_primary): Bck = Y
+    /// Routed only when no active member is: a `backup` member of the listener, or the primary as
+    /// a read listener's fallback_to_primary. Bck = Y
+    bool backup = false;
     std::uint64_t checks_failed = 0;            ///< Chk
     std::uint64_t downs = 0;                    ///< Dwn
     std::chrono::seconds downtime{};            ///< Dwntme
@@ -91,8 +94,13 @@ struct kill_counts {
     std::uint64_t member_down = 0; ///< the member failed its checks (marked DOWN)
     std::uint64_t over_lag = 0;    ///< replica past max_lag with on_lag: shutdown
     std::uint64_t maint = 0;       ///< an operator put the member in maint
+    /// A backup's session, closed because a non-backup member is back (shutdown_backup_sessions).
+    std::uint64_t backup_replaced = 0;
 
-    [[nodiscard]] std::uint64_t total() const noexcept { return role_lost + member_down + over_lag + maint; }
+    [[nodiscard]] std::uint64_t total() const noexcept
+    {
+        return role_lost + member_down + over_lag + maint + backup_replaced;
+    }
 };
 
 /// TLS handshakes patroxy did on one leg of a listener's sessions.
@@ -134,6 +142,8 @@ struct listener_row {
 
     // Why clients were turned away.
     std::uint64_t denied_limit = 0;     ///< over max_connections: 53300 (HAProxy's Denied)
+    std::uint64_t denied_global_limit = 0; ///< over the global max_connections: 53300
+    std::uint64_t denied_member_limit = 0; ///< every eligible member full until queue_timeout: 53300
     std::uint64_t errors_startup = 0;   ///< malformed or timed-out startups (HAProxy's Req errors)
     std::uint64_t denied_no_server = 0; ///< no eligible member before queue_timeout: 57P03
     std::uint64_t denied_plaintext = 0; ///< plaintext startup under client_tls: require: 28000
@@ -206,12 +216,12 @@ struct stats_listener_view {
 };
 
 struct stats_view {
-    std::string version;                        ///< patroxy's version
+    std::string version;                        ///< patroxy's version; empty with stats.hide_version
     std::int64_t pid = 0;
     std::chrono::system_clock::time_point now{};
     std::chrono::seconds uptime{};
     std::chrono::seconds refresh{10}; ///< the page's auto-refresh
-    bool admin_enabled = false;       ///< stats.auth is set, so the admin forms are offered
+    bool admin_enabled = false;       ///< stats.admin (or, unset, stats.auth): the admin forms are offered
 
     std::string scope;   ///< Patroni scope (cluster name); may be empty
     std::string leader;  ///< member that holds the DCS leader lock; empty when none

@@ -263,6 +263,16 @@ pq_conn session_on(std::uint16_t listener_port, std::uint16_t pg_port, int tries
     return {};
 }
 
+std::multiset<std::uint16_t> servers_reached(std::uint16_t listener_port, std::size_t n)
+{
+    std::multiset<std::uint16_t> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        auto c = connect_via(listener_port);
+        out.insert(server_port(c.get()).value_or(0));
+    }
+    return out;
+}
+
 bool becomes_readable(PGconn* c, std::chrono::milliseconds timeout)
 {
     pollfd p{PQsocket(c), POLLIN, 0};

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -117,6 +118,9 @@ using pq_result = std::unique_ptr<PGresult, pq_result_deleter>;
 /// A session through `listener_port` that landed on the server at `pg_port` (round-robin may need
 /// a few tries), or a null handle.
 [[nodiscard]] pq_conn session_on(std::uint16_t listener_port, std::uint16_t pg_port, int tries = 8);
+
+/// The servers `n` new sessions through `listener_port`, one after another, reach (0: refused).
+[[nodiscard]] std::multiset<std::uint16_t> servers_reached(std::uint16_t listener_port, std::size_t n);
 
 /// True once the session's socket has something to read (data or EOF) within `timeout`: an idle
 /// session only gets that when patroxy ends it.

@@ -727,3 +727,89 @@ TEST_CASE("sql_check on: the existing objections come first", "[health][snapshot
     CHECK(s.incidents.size() == 1);
     CHECK(to_string(incident_kind::sql_check_disagrees) == "sql_check_disagrees");
 }
+
+TEST_CASE("tags: Patroni's tag_ filter on replica, read-only, sync, async and any, not on primary",
+          "[health][snapshot][tags]")
+{
+    cluster c;
+    c.listeners.push_back(role_listener(listener_role::any));
+    constexpr std::size_t any_l = 5;
+    for (auto& l : c.listeners) l.tags = {{"datacenter", "east"}};
+    // node1 (primary) and node3 in east, node2 in west; node3 also "true" for a boolean tag.
+    c.status(0).tags.all = {{"datacenter", "east"}};
+    c.status(1).tags.all = {{"datacenter", "west"}};
+    c.status(2).tags.all = {{"datacenter", "east"}, {"reporting", "true"}};
+    auto s = c.derive();
+    CHECK(s.eligible[primary_l] == index_list{0}); // /primary ignores tag_ parameters
+    CHECK(s.eligible[replica_l] == index_list{2});
+    CHECK(s.eligible[read_only_l] == index_list{0, 2});
+    CHECK(s.eligible[async_l] == index_list{2});
+    CHECK(s.eligible[any_l] == index_list{0, 2});
+
+    SECTION("every named tag must match, as text")
+    {
+        c.listeners[replica_l].tags = {{"datacenter", "east"}, {"reporting", "true"}};
+        CHECK(c.eligible(replica_l) == index_list{2});
+        c.listeners[replica_l].tags = {{"reporting", "True"}}; // Patroni compares str(value).lower()
+        CHECK(c.eligible(replica_l).empty());
+    }
+    SECTION("a tag the member does not publish excludes it")
+    {
+        c.listeners[read_only_l].tags = {{"reporting", "true"}};
+        CHECK(c.eligible(read_only_l) == index_list{2}); // the primary too: /read-only filters it
+    }
+    SECTION("no member matches: fallback_to_primary still gives the primary")
+    {
+        c.listeners[replica_l].tags = {{"datacenter", "north"}};
+        c.listeners[replica_l].fallback_to_primary = true;
+        CHECK(c.eligible(replica_l) == index_list{0});
+    }
+    SECTION("tags published only in the DCS view count for a member that has not answered yet")
+    {
+        c.members[1].status.reset();
+        c.members[1].health = health_of("");
+        c.in_dcs(2).tags.all = {{"datacenter", "east"}};
+        c.status(2).tags.all = {{"datacenter", "west"}}; // the member's own, fresher answer wins
+        CHECK(c.eligible(replica_l).empty());
+    }
+}
+
+TEST_CASE("standby_leader on a primary listener: a standby cluster's leader is eligible (Patroni's /leader)",
+          "[health][snapshot]")
+{
+    cluster c;
+    c.listeners[primary_l].standby_leader = true;
+    CHECK(c.eligible(primary_l) == index_list{0}); // an ordinary cluster: the primary
+
+    c.in_dcs(0).role = dcs_role::standby_leader;
+    c.members[0].status = replica_status();
+    c.status(0).role = pg_role::standby_leader;
+    c.status(0).role_text = "standby_leader";
+    CHECK(c.eligible(primary_l) == index_list{0});
+    c.listeners[primary_l].standby_leader = false;
+    CHECK(c.eligible(primary_l).empty()); // /primary: a standby cluster has none
+
+    c.listeners[primary_l].standby_leader = true;
+    c.members[0].health = health_of("+---"); // down: not even the standby leader
+    CHECK(c.eligible(primary_l).empty());
+}
+
+TEST_CASE("each listener gets each member's settings: its member_settings by name over the member's weight",
+          "[health][snapshot]")
+{
+    cluster c;
+    c.members[1].member.weight = 50;
+    c.listeners[replica_l].member_settings["node2"] = {.weight = 7, .backup = false, .max_connections = 3};
+    c.listeners[replica_l].member_settings["node3"].backup = true;
+    c.listeners[replica_l].member_settings["node9"].backup = true; // not a member: no effect
+    const auto s = c.derive();
+    REQUIRE(s.settings.size() == c.listeners.size());
+    REQUIRE(s.settings[replica_l].size() == 3);
+    CHECK(s.settings[replica_l][0] == listener_member{.weight = 100});
+    CHECK(s.settings[replica_l][1] == listener_member{.weight = 7, .backup = false, .max_connections = 3});
+    CHECK(s.settings[replica_l][2] == listener_member{.weight = 100, .backup = true});
+    CHECK(s.settings[primary_l][1] == listener_member{.weight = 50}); // another listener: the member's own
+    // Backups stay eligible; which of them takes sessions is the router's business.
+    CHECK(s.eligible[replica_l] == index_list{1, 2});
+    CHECK(s.setting(replica_l, 1).max_connections == 3);
+}

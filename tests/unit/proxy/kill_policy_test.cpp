@@ -98,3 +98,38 @@ TEST_CASE("a member whose host name stopped resolving keeps its live sessions", 
     s.members[1].up = false;
     CHECK(kill_reason(listener(config::listener_role::replica), 1, "node2", s));
 }
+
+TEST_CASE("shutdown_backup_sessions: a backup's sessions close once a non-backup member takes sessions again",
+          "[proxy][kill]")
+{
+    auto s = snapshot({{0, 1}}); // node1 active again, node2 a backup
+    s.settings = {{{}, {.backup = true}, {}}};
+    auto l = listener(config::listener_role::replica);
+    CHECK_FALSE(kill_reason(l, 0, "node2", s)); // without the setting the backup keeps its sessions
+    l.shutdown_backup_sessions = true;
+    const auto reason = kill_reason(l, 0, "node2", s);
+    REQUIRE(reason);
+    CHECK(reason->kind == proxy::kill_kind::backup_replaced);
+    CHECK(reason->reason == "member node2 is a backup and a non-backup member is available again");
+    CHECK_FALSE(kill_reason(l, 0, "node1", s)); // the active member's own sessions stay
+
+    SECTION("no non-backup member takes sessions: the backup keeps them")
+    {
+        s.eligible = {{1}};
+        CHECK_FALSE(kill_reason(l, 0, "node2", s));
+        s.eligible = {{0, 1}};
+        proxy::member_admin_states admin{};
+        admin[0] = 2; // node1 eligible again, but in maint
+        CHECK_FALSE(kill_reason(l, 0, "node2", s, &admin));
+        admin[0] = 0;
+        CHECK(kill_reason(l, 0, "node2", s, &admin));
+    }
+    SECTION("a backup that is down is closed as down, not as replaced")
+    {
+        s.eligible = {{0}};
+        s.members[1].up = false;
+        const auto down = kill_reason(l, 0, "node2", s);
+        REQUIRE(down);
+        CHECK(down->kind == proxy::kill_kind::member_down);
+    }
+}

@@ -36,11 +36,14 @@ struct fixture {
         .admin_allowed = true,
     };
 
-    stats::http_reply get(std::string path, std::string method = "GET", std::string body = {})
+    /// `target` is the path, or path?query.
+    stats::http_reply get(std::string target, std::string method = "GET", std::string body = {})
     {
         stats::http_request r;
         r.method = std::move(method);
-        r.path = std::move(path);
+        const auto mark = target.find('?');
+        r.path = target.substr(0, mark);
+        if (mark != std::string::npos) r.query = target.substr(mark + 1);
         r.body = std::move(body);
         return serve_stats_request(r, backend);
     }
@@ -99,7 +102,7 @@ TEST_CASE("the admin form is validated before anything changes", "[proxy][stats_
 
     const auto ok = f.get("/admin", "POST", "listener=%2A&member=node1&state=maint");
     CHECK(ok.status == 303);
-    CHECK(header(ok, "Location") == "./");
+    CHECK(header(ok, "Location") == "/"); // back to the page, at stats.uri
     REQUIRE(f.calls.size() == 1);
     CHECK(f.calls[0].listener == "*");
     CHECK(f.calls[0].state == stats::admin_state::maint);
@@ -107,4 +110,60 @@ TEST_CASE("the admin form is validated before anything changes", "[proxy][stats_
     f.backend.admin_allowed = false; // no stats.auth: nobody may act
     CHECK(f.get("/admin", "POST", "listener=primary&member=node1&state=ready").status == 403);
     CHECK(f.calls.size() == 1);
+}
+
+TEST_CASE("stats.uri moves the page (and its ;csv); the other routes stay", "[proxy][stats_routes]")
+{
+    fixture f;
+    const auto is_html = [&f](const std::string& target) { return f.get(target).content_type.starts_with("text/html"); };
+    const auto is_csv = [&f](const std::string& target) { return f.get(target).content_type.starts_with("text/csv"); };
+
+    SECTION("a path")
+    {
+        f.backend.page_uri = "/pg/stats";
+        CHECK(is_html("/pg/stats"));
+        CHECK(is_html("/pg/stats?refresh=1"));
+        CHECK(is_csv("/pg/stats;csv"));
+        CHECK(f.get("/").status == 404); // HAProxy serves the page only at its uri
+        CHECK(f.get("/stats").status == 404);
+        CHECK(f.get("/;csv").status == 404);
+        CHECK(f.get("/pg/stat").status == 404);
+        CHECK(f.get("/pg/stats/x").status == 404);
+        const auto missing = f.get("/nope");
+        CHECK(missing.body.find("/pg/stats") != std::string::npos);
+    }
+    SECTION("HAProxy's default, with a query")
+    {
+        f.backend.page_uri = "/haproxy?stats";
+        CHECK(is_html("/haproxy?stats"));
+        CHECK(is_csv("/haproxy?stats;csv"));
+        CHECK(f.get("/haproxy").status == 404);
+        CHECK(f.get("/haproxy?other").status == 404);
+        CHECK(f.get("/").status == 404);
+    }
+    // Wherever the page is, the machine-readable routes stay where they are.
+    CHECK(f.get("/stats.json").content_type == "application/json");
+    CHECK(is_csv("/stats.csv"));
+    CHECK(f.get("/metrics").status == 200);
+    CHECK(f.get("/health").status == 200);
+}
+
+TEST_CASE("the admin form posts to /admin or to the page, and goes back to the page", "[proxy][stats_routes]")
+{
+    fixture f;
+    f.backend.page_uri = "/pg/stats";
+    const auto at_page = f.get("/pg/stats", "POST", "listener=primary&member=node1&state=drain");
+    CHECK(at_page.status == 303);
+    CHECK(header(at_page, "Location") == "/pg/stats");
+    const auto at_admin = f.get("/admin", "POST", "listener=primary&member=node1&state=ready");
+    CHECK(at_admin.status == 303);
+    CHECK(header(at_admin, "Location") == "/pg/stats");
+    CHECK(f.calls.size() == 2);
+    CHECK(f.get("/", "POST", "listener=primary&member=node1&state=ready").status == 405); // not the page
+
+    f.backend.admin_allowed = false; // stats.admin false, or unset without stats.auth
+    const auto refused = f.get("/pg/stats", "POST", "listener=primary&member=node1&state=maint");
+    CHECK(refused.status == 403);
+    CHECK(refused.body.find("stats.admin") != std::string::npos);
+    CHECK(f.calls.size() == 2);
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 using patroxy::proxy::stats::base64_decode;
+using patroxy::proxy::stats::basic_challenge;
 using patroxy::proxy::stats::basic_authorized;
 using patroxy::proxy::stats::basic_credentials;
 using patroxy::proxy::stats::constant_time_equal;
@@ -107,4 +108,12 @@ TEST_CASE("basic_authorized checks user and password", "[stats][auth]")
     CHECK_FALSE(basic_authorized("Basic YWRtaW46c2VjcmV0MQ==", expected)); // admin:secret1
     CHECK_FALSE(basic_authorized("Basic !!!!", expected));
     CHECK_FALSE(basic_authorized("", expected));
+}
+
+TEST_CASE("the 401 challenge names the configured realm, quoted safely", "[stats][auth]")
+{
+    CHECK(basic_challenge() == "Basic realm=\"patroxy stats\"");
+    CHECK(basic_challenge("HAProxy Statistics") == "Basic realm=\"HAProxy Statistics\"");
+    CHECK(basic_challenge(R"(a "quoted" \ realm)") == R"(Basic realm="a \"quoted\" \\ realm")");
+    CHECK(basic_challenge("split\r\nSet-Cookie: x") == "Basic realm=\"splitSet-Cookie: x\""); // no header injection
 }

@@ -239,3 +239,12 @@ TEST_CASE("CSV quotes a field only where it has a comma, a quote or a line break
     CHECK(csv.find("\"line\nbreak\"") != std::string::npos);
     CHECK(csv.find(",L7OK/200 in 3ms,") != std::string::npos); // spaces alone are not quoted
 }
+
+TEST_CASE("CSV: a member's max_connections is its slim; limit rejections count as dreq", "[stats][csv]")
+{
+    auto rows = table_of(render_csv(test::sample_view_with_limits()));
+    CHECK(rows.at("primary/node1")["slim"] == "20");
+    CHECK(rows.at("primary/node2")["slim"].empty());
+    CHECK(rows.at("primary/FRONTEND")["dreq"] == "5");
+    CHECK(rows.at("primary/BACKEND")["dreq"] == "5"); // no server 1, every member full 4
+}

@@ -230,7 +230,7 @@ TEST_CASE("HTML listener table: HAProxy's grouped two-row header plus Patroni's"
     }
     CHECK(slice(table, "<caption>", "</caption>") ==
           "<caption>primary <span>127.0.0.1:5000 &middot; role primary &middot; roundrobin &middot; queue timeout 30s"
-          " &middot; queued 12 &middot; killed 3 (role lost 2, member down 1, over lag 0, maint 0)"
+          " &middot; queued 12 &middot; killed 3 (role lost 2, member down 1, over lag 0, maint 0, backup replaced 0)"
           " &middot; tls terminate, server_tls verify-full &middot; client handshakes 1510 (3 failed: timeout 1"
           " no_client_certificate 2) &middot; server handshakes 1500 (1 failed: certificate_rejected 1)"
           " &middot; plaintext refused 4</span></caption>");
@@ -387,7 +387,7 @@ TEST_CASE("HTML: every row class has a colour and a legend entry", "[stats][html
 TEST_CASE("HTML admin forms: per server row, and per member for all listeners", "[stats][html]")
 {
     const std::string page = render_html(test::sample_view());
-    CHECK(count_of(page, "<form method=\"post\" action=\"admin\">") == 3 + 2 * 3);
+    CHECK(count_of(page, "<form method=\"post\" action=\"/admin\">") == 3 + 2 * 3);
 
     const std::string node3 = row_of(table_of(page, "listener-primary"), "node3");
     CHECK(node3.find("<input type=\"hidden\" name=\"listener\" value=\"primary\">") != std::string::npos);
@@ -437,4 +437,33 @@ TEST_CASE("HTML escapes every string taken from the view", "[stats][html]")
     CHECK(page.find("<b onmouseover") == std::string::npos);
     CHECK(page.find("=\"x\">&'") == std::string::npos);
     CHECK(page.find("&lt;b onmouseover=&quot;x&quot;&gt;&amp;&#39;") != std::string::npos);
+}
+
+TEST_CASE("HTML: a member's max_connections, the limit rejections and stats.hide_version", "[stats][html]")
+{
+    stats_view v = test::sample_view_with_limits();
+    const std::string page = render_html(v);
+    const std::string table = table_of(page, "listener-primary");
+    CHECK(cells_of(row_of(table, "node1"))[s_limit] == "20");
+    CHECK(cells_of(row_of(table, "node2"))[s_limit].empty()); // no limit
+    const std::vector<std::string> rows = rows_of(table);
+    CHECK(cells_of(rows[2])[denied] == "5"); // the listener's and the global max_connections
+    CHECK(rows[2].find("title=\"over max_connections: listener 2, global 3\"") != std::string::npos);
+    CHECK(cells_of(rows[6])[denied] == "5"); // no server 1, every member full 4
+    CHECK(rows[6].find("every eligible member at its max_connections: 4") != std::string::npos);
+    CHECK(slice(table, "<caption>", "</caption>").find("killed 8 (") != std::string::npos);
+    CHECK(slice(table, "<caption>", "</caption>").find("backup replaced 5)") != std::string::npos);
+
+    CHECK(slice(page, "<h1>", "</h1>") == "<h1>patroxy " + v.version + "</h1>");
+    v.version.clear(); // what the collector leaves with stats.hide_version
+    CHECK(slice(render_html(v), "<h1>", "</h1>") == "<h1>patroxy</h1>");
+}
+
+TEST_CASE("HTML links and admin forms are absolute, so the page works at any stats.uri", "[stats][html]")
+{
+    const std::string page = render_html(test::sample_view());
+    CHECK(page.find("<a href=\"/stats.json\">") != std::string::npos);
+    CHECK(page.find("<a href=\"/stats.csv\">") != std::string::npos);
+    CHECK(page.find("<a href=\"/metrics\">") != std::string::npos);
+    CHECK(count_of(page, "action=\"admin\"") == 0);
 }

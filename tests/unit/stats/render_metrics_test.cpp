@@ -264,3 +264,21 @@ TEST_CASE("metrics pass promtool check metrics without lint problems", "[stats][
         CHECK(result.output.empty());
     }
 }
+
+TEST_CASE("metrics: limit rejections by reason, backup kills and a member's max_connections", "[stats][metrics]")
+{
+    const std::string text = render_metrics(test::sample_view_with_limits());
+    CHECK(has_line(text, R"(patroxy_listener_rejected_total{listener="primary",reason="global_maxconn"} 3)"));
+    CHECK(has_line(text, R"(patroxy_listener_rejected_total{listener="primary",reason="member_maxconn"} 4)"));
+    CHECK(has_line(text, R"(patroxy_sessions_killed_total{listener="primary",reason="backup_replaced"} 5)"));
+    CHECK(has_line(text, R"(patroxy_server_sessions_limit{listener="primary",member="node1"} 20)"));
+    CHECK(text.find(R"(patroxy_server_sessions_limit{listener="primary",member="node2"})") == std::string::npos);
+}
+
+TEST_CASE("metrics: stats.hide_version leaves patroxy_build_info out", "[stats][metrics]")
+{
+    CHECK(render_metrics(test::sample_view()).find("patroxy_build_info{") != std::string::npos);
+    stats_view v = test::sample_view();
+    v.version.clear();
+    CHECK(render_metrics(v).find("patroxy_build_info") == std::string::npos);
+}

@@ -280,4 +280,19 @@ inline stats_view sample_view()
     return v;
 }
 
+/// The sample view with the drop-in's limits at work on "primary": node1 has max_connections 20,
+/// and clients were refused over the listener's limit (2), the global one (3) and for every
+/// member full (4); 5 backup sessions were replaced.
+inline stats_view sample_view_with_limits()
+{
+    stats_view v = sample_view();
+    auto& primary = v.listeners.at(0);
+    primary.servers.at(0).sessions_limit = 20;
+    primary.denied_limit = 2;
+    primary.denied_global_limit = 3;
+    primary.denied_member_limit = 4;
+    primary.killed.backup_replaced = 5;
+    return v;
+}
+
 } // namespace patroxy::proxy::stats::test

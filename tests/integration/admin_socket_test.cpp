@@ -291,6 +291,20 @@ TEST_CASE("admin socket: mode, show info, help, prompt mode and the unknown-comm
     CHECK(info[5] == "Pid: " + std::to_string(p.proxy->pid()));
     CHECK(info[6].rfind("Uptime: 0d 0h00m", 0) == 0);
 
+    // node1 on the primary listener: running, ready, weight 100, L7OK (15) passed (3), health at
+    // rise + fall - 1 = 4, check enabled (6), its PostgreSQL port and its Patroni API port.
+    const auto node1 = server_state(p, "primary", "node1");
+    REQUIRE(node1.size() == 25);
+    const auto pg1 = std::to_string(p.cluster.pg_port(0));
+    const auto api1 = std::to_string(p.cluster.api(0).port());
+    CHECK(node1 == std::vector<std::string>{"1", "primary", "1", "node1", "127.0.0.1", "2", "0", "100", "100", node1[9],
+                                            "15", "3", "4", "6", "0", "0", "0", "-", pg1, "-", "0", api1, "-", "-", api1});
+    // node2 is a replica: not routed by the primary listener (op state 0), its check passing.
+    const auto node2 = server_state(p, "primary", "node2");
+    REQUIRE(node2.size() == 25);
+    CHECK(node2[5] == "0");
+    CHECK(node2[11] == "3");
+
     CHECK(p.run("help").rfind("The following commands are valid at this level:\n  disable server <bk>/<srv>", 0) == 0);
     CHECK(p.run("show cli level") == "admin\n\n");
     CHECK(p.run("frobnicate").rfind("Unknown command, but maybe one of the following ones is a better match:\n", 0) == 0);

@@ -197,7 +197,7 @@ TEST_CASE("admin server: the socket gets its mode, answers one command per conne
     }
 }
 
-TEST_CASE("admin server: a stale socket file is replaced; a file, a directory or a live socket is refused",
+TEST_CASE("admin server: a stale socket file is replaced, a file, a directory or a live socket is refused",
           "[component][admin]")
 {
     temp_dir dir;

@@ -317,7 +317,7 @@ TEST_CASE("admin socket: mode, show info, help, prompt mode and the unknown-comm
           "admin\n\n0.1.0\n\nadmin\n\n");
 }
 
-TEST_CASE("admin socket: disable server and set server state maint stop routing and close live sessions; enable "
+TEST_CASE("admin socket: disable server and set server state maint stop routing and close live sessions, enable "
           "restores",
           "[integration][admin]")
 {

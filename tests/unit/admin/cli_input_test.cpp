@@ -52,7 +52,7 @@ TEST_CASE("split_words keeps at most 64 words", "[admin]")
     CHECK(words.back() == "w63");
 }
 
-TEST_CASE("cli_input: a line feed or an unescaped ';' ends a command, CR is dropped", "[admin]")
+TEST_CASE("cli_input: a line feed or an unescaped semicolon ends a command, CR is dropped", "[admin]")
 {
     cli_input input;
     input.feed("show info;show stat\r\nshow\\;sess\nhalf");

@@ -4,12 +4,11 @@
 // HAProxy does (after the answer in non-interactive mode, on `quit`, or after the timeout).
 #include "proxy/admin/admin_server.hpp"
 
+#include "proxy/support/control_server.hpp"
+
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include <array>
@@ -57,26 +56,11 @@ namespace {
 
 using detail::admin_server_state;
 using detail::unix_socket;
-using clock_type = std::chrono::steady_clock;
 
-constexpr auto nothrow_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+using control::before_deadline;
+using control::nothrow_awaitable;
 
 std::string system_error_text(int error) { return std::error_code(error, std::system_category()).message(); }
-
-/// Runs `op` until it completes or `timer` expires; nullopt when the timer won. `op` by
-/// reference: GCC 12 mishandles class-type temporaries in a co_await expression.
-template <typename... R>
-asio::awaitable<std::optional<std::tuple<R...>>> before_deadline(asio::awaitable<std::tuple<R...>>& op,
-                                                                  asio::steady_timer& timer)
-{
-    using namespace asio::experimental::awaitable_operators;
-    auto wait = timer.async_wait(nothrow_awaitable);
-    auto race = std::move(op) || std::move(wait);
-    auto result = co_await std::move(race);
-    std::optional<std::tuple<R...>> out;
-    if (result.index() == 0) out = std::get<0>(std::move(result));
-    co_return out;
-}
 
 /// What lies at `path` now.
 enum class path_state { free, stale_socket, live_socket, not_a_socket, unknown };
@@ -258,34 +242,16 @@ void admin_server_state::close_all()
 
 namespace {
 
-asio::awaitable<void> serve_connection(std::shared_ptr<detail::admin_connection> connection)
-{
-    co_await connection->run();
-}
-
-/// A coroutine's exception here is a bug in this file (or bad_alloc); the connection it ran is
-/// closed by its destructor, and the control thread goes on.
-void ignore_exception(const std::exception_ptr&) noexcept {}
-
 asio::awaitable<void> accept_loop(std::shared_ptr<admin_server_state> state)
 {
-    for (;;) {
-        auto [ec, socket] = co_await state->acceptor.async_accept(nothrow_awaitable);
-        if (state->stopped || ec == asio::error::operation_aborted) co_return;
-        if (ec) {
-            // Out of descriptors or similar: back off instead of spinning on the error.
-            asio::steady_timer pause(state->executor, std::chrono::milliseconds(100));
-            co_await pause.async_wait(nothrow_awaitable);
-            continue;
-        }
+    co_await control::accept_each(state->acceptor, [&state] { return state->stopped; }, [&state](unix_socket socket) {
         if (state->live.size() >= admin_server::max_connections) {
             std::error_code ignored;
             socket.close(ignored);
-            continue;
+            return;
         }
-        auto connection = std::make_shared<detail::admin_connection>(std::move(socket), state);
-        asio::co_spawn(state->executor, serve_connection(std::move(connection)), ignore_exception);
-    }
+        control::spawn_connection(state->executor, std::make_shared<detail::admin_connection>(std::move(socket), state));
+    });
 }
 
 } // namespace
@@ -362,7 +328,7 @@ std::string admin_server::open(const config::admin_socket_settings& settings)
 
 void admin_server::start()
 {
-    asio::co_spawn(state_->executor, accept_loop(state_), ignore_exception);
+    asio::co_spawn(state_->executor, accept_loop(state_), control::ignore_exception);
 }
 
 void admin_server::stop()

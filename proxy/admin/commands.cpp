@@ -60,18 +60,22 @@ reply text(std::string s) { return reply{std::move(s), false}; }
 
 // ---- name lookups shared by the server commands ----------------------------------------------
 
-/// A listener named as HAProxy names a backend: by name, or "#<id>" with the id `show stat`
-/// prints as iid.
+/// "#<n>" with 1 <= n <= count: the 0-based index HAProxy's numeric ids (`iid`, `sid` in show
+/// stat) name; nullopt for anything else.
+std::optional<std::size_t> numeric_id(std::string_view name, std::size_t count)
+{
+    if (name.size() < 2 || name.front() != '#') return std::nullopt;
+    std::size_t id = 0;
+    const auto digits = name.substr(1);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || id == 0 || id > count) return std::nullopt;
+    return id - 1;
+}
+
+/// A listener named as HAProxy names a backend: by name, or "#<iid>".
 std::optional<std::size_t> find_listener(const stats::stats_view& view, std::string_view name)
 {
-    if (name.size() > 1 && name.front() == '#') {
-        std::size_t id = 0;
-        const auto digits = name.substr(1);
-        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-        if (ec != std::errc{} || end != digits.data() + digits.size() || id == 0 || id > view.listeners.size())
-            return std::nullopt;
-        return id - 1;
-    }
+    if (!name.empty() && name.front() == '#') return numeric_id(name, view.listeners.size());
     for (std::size_t i = 0; i < view.listeners.size(); ++i)
         if (view.listeners[i].name == name) return i;
     return std::nullopt;
@@ -80,12 +84,9 @@ std::optional<std::size_t> find_listener(const stats::stats_view& view, std::str
 /// A server of `l` by name or "#<sid>".
 const stats::server_row* find_server(const stats::listener_row& l, std::string_view name)
 {
-    if (name.size() > 1 && name.front() == '#') {
-        std::size_t id = 0;
-        const auto digits = name.substr(1);
-        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-        if (ec != std::errc{} || end != digits.data() + digits.size() || id == 0 || id > l.servers.size()) return nullptr;
-        return &l.servers[id - 1];
+    if (!name.empty() && name.front() == '#') {
+        const auto index = numeric_id(name, l.servers.size());
+        return index ? &l.servers[*index] : nullptr;
     }
     for (const auto& s : l.servers)
         if (s.name == name) return &s;

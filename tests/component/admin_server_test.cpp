@@ -3,6 +3,7 @@
 // its mode and owner, a stale one replaced, anything else refused, removed at stop only if still
 // its own), one command per connection, pipelining, the line bound and the connection cap.
 #include "proxy/admin/admin_server.hpp"
+#include "tests/support/unix_client.hpp"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -12,7 +13,6 @@
 
 #include <array>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <future>
 #include <optional>
@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -99,44 +98,10 @@ private:
     std::thread thread_;
 };
 
-int unix_connect(const std::string& path)
+/// `input` to the socket at `path`, and what came back before the server closed.
+std::optional<std::string> talk(const std::string& path, std::string_view input, std::chrono::milliseconds limit = 3s)
 {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.size());
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/// Sends `input` and reads until the server closes or `limit` passes; nullopt on the limit.
-std::optional<std::string> talk(const std::string& path, std::string_view input,
-                                    std::chrono::milliseconds limit = 3s)
-{
-    const int fd = unix_connect(path);
-    REQUIRE(fd >= 0);
-    (void)::send(fd, input.data(), input.size(), MSG_NOSIGNAL);
-    std::string out;
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        pollfd pfd{fd, POLLIN, 0};
-        if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
-            ::close(fd);
-            return std::nullopt;
-        }
-        std::array<char, 4096> buffer{};
-        const auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
-        if (n <= 0)
-            break;
-        out.append(buffer.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return out;
+    return patroxy::test::unix_exchange(path, input, limit);
 }
 
 admin_socket_settings settings_at(const std::string& path)
@@ -152,12 +117,8 @@ admin_socket_settings settings_at(const std::string& path)
 /// A listening Unix socket at `path` owned by the test (another process's live socket).
 int listen_at(const std::string& path)
 {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.size());
-    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(fd, 4) == 0);
+    const int fd = patroxy::test::unix_listen(path);
+    REQUIRE(fd >= 0);
     return fd;
 }
 
@@ -182,7 +143,7 @@ TEST_CASE("admin server: the socket gets its mode, answers one command per conne
         // Commands that arrived together are all answered before the close.
         CHECK(talk(path, "show version\nshow cli level\n") == "9.9.9\n\nadmin\n\n");
         // A command without its line feed is not run; the client's close ends the connection.
-        const int fd = unix_connect(path);
+        const int fd = patroxy::test::unix_connect(path);
         REQUIRE(fd >= 0);
         (void)::send(fd, "show version", 12, MSG_NOSIGNAL);
         ::shutdown(fd, SHUT_WR);
@@ -231,7 +192,7 @@ TEST_CASE("admin server: a stale socket file is replaced, a file, a directory or
         CHECK(admin.error == "admin socket " + path +
                                  ": another process is listening on it (a running patroxy or HAProxy?); not taking it over");
         // Still the other's: a client reaches it.
-        const int fd = unix_connect(path);
+        const int fd = patroxy::test::unix_connect(path);
         CHECK(fd >= 0);
         if (fd >= 0)
             ::close(fd);
@@ -301,7 +262,7 @@ TEST_CASE("admin server: an overlong line and the connection cap close the conne
 
     std::vector<int> held;
     for (std::size_t i = 0; i < admin_server::max_connections; ++i) {
-        const int fd = unix_connect(path);
+        const int fd = patroxy::test::unix_connect(path);
         REQUIRE(fd >= 0);
         held.push_back(fd);
     }

@@ -8,23 +8,20 @@
 #include "tests/support/http_get.hpp"
 #include "tests/support/patroxy_process.hpp"
 #include "tests/support/pg_server.hpp"
+#include "tests/support/unix_client.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <array>
 #include <csignal>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 namespace {
@@ -34,18 +31,6 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-template <class Pred>
-bool wait_until(Pred pred, milliseconds timeout, milliseconds step = 50ms)
-{
-    const auto deadline = steady::now() + timeout;
-    while (!pred()) {
-        if (steady::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(step);
-    }
-    return true;
-}
 
 /// HAProxy 2.6's `show stat` columns 0..99, as its socket prints them (measured on Debian 12's
 /// haproxy 2.6.12); patroxy's CSV starts with exactly these.
@@ -135,8 +120,8 @@ struct running_proxy {
     explicit running_proxy(socket_settings s = {}) : settings(std::move(s))
     {
         proxy = std::make_unique<patroxy_process>(PATROXY_BINARY, text(), std::vector<std::uint16_t>{primary, replicas, stats});
-        REQUIRE(wait_until([this] { return ::access(socket_path.c_str(), F_OK) == 0; }, 5s));
-        REQUIRE(wait_until([this] { return routes(); }, 10s));
+        REQUIRE(poll_until([this] { return ::access(socket_path.c_str(), F_OK) == 0; }, 5s));
+        REQUIRE(poll_until([this] { return routes(); }, 10s));
     }
 
     [[nodiscard]] std::string text() const { return config_text(cluster, primary, replicas, stats, socket_path, settings); }
@@ -199,34 +184,6 @@ std::uint16_t client_port(PGconn* c)
     socklen_t length = sizeof address;
     REQUIRE(::getsockname(PQsocket(c), reinterpret_cast<sockaddr*>(&address), &length) == 0);
     return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
-}
-
-/// Connects to the Unix socket at `path`, sends `input`, and reads until the server closes (or
-/// `limit` passes); what it read.
-std::string idle_until_closed(const std::string& path, std::string_view input, milliseconds limit)
-{
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.size());
-    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::send(fd, input.data(), input.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(input.size()));
-    std::string out;
-    const auto deadline = steady::now() + limit;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady::now()).count();
-        pollfd pfd{fd, POLLIN, 0};
-        if (left <= 0 || ::poll(&pfd, 1, static_cast<int>(left)) <= 0)
-            break;
-        std::array<char, 512> buffer{};
-        const auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
-        if (n <= 0)
-            break;
-        out.append(buffer.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return out;
 }
 
 } // namespace
@@ -393,7 +350,7 @@ TEST_CASE("admin socket: a reload to level user refuses changes, sets the new mo
 
     // An idle interactive connection is closed after admin_socket.timeout (1 s here).
     const auto start = steady::now();
-    CHECK(idle_until_closed(p.socket_path, "prompt\n", 5s) == "\n> ");
+    CHECK(unix_exchange(p.socket_path, "prompt\n", 5s) == "\n> ");
     CHECK(steady::now() - start < 3s);
 
     CHECK(p.proxy->stop() == 0);

@@ -25,11 +25,12 @@
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <array>
 #include <csignal>
-#include <mutex>
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 

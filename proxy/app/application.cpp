@@ -5,6 +5,7 @@
 #include "proxy/app/application.hpp"
 
 #include "health/poller/patroni_poller.hpp"
+#include "proxy/admin/admin_server.hpp"
 #include "proxy/app/stats_collector.hpp"
 #include "proxy/app/stats_routes.hpp"
 #include "proxy/net/listener.hpp"
@@ -25,12 +26,17 @@
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace patroxy::proxy {
 namespace {
@@ -131,6 +137,10 @@ private:
     [[nodiscard]] config::config poller_config(const config::config& cfg) const;
     [[nodiscard]] std::size_t slot_of(const std::string& name);
     bool start_stats(const config::config& cfg);
+    /// The runtime API socket as `cfg` has it (none, or a new one replacing the old); false
+    /// when it is configured and cannot be opened.
+    bool start_admin(const config::config& cfg);
+    [[nodiscard]] admin::backend admin_backend();
     void reload();
     void warn_restart_needed(const config::config& next) const;
     /// Puts the members a listener's config disables (or no longer disables) in their state,
@@ -157,6 +167,8 @@ private:
     stats_collector collector_;
     std::optional<health::patroni_poller> poller_;
     std::optional<stats::http_server> stats_server_;
+    std::unique_ptr<admin::admin_server> admin_server_;
+    const std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
     asio::steady_timer sample_timer_{control_};
     asio::signal_set signals_{control_, SIGTERM, SIGINT, SIGHUP};
     bool ready_ = false;
@@ -277,6 +289,65 @@ bool application::start_stats(const config::config& cfg)
     log_line(log_level::info) << "stats listener on " << server.local_endpoint() << (cfg.stats->tls ? " over HTTPS" : "")
                               << (auth ? " (basic auth)" : " (no auth)") << ", page at " << cfg.stats->uri
                               << (admin ? ", admin actions enabled" : ", admin actions disabled");
+    return true;
+}
+
+admin::backend application::admin_backend()
+{
+    return admin::backend{
+        .view = [this] { return collector_.collect(); },
+        .process =
+            [this] {
+                admin::process_info info;
+                std::array<char, 256> host{};
+                if (::gethostname(host.data(), host.size() - 1) == 0) info.node = host.data();
+                info.threads = static_cast<unsigned>(workers_.size());
+                // Without a global limit, the listeners' limits add up to the process's.
+                info.max_connections = cfg_.max_connections;
+                if (info.max_connections == 0)
+                    for (const auto& l : cfg_.listeners) info.max_connections += l.max_connections;
+                rlimit files{};
+                if (::getrlimit(RLIMIT_NOFILE, &files) == 0) info.fd_limit = files.rlim_cur;
+                info.started = started_;
+                info.listening = bound_.size() + (stats_server_ ? 1 : 0) + (admin_server_ ? 1 : 0);
+                return info;
+            },
+        .sessions =
+            [this] {
+                std::mutex mutex;
+                std::vector<admin::session_row> all;
+                workers_.run_on_each_and_wait([&mutex, &all](worker& w) {
+                    auto rows = describe_sessions(w);
+                    std::lock_guard lock(mutex);
+                    all.insert(all.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+                });
+                return all;
+            },
+        .set_admin = [this](std::string_view l, std::string_view m, stats::admin_state s) { return set_admin(l, m, s); },
+    };
+}
+
+bool application::start_admin(const config::config& cfg)
+{
+    const auto& wanted = cfg.admin_socket;
+    // The same path: the old socket goes first, the new one takes its place. Another path: the
+    // old one stays until the new one is up, so a failed reload loses nothing.
+    if (admin_server_ && (!wanted || admin_server_->settings().path == wanted->path)) {
+        admin_server_->stop();
+        admin_server_.reset();
+    }
+    if (!wanted) return true;
+    auto next = std::make_unique<admin::admin_server>(control_.get_executor(), admin_backend());
+    if (auto error = next->open(*wanted); !error.empty()) {
+        log_line(log_level::error) << error
+                                   << (admin_server_ ? "; the admin socket stays at " + admin_server_->settings().path : "");
+        return false;
+    }
+    if (admin_server_) admin_server_->stop();
+    admin_server_ = std::move(next);
+    admin_server_->start();
+    log_line(log_level::info) << "admin socket (runtime API) on " << wanted->path << ", level "
+                              << config::to_string(wanted->level);
     return true;
 }
 
@@ -416,6 +487,8 @@ void application::reload()
         else
             log_line(log_level::error) << "reload: the stats listener keeps its certificate: " << error;
     }
+    if (old_cfg.admin_socket != cfg_.admin_socket && !start_admin(cfg_))
+        log_line(log_level::error) << "reload: the admin socket could not be opened";
     collector_.configure(cfg_);
     collector_.count_reload();
     const std::string text = "configuration reloaded from " + config_path_ + ": " + std::to_string(bound_.size()) +
@@ -428,6 +501,7 @@ void application::stop_accepting()
 {
     for (auto& [name, b] : bound_) close_listener(b);
     if (stats_server_) stats_server_->stop();
+    if (admin_server_) admin_server_->stop();
     sample_timer_.cancel();
     poller_->stop();
 }
@@ -469,6 +543,7 @@ int application::run()
     poller_->start(); // publishes the first snapshot before any session can be accepted
     start_accepting();
     if (!start_stats(cfg_)) return 1;
+    if (!start_admin(cfg_)) return 1;
     workers_.start();
     ready_ = true;
     schedule_sample();

@@ -1,5 +1,7 @@
 #include "proxy/app/stats_collector.hpp"
 
+#include "health/http/http_client.hpp"
+
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/session/session.hpp"
@@ -170,6 +172,23 @@ void merge(stats::histogram_view& into, const stats::histogram_view& more)
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
+/// HAProxy's check->health: rise+fall-1 while up and passing, one less per failed check while
+/// going down, 0 when down, one more per passed check while coming up (up again at `rise`).
+unsigned check_health(const health::member_health& h, const health::check_thresholds& t)
+{
+    const unsigned rise = std::max(t.rise, 1u);
+    const unsigned fall = std::max(t.fall, 1u);
+    switch (h.status) {
+    case health::health_status::up: return rise + fall - 1;
+    case health::health_status::going_down:
+        return rise + fall - 1 - std::min(h.consecutive_failures, fall - 1);
+    case health::health_status::coming_up: return std::min(h.consecutive_successes, rise - 1);
+    case health::health_status::down:
+    case health::health_status::unchecked: break;
+    }
+    return 0;
+}
+
 } // namespace
 
 stats_collector::versions stats_collector::versions_of(const listener_runtime& current) const
@@ -204,6 +223,9 @@ void stats_collector::configure(const config::config& cfg)
         hide_version_ = cfg.stats->hide_version;
     }
     stats_tls_ = cfg.stats && cfg.stats->tls;
+    api_ports_.clear();
+    for (const auto& m : cfg.members)
+        if (const auto url = health::parse_http_url(m.api)) api_ports_[m.name] = url->port;
 }
 
 void stats_collector::on_snapshot(const health::snapshot_ptr& snapshot)
@@ -315,6 +337,9 @@ stats::server_row stats_collector::server_row(const versions& all, std::uint32_t
     const bool fallback = eligible && l.cfg.role == config::listener_role::replica && snapshot_->primary == index;
     row.backup = setting.backup || fallback;
     row.active = eligible && !row.backup && row.admin == stats::admin_state::ready;
+    row.eligible = eligible;
+    row.check_health = check_health(m.health, thresholds_);
+    if (auto it = api_ports_.find(m.name); it != api_ports_.end()) row.check_port = it->second;
     row.checks_failed = m.health.failed_checks;
     row.downs = m.health.times_down;
     row.downtime = duration_cast<seconds>(health::downtime(m.health, now));

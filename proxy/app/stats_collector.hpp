@@ -105,6 +105,7 @@ private:
     std::map<std::string, rate> server_rates_;          ///< by "listener/member"
     std::map<std::string, seen_totals> seen_;           ///< by listener name
     std::map<std::string, std::uint64_t> stats_tls_failures_; ///< failed handshakes by reason
+    std::map<std::string, std::uint16_t> api_ports_; ///< Patroni REST API port by configured member name
     const std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 

@@ -81,6 +81,9 @@ public:
     /// waiting coroutine why). Worker thread.
     void check_setup_deadline(clock::time_point now);
 
+    /// What the runtime API's `show sess` shows of this session, aged at `now`. Worker thread.
+    [[nodiscard]] admin::session_row describe(clock::time_point now) const;
+
     [[nodiscard]] const listener_runtime& listener() const noexcept { return listener_; }
     /// The server this session is connected to (or connecting to), or nullptr.
     [[nodiscard]] const health::member_view* member() const noexcept { return member_; }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "proxy/admin/runtime_facts.hpp"
 #include "health/cluster_snapshot.hpp"
 #include "proxy/net/io_types.hpp"
 
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace patroxy::proxy {
 
@@ -59,5 +61,8 @@ void close_replaced_backup_sessions(worker& owner, const health::snapshot_ptr& p
 /// Closes the sessions on `owner` connected to `member` through `listener` (every listener when
 /// null): an operator put the member in maintenance. Runs on `owner`'s thread.
 void close_sessions_in_maintenance(worker& owner, const listener_runtime* listener, const std::string& member);
+
+/// The live sessions on `owner`, for the runtime API's `show sess`. Runs on `owner`'s thread.
+[[nodiscard]] std::vector<admin::session_row> describe_sessions(worker& owner);
 
 } // namespace patroxy::proxy

@@ -6,11 +6,10 @@
 
 #include "proxy/stats/gzip.hpp"
 #include "proxy/stats/http_stream.hpp"
+#include "proxy/support/control_server.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/steady_timer.hpp>
@@ -60,7 +59,8 @@ using detail::http_server_state;
 using clock_type = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
 
-constexpr auto nothrow_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+using control::before_deadline;
+using control::nothrow_awaitable;
 
 /// Bodies at least this big are worth compressing; below it the gzip header and the CPU cost
 /// eat the gain.
@@ -242,22 +242,6 @@ void refuse_over_limit(tcp::socket& socket, bool tls)
         if (ec) break;
     }
     socket.close(ignored);
-}
-
-/// Runs `op` until it completes or `timer` (already set) expires; nullopt when the timer won
-/// (expiry, or stop() cancelling it). `op` is taken by reference so that no class-type temporary
-/// sits in the caller's co_await expression (GCC 12 mishandles those).
-template <typename... R>
-asio::awaitable<std::optional<std::tuple<R...>>> before_deadline(asio::awaitable<std::tuple<R...>>& op,
-                                                                  asio::steady_timer& timer)
-{
-    using namespace asio::experimental::awaitable_operators;
-    auto wait = timer.async_wait(nothrow_awaitable);
-    auto race = std::move(op) || std::move(wait);
-    auto result = co_await std::move(race);
-    std::optional<std::tuple<R...>> out;
-    if (result.index() == 0) out = std::get<0>(std::move(result));
-    co_return out;
 }
 
 } // namespace
@@ -501,34 +485,15 @@ void http_server_state::stop_now()
 
 namespace {
 
-asio::awaitable<void> serve_connection(std::shared_ptr<detail::http_connection> connection)
-{
-    co_await connection->run();
-}
-
-/// A coroutine's exception here is a bug in this file (or bad_alloc). patroxy_stats has no
-/// logger, and rethrowing would stop the control thread's io_context; the connection it ran is
-/// closed by its destructor either way.
-void ignore_exception(const std::exception_ptr&) noexcept {}
-
 asio::awaitable<void> accept_loop(std::shared_ptr<http_server_state> state)
 {
-    for (;;) {
-        auto [ec, socket] = co_await state->acceptor.async_accept(nothrow_awaitable);
-        if (state->stopped || ec == asio::error::operation_aborted) co_return;
-        if (ec) {
-            // Out of descriptors or similar: back off instead of spinning on the error.
-            asio::steady_timer pause(state->executor, std::chrono::milliseconds(100));
-            co_await pause.async_wait(nothrow_awaitable);
-            continue;
-        }
+    co_await control::accept_each(state->acceptor, [&state] { return state->stopped; }, [&state](tcp::socket socket) {
         if (state->live.size() >= state->limits.max_connections) {
             refuse_over_limit(socket, state->tls != nullptr);
-            continue;
+            return;
         }
-        auto connection = std::make_shared<detail::http_connection>(std::move(socket), state);
-        asio::co_spawn(state->executor, serve_connection(std::move(connection)), ignore_exception);
-    }
+        control::spawn_connection(state->executor, std::make_shared<detail::http_connection>(std::move(socket), state));
+    });
 }
 
 } // namespace
@@ -584,7 +549,7 @@ void http_server::set_realm(std::string_view realm) { state_->challenge = basic_
 
 void http_server::start()
 {
-    asio::co_spawn(state_->executor, accept_loop(state_), ignore_exception);
+    asio::co_spawn(state_->executor, accept_loop(state_), control::ignore_exception);
 }
 
 void http_server::stop()

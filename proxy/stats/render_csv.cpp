@@ -190,9 +190,17 @@ void backend_row(const listener_row& l, std::size_t index, std::string& out)
     row.append_to(out);
 }
 
+/// Whether `filter` keeps server row `s`, the `sid`th of its listener.
+bool keeps_server(const csv_filter& filter, const server_row& s, std::size_t sid)
+{
+    if (!(filter.types & 4u) || (filter.server && *filter.server != sid)) return false;
+    if (filter.hide_maint && s.admin == admin_state::maint) return false;
+    return !(filter.hide_down && (s.admin == admin_state::maint || !s.eligible));
+}
+
 } // namespace
 
-std::string render_csv(const stats_view& view)
+std::string render_csv(const stats_view& view, const csv_filter& filter)
 {
     std::string out = "# ";
     for (std::string_view name : column_names) {
@@ -201,10 +209,12 @@ std::string render_csv(const stats_view& view)
     }
     out += '\n';
     for (std::size_t i = 0; i < view.listeners.size(); ++i) {
+        if (filter.listener && *filter.listener != i) continue;
         const listener_row& l = view.listeners[i];
-        frontend_row(l, i, out);
-        for (std::size_t k = 0; k < l.servers.size(); ++k) server_csv_row(l, i, k, out);
-        backend_row(l, i, out);
+        if (filter.types & 1u) frontend_row(l, i, out);
+        for (std::size_t k = 0; k < l.servers.size(); ++k)
+            if (keeps_server(filter, l.servers[k], k + 1)) server_csv_row(l, i, k, out);
+        if (filter.types & 2u) backend_row(l, i, out);
     }
     return out;
 }

@@ -70,6 +70,9 @@ struct server_row {
     std::string last_check; ///< "L7OK/200 in 3ms", "L4CON in 0ms", "" before the first check
     std::uint32_t weight = 0;
     bool active = false;    ///< eligible on this listener now (HAProxy's Act = Y)
+    /// Routable on this listener by role and checks, whatever the operator's drain/maint (HAProxy's
+    /// operational state: the runtime API's srv_op_state).
+    bool eligible = false;
     /// Routed only when no active member is: a `backup` member of the listener, or the primary as
     /// a read listener's fallback_to_primary. Bck = Y
     bool backup = false;
@@ -78,6 +81,12 @@ struct server_row {
     std::chrono::seconds downtime{};            ///< Dwntme
     std::optional<std::chrono::seconds> last_change{}; ///< seconds since it went up/down (LastChg)
     admin_state admin = admin_state::ready;
+    /// HAProxy's check health counter: 0 (down) .. rise+fall-1 (up and passing), `rise` and more
+    /// meaning up (the runtime API's srv_check_health).
+    unsigned check_health = 0;
+    /// The port of the member's Patroni REST API, which its checks call; 0 when not known (a
+    /// member without `api`, or one discovered through the DCS).
+    std::uint16_t check_port = 0;
 
     // Patroni.
     std::string role;  ///< as the member reports itself: "primary", "replica", "" when unknown

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,20 @@ namespace patroxy::test {
 
 /// A fresh directory under $TMPDIR (or /tmp) made with mkdtemp; `prefix` names its owner.
 [[nodiscard]] std::string make_temp_dir(std::string_view prefix);
+
+/// Calls `pred` every `step` until it holds (true) or `timeout` has passed (false): the bounded
+/// wait that replaces a sleep.
+template <class Pred>
+[[nodiscard]] bool poll_until(Pred pred, std::chrono::milliseconds timeout,
+                              std::chrono::milliseconds step = std::chrono::milliseconds(50))
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(step);
+    }
+    return true;
+}
 
 /// True when PATROXY_TEST_KEEP is set: fixtures then leave their temp dirs behind for debugging.
 [[nodiscard]] bool keep_temp_dirs();

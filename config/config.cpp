@@ -1,5 +1,6 @@
 // The small pieces of config.hpp around the parser: lookups, names for logs, and reading a file.
 #include "config/config.hpp"
+#include "config/haproxy/haproxy_reader.hpp"
 #include "config/names.hpp"
 
 #include <cerrno>
@@ -54,6 +55,8 @@ load_result load_config_file(const std::string& path)
         result.errors.push_back({"", "cannot read config file '" + path + "': " + ec.message()});
         return result;
     }
+    // By content, not by name: /etc/haproxy/haproxy.cfg and a JSON file named *.cfg both work.
+    if (haproxy::looks_like_haproxy(text)) return haproxy::parse_haproxy_config(text, path);
     return parse_config(text);
 }
 

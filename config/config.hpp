@@ -300,7 +300,9 @@ struct load_result {
 /// Parses and validates native JSON config text.
 [[nodiscard]] load_result parse_config(std::string_view json_text);
 
-/// Reads a file and parses it; an unreadable file is one error with an empty path.
+/// Reads a file and parses it: as haproxy.cfg when its first meaningful line is a section keyword
+/// (config/haproxy/haproxy_reader.hpp), as JSON otherwise. An unreadable file is one error with
+/// an empty path.
 [[nodiscard]] load_result load_config_file(const std::string& path);
 
 /// "250ms", "1s", "5m", "2h" -> duration; nullopt when malformed or negative. A whole number and

@@ -164,11 +164,13 @@ void check_replica_only_keys(object_reader& obj, const listener& l)
     if (obj.has("role") && !l.role) {
         return; // the role itself is wrong; an error about it is already recorded
     }
-    const bool reads_replicas = l.role == listener_role::replica || l.role == listener_role::read_only;
+    // sync and async pick among replicas too, and Patroni bounds /sync and /async with ?lag= as well.
+    const bool reads_replicas = l.role == listener_role::replica || l.role == listener_role::read_only ||
+                                l.role == listener_role::sync || l.role == listener_role::async;
     for (const std::string_view key : {"max_lag", "fallback_to_primary", "on_lag"}) {
         if (obj.has(key) && !reads_replicas) {
             obj.diag().error(obj.path_of(key),
-                             "only applies to a listener with role \"replica\" or \"read-only\"");
+                             "only applies to a listener with role \"replica\", \"read-only\", \"sync\" or \"async\"");
         }
     }
 }

@@ -297,11 +297,11 @@ TEST_CASE("listener routing and options", "[config][errors]")
         {listener_with(R"("queue_timeout": "soon")"), "/listeners/0/queue_timeout",
          R"(expected a duration such as "250ms", "1s", "5m" or "2h" (a whole number and a unit: ms, s, m, h), got "soon")"},
         {listener_with(R"("max_lag": "1MB")"), "/listeners/0/max_lag",
-         R"(only applies to a listener with role "replica" or "read-only")"},
+         R"(only applies to a listener with role "replica", "read-only", "sync" or "async")"},
         {listener_with(R"("fallback_to_primary": false)"), "/listeners/0/fallback_to_primary",
-         R"(only applies to a listener with role "replica" or "read-only")"},
+         R"(only applies to a listener with role "replica", "read-only", "sync" or "async")"},
         {listener_with(R"("on_lag": "shutdown")"), "/listeners/0/on_lag",
-         R"(only applies to a listener with role "replica" or "read-only")"},
+         R"(only applies to a listener with role "replica", "read-only", "sync" or "async")"},
     }));
     INFO(listener);
     const auto e = only_error(config_text(listener));
@@ -341,6 +341,14 @@ TEST_CASE("role listeners: every spelling, and the keys only read roles take", "
         CHECK(r.value->listeners[0].max_lag == 1024u * 1024u);
         CHECK(r.value->listeners[0].fallback_to_primary);
         CHECK(r.value->listeners[0].on_lag == lag_action::shutdown);
+    }
+    SECTION("sync and async take max_lag too: Patroni bounds /sync and /async with ?lag= as well")
+    {
+        const load_result r = parse_config(config_text(
+            R"({ "name": "s", "bind": "h:1", "role": "sync", "max_lag": "16kB" }, { "name": "a", "bind": "h:2", "role": "async", "max_lag": "1MB" })"));
+        REQUIRE(r.value);
+        CHECK(r.value->listeners[0].max_lag == 16384u);
+        CHECK(r.value->listeners[1].max_lag == 1024u * 1024u);
     }
     SECTION("other roles do not take max_lag")
     {

@@ -7,12 +7,17 @@
 namespace patroxy::config::haproxy {
 namespace {
 
+bool same_text_without_case(const std::string& a, const std::string& b)
+{
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    });
+}
+
 /// Host names compare without case (DNS does); addresses are compared as written.
 bool same_address(const endpoint& a, const endpoint& b)
 {
-    return a.port == b.port && std::equal(a.host.begin(), a.host.end(), b.host.begin(), b.host.end(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+    return a.port == b.port && same_text_without_case(a.host, b.host);
 }
 
 } // namespace
@@ -56,7 +61,7 @@ void member_table::set_api(const std::string& name, const std::string& url, unsi
     if (e->m.api.empty()) {
         e->m.api = url;
         e->api_line = line;
-    } else if (e->m.api != url) {
+    } else if (!same_text_without_case(e->m.api, url)) { // "PG1:8008" and "pg1:8008" are one API
         r.error(line, "member '" + name + "' is checked at " + url + " here but at " + e->m.api + " at " +
                           r.where(e->api_line) + ": one member has one Patroni REST API");
     }

@@ -66,8 +66,10 @@ bool read_header(const std::vector<std::string>& words, section& s, report& r)
 void read_dot_directive(const std::vector<std::string>& words, unsigned line, report& r)
 {
     const auto& w = words[0];
-    if (w == ".if" || w == ".elif" || w == ".else" || w == ".endif") {
-        r.error(line, "conditional blocks (" + w + ") are not supported; keep only the lines patroxy should read");
+    if (w == ".if") {
+        r.error(line, "conditional blocks (.if … .endif) are not supported; keep only the lines patroxy should read");
+    } else if (w == ".elif" || w == ".else" || w == ".endif") {
+        // part of the block refused at its .if
     } else if (w == ".warning") {
         r.warn(line, words.size() > 1 ? words[1] : std::string());
     } else if (w == ".alert") {

@@ -50,6 +50,7 @@ private:
     std::deque<proxy> defaults_; ///< a deque: sections point at their defaults' settings
     const proxy* last_defaults_ = nullptr;
     std::deque<proxy> proxies_; ///< listen, frontend and backend sections in file order
+    std::vector<const proxy*> duplicates_; ///< sections whose name is taken: reported, not routed
 };
 
 void translator::read(const section& s)
@@ -105,6 +106,7 @@ void translator::check_names()
             if (a->sec->name == b->sec->name && (ka == kb || ka == section_kind::listen || kb == section_kind::listen)) {
                 t_.r.error(a->sec->line, "a " + b->sec->keyword + " section named '" + b->sec->name + "' is already at " +
                                              t_.r.where(b->sec->line));
+                duplicates_.push_back(&*a); // not routed: its listeners would only repeat the error
                 break;
             }
         }
@@ -150,6 +152,7 @@ void translator::route()
     std::vector<const proxy*> used;
     for (const auto& p : proxies_) {
         if (p.sec->kind == section_kind::backend) continue;
+        if (std::find(duplicates_.begin(), duplicates_.end(), &p) != duplicates_.end()) continue;
         if (p.disabled) {
             t_.r.warn(*p.disabled, p.sec->keyword + " " + p.sec->name + " is disabled: it opens no listener");
             continue;
@@ -160,7 +163,8 @@ void translator::route()
     }
     for (const auto& p : proxies_) {
         const bool backend_only = p.sec->kind == section_kind::backend || (p.sec->kind == section_kind::listen && p.binds.empty());
-        if (backend_only && !p.disabled && std::find(used.begin(), used.end(), &p) == used.end())
+        const bool duplicate = std::find(duplicates_.begin(), duplicates_.end(), &p) != duplicates_.end();
+        if (backend_only && !p.disabled && !duplicate && std::find(used.begin(), used.end(), &p) == used.end())
             t_.r.warn(p.sec->line, p.sec->keyword + " " + p.sec->name + " is used by no frontend: its servers take no traffic");
     }
 }

@@ -3,6 +3,7 @@
 // live in check_directives.cpp and stats_directives.cpp.
 #include "config/haproxy/proxy.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -131,14 +132,17 @@ void read_bind(const std::vector<std::string>& w, unsigned line, proxy& p, const
     if (addresses.empty()) r.error(line, "bind: " + why);
     for (const auto& a : addresses) p.binds.push_back({a, line});
     for (std::size_t i = 2; i < w.size(); ++i) {
-        bool known = false;
-        for (const auto& o : ignored_bind_options) {
-            if (o.name != w[i]) continue;
+        const auto ignored = std::find_if(ignored_bind_options.begin(), ignored_bind_options.end(),
+                                          [&](const bind_option& o) { return o.name == w[i]; });
+        if (ignored != ignored_bind_options.end()) {
+            if (i + ignored->args >= w.size()) {
+                r.error(line, "bind option '" + w[i] + "' needs a value");
+                return;
+            }
             r.warn(line, "bind option '" + w[i] + "' has no effect on patroxy's listening socket");
-            i += o.args;
-            known = true;
+            i += ignored->args;
+            continue;
         }
-        if (known) continue;
         for (const auto o : refused_bind_options) {
             if (o == w[i]) {
                 r.error(line, "bind option '" + w[i] +

@@ -2,7 +2,8 @@
 # deploy.production_config: the shipped configurations validate with the patroxy being tested
 # (`patroxy -c -f`, which is also the systemd unit's ExecStartPre), and every key that
 # config/examples/production.json and tls.json set is explained in config/examples/README.md;
-# tls.json validates with its PEM files made here (patroxy -c loads every certificate it names).
+# tls.json validates with its PEM files made here (patroxy -c loads every certificate it names);
+# haproxy.cfg is deploy/local/haproxy-cfg's output and reads without a warning.
 # usage: configs_test.sh PATROXY_BINARY
 source "$(dirname "$0")/lib.sh"
 binary=${1:?usage: configs_test.sh PATROXY_BINARY}
@@ -19,6 +20,31 @@ for f in "$PRODUCTION" "$DOCKER_CONFIG"; do
     fail "patroxy -c -f $f"
   fi
 done
+
+# config/examples/haproxy.cfg is deploy/local/haproxy-cfg's output with deploy/local's default ports
+# (the e2e suite runs patroxy and HAProxy from that script's output): patroxy reads it without a
+# warning, and HAProxy itself accepts it where it is installed.
+HAPROXY_EXAMPLE=${HAPROXY_EXAMPLE:-$REPO/config/examples/haproxy.cfg}
+if out=$(env -i PATH="$PATH" "$REPO/deploy/local/haproxy-cfg" --socket /run/patroxy/admin.sock | diff -u "$HAPROXY_EXAMPLE" - 2>&1); then
+  pass "config/examples/haproxy.cfg is deploy/local/haproxy-cfg --socket /run/patroxy/admin.sock"
+else
+  echo "$out"
+  fail "config/examples/haproxy.cfg is deploy/local/haproxy-cfg --socket /run/patroxy/admin.sock"
+fi
+if out=$("$binary" -c -f "$HAPROXY_EXAMPLE" 2>&1) && ! grep -q warning <<<"$out"; then
+  pass "patroxy -c -f config/examples/haproxy.cfg, no warning"
+else
+  echo "$out"
+  fail "patroxy -c -f config/examples/haproxy.cfg, no warning"
+fi
+if command -v haproxy >/dev/null; then
+  if out=$(haproxy -c -q -f "$HAPROXY_EXAMPLE" 2>&1); then
+    pass "haproxy -c -f config/examples/haproxy.cfg"
+  else
+    echo "$out"
+    fail "haproxy -c -f config/examples/haproxy.cfg"
+  fi
+fi
 
 # tls.json names files under /etc/patroxy/tls: a throw-away CA and certificate stand in for them.
 pem_dir=$(mktemp -d)

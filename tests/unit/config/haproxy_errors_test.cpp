@@ -13,6 +13,12 @@ const std::string n1_primary = "listen primary\n"
                                "    option httpchk\n"
                                "    server n1 10.0.0.1:5432 check port 8008\n";
 
+/// The n1 role section with another bind line.
+std::string listen_primary_bind(const std::string& bind)
+{
+    return "listen primary\n    bind " + bind + "\n    option httpchk\n    server n1 10.0.0.1:5432 check port 8008\n";
+}
+
 } // namespace
 
 TEST_CASE("routing by condition is refused", "[config][haproxy][errors]")
@@ -163,6 +169,11 @@ TEST_CASE("addresses patroxy cannot listen on or connect to are refused", "[conf
                              "    server n1 10.0.0.1:5432 check port 8008 ssl verify none\n") ==
           "haproxy.cfg:4: server option 'ssl' is not supported: HAProxy would open TLS straight to PostgreSQL; "
           "patroxy's TLS towards the servers is a listener's server_tls in the native config");
+    CHECK(only_haproxy_error(listen_primary_bind(":5000 v4v6 name")) == "haproxy.cfg:2: bind option 'name' needs a value");
+    CHECK(only_haproxy_error(listen_primary_bind(":5000 accept-proxy")) ==
+          "haproxy.cfg:2: bind option 'accept-proxy' is not supported: TLS towards clients is patroxy's `tls: "
+          "terminate` in the native config (PostgreSQL clients negotiate TLS inside the protocol), and patroxy reads no "
+          "PROXY headers");
     CHECK(only_haproxy_error(n1_primary + "listen other\n    bind 0.0.0.0:5000\n    option httpchk\n"
                                           "    server n1 10.0.0.1:5432 check port 8008\n") ==
           "haproxy.cfg:6: bind address 0.0.0.0:5000 is already used by listener primary (haproxy.cfg:2)");

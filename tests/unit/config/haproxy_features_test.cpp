@@ -66,6 +66,16 @@ TEST_CASE("bind addresses in every form; several binds make several listeners", 
     CHECK(binds_of(":5000-5002") ==
           std::vector<std::string>{"primary=0.0.0.0:5000", "primary-2=0.0.0.0:5001", "primary-3=0.0.0.0:5002"});
     CHECK(binds_of(":5000\n    bind :5010") == std::vector<std::string>{"primary=0.0.0.0:5000", "primary-2=0.0.0.0:5010"});
+
+    const auto r = read_cfg(listen_with_bind(":5000 name write v4v6 defer-accept"));
+    CHECK(translated(r).listeners.size() == 1);
+    CHECK(r.warnings == std::vector<std::string>{
+                            "haproxy.cfg:1: server n1 without 'on-marked-down shutdown-sessions': HAProxy keeps their "
+                            "sessions when it marks them down; patroxy closes the sessions of a member that is marked "
+                            "down or leaves the role",
+                            "haproxy.cfg:2: bind option 'name' has no effect on patroxy's listening socket",
+                            "haproxy.cfg:2: bind option 'v4v6' has no effect on patroxy's listening socket",
+                            "haproxy.cfg:2: bind option 'defer-accept' has no effect on patroxy's listening socket"});
 }
 
 TEST_CASE("environment variables: quoted ${NAME} everywhere, bare $NAME in addresses", "[config][haproxy]")

@@ -1,6 +1,8 @@
 // The global and resolvers sections; see global_section.hpp.
 #include "config/haproxy/global_section.hpp"
 
+#include "config/haproxy/keyword_notes.hpp"
+
 #include <array>
 #include <string_view>
 
@@ -15,17 +17,17 @@ std::string_view why_global_has_no_effect(std::string_view k)
         std::string_view why;
     };
     static constexpr std::array groups{
-        group{"log", "patroxy writes its own log lines (stderr, or journald under systemd)"},
-        group{"log-tag", "patroxy writes its own log lines (stderr, or journald under systemd)"},
-        group{"log-send-hostname", "patroxy writes its own log lines (stderr, or journald under systemd)"},
+        group{"log", why::own_logs},
+        group{"log-tag", why::own_logs},
+        group{"log-send-hostname", why::own_logs},
         group{"tune.", "patroxy sizes its own buffers and threads"},
-        group{"ssl-", "TLS is set in patroxy's native tls settings"},
-        group{"ca-base", "TLS is set in patroxy's native tls settings"},
-        group{"crt-base", "TLS is set in patroxy's native tls settings"},
-        group{"issuers-chain-path", "TLS is set in patroxy's native tls settings"},
+        group{"ssl-", why::tls_settings},
+        group{"ca-base", why::tls_settings},
+        group{"crt-base", why::tls_settings},
+        group{"issuers-chain-path", why::tls_settings},
         group{"lua-", "patroxy runs no Lua"},
-        group{"h1-", "HTTP settings have no meaning for PostgreSQL traffic"},
-        group{"h2-", "HTTP settings have no meaning for PostgreSQL traffic"},
+        group{"h1-", why::http_only},
+        group{"h2-", why::http_only},
         group{"server-state-", "patroxy does not save server states to a file"},
         group{"setenv", "patroxy sets no environment variables: set them before it starts"},
         group{"presetenv", "patroxy sets no environment variables: set them before it starts"},

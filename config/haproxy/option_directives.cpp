@@ -1,5 +1,6 @@
 // `option …` lines: the check options (httpchk and the protocol checks that make a section a
 // static server list), redispatch, and the many options that change nothing for patroxy.
+#include "config/haproxy/keyword_notes.hpp"
 #include "config/haproxy/proxy.hpp"
 
 #include <algorithm>
@@ -16,59 +17,52 @@ constexpr std::array other_checks{
     std::string_view("ssl-hello-chk"), std::string_view("spop-check"), std::string_view("external-check"),
 };
 
-struct ignored_option {
-    std::string_view name;
-    std::string_view why;
-};
-
-constexpr std::string_view why_log = "patroxy writes its own log lines";
-constexpr std::string_view why_http = "HTTP options have no meaning for PostgreSQL traffic or patroxy's stats page";
 constexpr std::string_view why_tcp = "patroxy sets its own socket options";
 
 constexpr std::array ignored_options{
-    ignored_option{"tcplog", why_log},
-    ignored_option{"httplog", why_log},
-    ignored_option{"httpslog", why_log},
-    ignored_option{"dontlognull", why_log},
-    ignored_option{"dontlog-normal", why_log},
-    ignored_option{"log-health-checks", why_log},
-    ignored_option{"log-separate-errors", why_log},
-    ignored_option{"logasap", why_log},
-    ignored_option{"tcpka", why_tcp},
-    ignored_option{"clitcpka", why_tcp},
-    ignored_option{"srvtcpka", why_tcp},
-    ignored_option{"nolinger", why_tcp},
-    ignored_option{"tcp-smart-accept", why_tcp},
-    ignored_option{"tcp-smart-connect", why_tcp},
-    ignored_option{"splice-auto", why_tcp},
-    ignored_option{"splice-request", why_tcp},
-    ignored_option{"splice-response", why_tcp},
-    ignored_option{"socket-stats", "patroxy counts per listener and member"},
-    ignored_option{"contstats", "patroxy counts bytes as they pass"},
-    ignored_option{"independent-streams", "patroxy's idle timeouts watch each side on its own already"},
-    ignored_option{"abortonclose", "a client that leaves while queued is dropped from patroxy's queue anyway"},
-    ignored_option{"allbackups", "patroxy always balances among every eligible backup"},
-    ignored_option{"persist", "patroxy has no stickiness"},
-    ignored_option{"prefer-last-server", "patroxy has no stickiness"},
-    ignored_option{"checkcache", why_http},
-    ignored_option{"forwardfor", why_http},
-    ignored_option{"originalto", why_http},
-    ignored_option{"http-server-close", why_http},
-    ignored_option{"httpclose", why_http},
-    ignored_option{"forceclose", why_http},
-    ignored_option{"http-keep-alive", why_http},
-    ignored_option{"http-pretend-keepalive", why_http},
-    ignored_option{"http-no-delay", why_http},
-    ignored_option{"http-buffer-request", why_http},
-    ignored_option{"http-use-proxy-header", why_http},
-    ignored_option{"http-ignore-probes", why_http},
-    ignored_option{"http-restrict-req-hdr-names", why_http},
-    ignored_option{"idle-close-on-response", why_http},
-    ignored_option{"disable-h2-upgrade", why_http},
-    ignored_option{"accept-invalid-http-request", why_http},
-    ignored_option{"accept-invalid-http-response", why_http},
-    ignored_option{"h1-case-adjust-bogus-client", why_http},
-    ignored_option{"h1-case-adjust-bogus-server", why_http},
+    keyword_note{"tcplog", why::own_logs},
+    keyword_note{"httplog", why::own_logs},
+    keyword_note{"httpslog", why::own_logs},
+    keyword_note{"dontlognull", why::own_logs},
+    keyword_note{"dontlog-normal", why::own_logs},
+    keyword_note{"log-health-checks", why::own_logs},
+    keyword_note{"log-separate-errors", why::own_logs},
+    keyword_note{"logasap", why::own_logs},
+    keyword_note{"tcpka", why_tcp},
+    keyword_note{"clitcpka", why_tcp},
+    keyword_note{"srvtcpka", why_tcp},
+    keyword_note{"nolinger", why_tcp},
+    keyword_note{"tcp-smart-accept", why_tcp},
+    keyword_note{"tcp-smart-connect", why_tcp},
+    keyword_note{"splice-auto", why_tcp},
+    keyword_note{"splice-request", why_tcp},
+    keyword_note{"splice-response", why_tcp},
+    keyword_note{"socket-stats", "patroxy counts per listener and member"},
+    keyword_note{"contstats", "patroxy counts bytes as they pass"},
+    keyword_note{"independent-streams", "patroxy's idle timeouts watch each side on its own already"},
+    keyword_note{"abortonclose", "a client that leaves while queued is dropped from patroxy's queue anyway"},
+    keyword_note{"allbackups", "patroxy always balances among every eligible backup"},
+    keyword_note{"persist", "patroxy has no stickiness"},
+    keyword_note{"prefer-last-server", "patroxy has no stickiness"},
+    keyword_note{"checkcache", why::http_only},
+    keyword_note{"forwardfor", why::http_only},
+    keyword_note{"originalto", why::http_only},
+    keyword_note{"http-server-close", why::http_only},
+    keyword_note{"httpclose", why::http_only},
+    keyword_note{"forceclose", why::http_only},
+    keyword_note{"http-keep-alive", why::http_only},
+    keyword_note{"http-pretend-keepalive", why::http_only},
+    keyword_note{"http-no-delay", why::http_only},
+    keyword_note{"http-buffer-request", why::http_only},
+    keyword_note{"http-use-proxy-header", why::http_only},
+    keyword_note{"http-ignore-probes", why::http_only},
+    keyword_note{"http-restrict-req-hdr-names", why::http_only},
+    keyword_note{"idle-close-on-response", why::http_only},
+    keyword_note{"disable-h2-upgrade", why::http_only},
+    keyword_note{"accept-invalid-http-request", why::http_only},
+    keyword_note{"accept-invalid-http-response", why::http_only},
+    keyword_note{"h1-case-adjust-bogus-client", why::http_only},
+    keyword_note{"h1-case-adjust-bogus-server", why::http_only},
 };
 
 /// option httpchk [[METHOD] URI [VERSION]]
@@ -122,13 +116,9 @@ bool apply_option_directive(const std::vector<std::string>& w, bool negated, uns
     } else if (name == "transparent") {
         r.error(line, "option transparent is not supported: patroxy connects to the servers listed");
     } else {
-        for (const auto& o : ignored_options) {
-            if (o.name == name) {
-                r.warn(line, "option " + name + " has no effect: " + std::string(o.why));
-                return true;
-            }
-        }
-        r.error(line, "unknown option '" + name + "'");
+        if (const auto* o = find_keyword(ignored_options, name))
+            r.warn(line, "option " + name + " has no effect: " + std::string(o->why));
+        else r.error(line, "unknown option '" + name + "'");
     }
     return true;
 }

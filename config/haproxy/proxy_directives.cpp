@@ -1,6 +1,7 @@
 // The lines of defaults, listen, frontend and backend sections: listening, balancing, limits,
 // timeouts, servers and routing between frontends and backends. The check and stats keywords
 // live in check_directives.cpp and stats_directives.cpp.
+#include "config/haproxy/keyword_notes.hpp"
 #include "config/haproxy/proxy.hpp"
 
 #include <algorithm>
@@ -13,77 +14,65 @@ namespace {
 constexpr unsigned with_frontend = in_defaults | in_frontend | in_listen;
 constexpr unsigned with_backend = in_defaults | in_listen | in_backend;
 
+constexpr std::string_view why_sticky = why::no_stickiness;
+
 /// Keywords patroxy reads past, with why they change nothing.
-struct ignored_keyword {
-    std::string_view name;
-    std::string_view why;
-};
-
-constexpr std::string_view why_log = "patroxy writes its own log lines";
-constexpr std::string_view why_http = "HTTP processing has no meaning for PostgreSQL traffic or patroxy's stats page";
-constexpr std::string_view why_sticky = "patroxy has no stickiness: each session is balanced anew";
-
 constexpr std::array ignored_keywords{
-    ignored_keyword{"log", why_log},
-    ignored_keyword{"log-format", why_log},
-    ignored_keyword{"log-format-sd", why_log},
-    ignored_keyword{"error-log-format", why_log},
-    ignored_keyword{"log-tag", why_log},
-    ignored_keyword{"unique-id-format", why_log},
-    ignored_keyword{"unique-id-header", why_log},
-    ignored_keyword{"description", "patroxy's stats page does not show section descriptions"},
-    ignored_keyword{"id", "patroxy knows listeners by name"},
-    ignored_keyword{"capture", why_http},
-    ignored_keyword{"compression", why_http},
-    ignored_keyword{"errorfile", why_http},
-    ignored_keyword{"errorfiles", why_http},
-    ignored_keyword{"errorloc", why_http},
-    ignored_keyword{"errorloc302", why_http},
-    ignored_keyword{"errorloc303", why_http},
-    ignored_keyword{"http-error", why_http},
-    ignored_keyword{"http-reuse", why_http},
-    ignored_keyword{"http-request", why_http},
-    ignored_keyword{"http-response", why_http},
-    ignored_keyword{"http-after-response", why_http},
-    ignored_keyword{"redirect", why_http},
-    ignored_keyword{"monitor-uri", why_http},
-    ignored_keyword{"monitor", why_http},
-    ignored_keyword{"max-keep-alive-queue", why_http},
-    ignored_keyword{"retry-on", "patroxy retries a failed connect on the next member, whatever the failure"},
-    ignored_keyword{"fullconn", "patroxy has no dynamic server limits: maxconn is the limit"},
-    ignored_keyword{"hash-balance-factor", "patroxy's source hash has no load bound"},
-    ignored_keyword{"rate-limit", "patroxy does not limit the rate of new sessions"},
-    ignored_keyword{"backlog", "patroxy sets its own listen backlog"},
-    ignored_keyword{"bind-process", "patroxy runs its own worker threads"},
-    ignored_keyword{"cookie", why_sticky},
-    ignored_keyword{"dynamic-cookie-key", why_sticky},
-    ignored_keyword{"persist", why_sticky},
-    ignored_keyword{"force-persist", why_sticky},
-    ignored_keyword{"ignore-persist", why_sticky},
-    ignored_keyword{"stick-table", why_sticky},
-    ignored_keyword{"stick", why_sticky},
-    ignored_keyword{"email-alert", "patroxy sends no email; its events are on the stats page and in /metrics"},
-    ignored_keyword{"load-server-state-from-file", "patroxy does not load server states from a file"},
-    ignored_keyword{"server-state-file-name", "patroxy does not load server states from a file"},
-    ignored_keyword{"filter", "patroxy has no stream filters"},
-    ignored_keyword{"declare", "patroxy has no captures"},
-    ignored_keyword{"acl", "an ACL alone decides nothing, and patroxy honours no conditions"},
-    ignored_keyword{"external-check", "patroxy runs no external check commands"},
-    ignored_keyword{"tcp-response", "patroxy relays server data without inspecting rules"},
+    keyword_note{"log", why::own_logs},
+    keyword_note{"log-format", why::own_logs},
+    keyword_note{"log-format-sd", why::own_logs},
+    keyword_note{"error-log-format", why::own_logs},
+    keyword_note{"log-tag", why::own_logs},
+    keyword_note{"unique-id-format", why::own_logs},
+    keyword_note{"unique-id-header", why::own_logs},
+    keyword_note{"description", "patroxy's stats page does not show section descriptions"},
+    keyword_note{"id", "patroxy knows listeners by name"},
+    keyword_note{"capture", why::http_only},
+    keyword_note{"compression", why::http_only},
+    keyword_note{"errorfile", why::http_only},
+    keyword_note{"errorfiles", why::http_only},
+    keyword_note{"errorloc", why::http_only},
+    keyword_note{"errorloc302", why::http_only},
+    keyword_note{"errorloc303", why::http_only},
+    keyword_note{"http-error", why::http_only},
+    keyword_note{"http-reuse", why::http_only},
+    keyword_note{"http-request", why::http_only},
+    keyword_note{"http-response", why::http_only},
+    keyword_note{"http-after-response", why::http_only},
+    keyword_note{"redirect", why::http_only},
+    keyword_note{"monitor-uri", why::http_only},
+    keyword_note{"monitor", why::http_only},
+    keyword_note{"max-keep-alive-queue", why::http_only},
+    keyword_note{"retry-on", "patroxy retries a failed connect on the next member, whatever the failure"},
+    keyword_note{"fullconn", "patroxy has no dynamic server limits: maxconn is the limit"},
+    keyword_note{"hash-balance-factor", "patroxy's source hash has no load bound"},
+    keyword_note{"rate-limit", "patroxy does not limit the rate of new sessions"},
+    keyword_note{"backlog", "patroxy sets its own listen backlog"},
+    keyword_note{"bind-process", "patroxy runs its own worker threads"},
+    keyword_note{"cookie", why_sticky},
+    keyword_note{"dynamic-cookie-key", why_sticky},
+    keyword_note{"persist", why_sticky},
+    keyword_note{"force-persist", why_sticky},
+    keyword_note{"ignore-persist", why_sticky},
+    keyword_note{"stick-table", why_sticky},
+    keyword_note{"stick", why_sticky},
+    keyword_note{"email-alert", "patroxy sends no email; its events are on the stats page and in /metrics"},
+    keyword_note{"load-server-state-from-file", "patroxy does not load server states from a file"},
+    keyword_note{"server-state-file-name", "patroxy does not load server states from a file"},
+    keyword_note{"filter", "patroxy has no stream filters"},
+    keyword_note{"declare", "patroxy has no captures"},
+    keyword_note{"acl", "an ACL alone decides nothing, and patroxy honours no conditions"},
+    keyword_note{"external-check", "patroxy runs no external check commands"},
+    keyword_note{"tcp-response", "patroxy relays server data without inspecting rules"},
 };
 
 /// Keywords that would change who is routed where and that patroxy cannot honour.
-struct refused_keyword {
-    std::string_view name;
-    std::string_view why;
-};
-
 constexpr std::array refused_keywords{
-    refused_keyword{"use-server", "it pins sessions to a server by condition; patroxy routes by role only"},
-    refused_keyword{"dispatch", "it sends sessions to a fixed address; list it as a server"},
-    refused_keyword{"server-template", "list each server on its own `server` line"},
-    refused_keyword{"source", "patroxy connects from the address the system picks"},
-    refused_keyword{"tcp-request", "its rules accept or reject clients by condition, which patroxy does not evaluate"},
+    keyword_note{"use-server", "it pins sessions to a server by condition; patroxy routes by role only"},
+    keyword_note{"dispatch", "it sends sessions to a fixed address; list it as a server"},
+    keyword_note{"server-template", "list each server on its own `server` line"},
+    keyword_note{"source", "patroxy connects from the address the system picks"},
+    keyword_note{"tcp-request", "its rules accept or reject clients by condition, which patroxy does not evaluate"},
 };
 
 /// Bind options that change nothing (with the number of values they take).
@@ -132,9 +121,7 @@ void read_bind(const std::vector<std::string>& w, unsigned line, proxy& p, const
     if (addresses.empty()) r.error(line, "bind: " + why);
     for (const auto& a : addresses) p.binds.push_back({a, line});
     for (std::size_t i = 2; i < w.size(); ++i) {
-        const auto ignored = std::find_if(ignored_bind_options.begin(), ignored_bind_options.end(),
-                                          [&](const bind_option& o) { return o.name == w[i]; });
-        if (ignored != ignored_bind_options.end()) {
+        if (const auto* ignored = find_keyword(ignored_bind_options, w[i])) {
             if (i + ignored->args >= w.size()) {
                 r.error(line, "bind option '" + w[i] + "' needs a value");
                 return;
@@ -336,19 +323,15 @@ void apply_proxy_directive(const directive& d, proxy& p, const env_lookup& env, 
     if (apply_check_directive(w, d.line, p, r)) return;
     if (apply_stats_directive(w, d.line, p, r)) return;
     if (read_known(w, d.line, p, env, r)) return;
-    for (const auto& k : ignored_keywords) {
-        if (k.name == w[0]) {
-            r.warn(d.line, "'" + w[0] + "' has no effect: " + std::string(k.why));
-            return;
-        }
+    if (const auto* k = find_keyword(ignored_keywords, w[0])) {
+        r.warn(d.line, "'" + w[0] + "' has no effect: " + std::string(k->why));
+        return;
     }
-    for (const auto& k : refused_keywords) {
-        if (k.name == w[0]) {
-            if (w[0] == "tcp-request" && w.size() >= 2 && w[1] == "inspect-delay")
-                r.warn(d.line, "'tcp-request inspect-delay' has no effect: patroxy inspects no content rules");
-            else r.error(d.line, "'" + w[0] + "' is not supported: " + std::string(k.why));
-            return;
-        }
+    if (const auto* k = find_keyword(refused_keywords, w[0])) {
+        if (w[0] == "tcp-request" && w.size() >= 2 && w[1] == "inspect-delay")
+            r.warn(d.line, "'tcp-request inspect-delay' has no effect: patroxy inspects no content rules");
+        else r.error(d.line, "'" + w[0] + "' is not supported: " + std::string(k->why));
+        return;
     }
     r.error(d.line, "unknown keyword '" + w[0] + "' in a " + p.sec->keyword + " section");
 }

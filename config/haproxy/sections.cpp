@@ -1,6 +1,8 @@
 // haproxy.cfg text into sections; see sections.hpp.
 #include "config/haproxy/sections.hpp"
 
+#include "config/haproxy/keyword_notes.hpp"
+
 #include <array>
 #include <utility>
 
@@ -8,7 +10,7 @@ namespace patroxy::config::haproxy {
 namespace {
 
 struct keyword_entry {
-    std::string_view word;
+    std::string_view name;
     section_kind kind;
 };
 
@@ -83,8 +85,7 @@ void read_dot_directive(const std::vector<std::string>& words, unsigned line, re
 
 std::optional<section_kind> section_keyword(std::string_view word) noexcept
 {
-    for (const auto& k : section_keywords)
-        if (k.word == word) return k.kind;
+    if (const auto* k = find_keyword(section_keywords, word)) return k->kind;
     return std::nullopt;
 }
 

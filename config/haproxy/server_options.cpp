@@ -2,6 +2,8 @@
 // server keywords (src/server.c and src/cfgparse-ssl.c) with what each becomes here.
 #include "config/haproxy/server_options.hpp"
 
+#include "config/haproxy/keyword_notes.hpp"
+
 #include <array>
 #include <string_view>
 
@@ -90,25 +92,20 @@ constexpr std::array ignored_options{
 };
 
 /// Keywords that change where or how patroxy would have to connect: refused, with why.
-struct refused_option {
-    std::string_view name;
-    std::string_view why;
-};
-
-constexpr std::string_view why_proxy_protocol = "patroxy does not send the PROXY protocol to servers";
+constexpr std::string_view why_proxy_protocol = why::no_proxy_protocol;
 
 constexpr std::array refused_options{
-    refused_option{"send-proxy", why_proxy_protocol},
-    refused_option{"send-proxy-v2", why_proxy_protocol},
-    refused_option{"send-proxy-v2-ssl", why_proxy_protocol},
-    refused_option{"send-proxy-v2-ssl-cn", why_proxy_protocol},
-    refused_option{"proxy-v2-options", why_proxy_protocol},
-    refused_option{"track", "a server that follows another server's checks is not supported; each member is polled itself"},
-    refused_option{"redir", "redirects need HTTP; patroxy relays PostgreSQL"},
-    refused_option{"source", "patroxy connects from the address the system picks"},
-    refused_option{"socks4", "patroxy does not connect through a SOCKS proxy"},
-    refused_option{"namespace", "patroxy does not connect from another network namespace"},
-    refused_option{"proto", "patroxy relays PostgreSQL as it is (no mux protocol)"},
+    keyword_note{"send-proxy", why_proxy_protocol},
+    keyword_note{"send-proxy-v2", why_proxy_protocol},
+    keyword_note{"send-proxy-v2-ssl", why_proxy_protocol},
+    keyword_note{"send-proxy-v2-ssl-cn", why_proxy_protocol},
+    keyword_note{"proxy-v2-options", why_proxy_protocol},
+    keyword_note{"track", "a server that follows another server's checks is not supported; each member is polled itself"},
+    keyword_note{"redir", "redirects need HTTP; patroxy relays PostgreSQL"},
+    keyword_note{"source", "patroxy connects from the address the system picks"},
+    keyword_note{"socks4", "patroxy does not connect through a SOCKS proxy"},
+    keyword_note{"namespace", "patroxy does not connect from another network namespace"},
+    keyword_note{"proto", "patroxy relays PostgreSQL as it is (no mux protocol)"},
 };
 
 /// Reads one option at `words[i]` that takes values; returns the index after it.
@@ -228,23 +225,18 @@ std::size_t option_reader::read(std::size_t i)
     else if (w == "no-ssl") set(out_.ssl, false);
     else if (read_valued(i)) return i + 2;
     else {
-        for (const auto& o : ignored_options) {
-            if (o.name != w) continue;
-            if (i + o.args >= words_.size()) {
+        if (const auto* o = find_keyword(ignored_options, w)) {
+            if (i + o->args >= words_.size()) {
                 r_.error(line_, "'" + w + "' needs a value");
                 return words_.size();
             }
-            r_.warn(line_, "server option '" + w + "' has no effect: " + std::string(o.why));
-            return i + 1 + o.args;
+            r_.warn(line_, "server option '" + w + "' has no effect: " + std::string(o->why));
+            return i + 1 + o->args;
         }
-        for (const auto& o : refused_options) {
-            if (o.name == w) {
-                r_.error(line_, "server option '" + w + "' is not supported: " + std::string(o.why));
-                return words_.size(); // its values are unknown: stop reading this line
-            }
-        }
-        r_.error(line_, "unknown server option '" + w + "'");
-        return words_.size();
+        if (const auto* o = find_keyword(refused_options, w))
+            r_.error(line_, "server option '" + w + "' is not supported: " + std::string(o->why));
+        else r_.error(line_, "unknown server option '" + w + "'");
+        return words_.size(); // the option's values are unknown: stop reading this line
     }
     return i + 1;
 }

@@ -37,7 +37,7 @@ TEST_CASE("corpus: one write port with a bare option httpchk (Patroni's own hapr
                  "  postgresql_127.0.0.1_5433: weight=- backup=no maxconn=100 disabled=no\n"
                  "stats bind=0.0.0.0:7000 uri=/ refresh=10000ms auth=- realm=patroxy admin=- hide_version=no tls=no "
                  "tls_options=default\n",
-                 {"single_write_port.cfg:7: 'log' has no effect: patroxy writes its own log lines"});
+                 {"single_write_port.cfg:7: 'log' has no effect: patroxy writes its own log lines (stderr, or journald under systemd)"});
 }
 
 TEST_CASE("corpus: :5000 and :5001 with GET /primary and GET /replica", "[config][haproxy][corpus]")
@@ -70,9 +70,9 @@ TEST_CASE("corpus: :5000 and :5001 with GET /primary and GET /replica", "[config
                   "primary_replica_get.cfg:7: 'user'" + service_manager,
                   "primary_replica_get.cfg:8: 'group'" + service_manager,
                   "primary_replica_get.cfg:9: 'daemon'" + service_manager,
-                  "primary_replica_get.cfg:12: 'log' has no effect: patroxy writes its own log lines",
-                  "primary_replica_get.cfg:14: option tcplog has no effect: patroxy writes its own log lines",
-                  "primary_replica_get.cfg:15: option dontlognull has no effect: patroxy writes its own log lines"});
+                  "primary_replica_get.cfg:12: 'log' has no effect: patroxy writes its own log lines (stderr, or journald under systemd)",
+                  "primary_replica_get.cfg:14: option tcplog has no effect: patroxy writes its own log lines (stderr, or journald under systemd)",
+                  "primary_replica_get.cfg:15: option dontlognull has no effect: patroxy writes its own log lines (stderr, or journald under systemd)"});
 }
 
 TEST_CASE("corpus: OPTIONS /master with fastinter, and a leastconn standby port", "[config][haproxy][corpus]")
@@ -95,7 +95,7 @@ TEST_CASE("corpus: OPTIONS /master with fastinter, and a leastconn standby port"
                  "  pg0: weight=- backup=no maxconn=100 disabled=no\n"
                  "  pg1: weight=- backup=no maxconn=100 disabled=no\n"
                  "  pg2: weight=- backup=no maxconn=100 disabled=no\n",
-                 {"master_options.cfg:7: 'log' has no effect: patroxy writes its own log lines"});
+                 {"master_options.cfg:7: 'log' has no effect: patroxy writes its own log lines (stderr, or journald under systemd)"});
 }
 
 TEST_CASE("corpus: host names of a compose demo, HEAD /primary and /replica?lag=1MB without a method",
@@ -119,7 +119,7 @@ TEST_CASE("corpus: host names of a compose demo, HEAD /primary and /replica?lag=
                  "listener replicas bind=0.0.0.0:5001 role=replica balance=roundrobin maxconn=10000 queue=30000ms "
                  "max_lag=1048576 on_lag=keep tls=passthrough/prefer/disable tls_options=default\n"
                  "  patroni1:" + settings + "  patroni2:" + settings + "  patroni3:" + settings,
-                 {"compose_hostnames.cfg:8: 'log' has no effect: patroxy writes its own log lines",
+                 {"compose_hostnames.cfg:8: 'log' has no effect: patroxy writes its own log lines (stderr, or journald under systemd)",
                   "compose_hostnames.cfg:17: nameserver has no effect: patroxy asks the system resolver "
                   "(/etc/resolv.conf, /etc/hosts) again every hold valid",
                   "compose_hostnames.cfg:24" + init_addr, "compose_hostnames.cfg:33" + init_addr});

@@ -143,6 +143,8 @@ TEST_CASE("the stats page: conditions and admin without a user are refused", "[c
     CHECK(only_haproxy_error(stats + "    stats auth admin:pw\n    stats admin if LOCALHOST\n" + n1_primary) ==
           "haproxy.cfg:7: stats admin if LOCALHOST is not supported: patroxy honours no conditions; 'stats admin if "
           "TRUE' gives the admin forms to the stats user (stats auth)");
+    // An empty last word is no word (HAProxy's rule), so an empty realm is a missing one.
+    CHECK(only_haproxy_error(stats + "    stats realm \"\"\n" + n1_primary) == "haproxy.cfg:6: expected 'stats realm VALUE'");
     CHECK(only_haproxy_error(stats + "    stats admin if TRUE\n" + n1_primary) ==
           "haproxy.cfg:6: stats admin needs stats auth: patroxy gives the admin forms only to an authenticated user");
     CHECK(only_haproxy_error(stats + n1_primary + "listen stats2\n    mode http\n    bind :8405\n    stats enable\n") ==

@@ -247,3 +247,68 @@ TEST_CASE("a section may be disabled, and a stats uri with a query keeps its pat
                             "sessions when it marks them down; patroxy closes the sessions of a member that is marked "
                             "down or leaves the role"});
 }
+
+TEST_CASE("frontends and backends: the first unconditional use_backend wins; a listen without bind is a backend",
+          "[config][haproxy]")
+{
+    const auto r = read_cfg("frontend fe\n    bind :5000\n    use_backend be_a\n    use_backend be_b\n"
+                            "    default_backend be_b\n"
+                            "frontend idle\n    default_backend be_a\n"
+                            "backend be_a\n    option httpchk\n    default-server on-marked-down shutdown-sessions\n"
+                            "    server n1 10.0.0.1:5432 check port 8008\n"
+                            "backend be_b\n    option httpchk OPTIONS /replica\n    no option httpchk\n"
+                            "    server n1 10.0.0.1:5432\n"
+                            "frontend fe2\n    bind :5001\n    default_backend pool\n"
+                            "listen pool\n    option httpchk OPTIONS /replica\n    timeout queue 0\n"
+                            "    timeout client 0\n    default-server on-marked-down shutdown-sessions\n"
+                            "    server n1 10.0.0.1:5432 check port 8008\n");
+    const auto& c = translated(r);
+    REQUIRE(c.listeners.size() == 2);
+    CHECK(c.listeners[0].name == "fe");
+    CHECK(c.listeners[0].role == listener_role::primary);
+    CHECK(c.listeners[1].name == "fe2");
+    CHECK(c.listeners[1].role == listener_role::replica);
+    CHECK(c.listeners[1].queue_timeout == 30s);
+    CHECK(r.warnings == std::vector<std::string>{
+                            "haproxy.cfg:4: use_backend be_b is never used: the unconditional use_backend at "
+                            "haproxy.cfg:3 always wins",
+                            "haproxy.cfg:6: frontend idle has no bind: it opens no listener",
+                            "haproxy.cfg:12: backend be_b is used by no frontend: its servers take no traffic",
+                            "haproxy.cfg:21: timeout queue 0 (wait without limit in HAProxy) is not used: patroxy keeps 30s"});
+}
+
+TEST_CASE("the runtime API socket: HAProxy's default level, what is not applied", "[config][haproxy]")
+{
+    const std::string listen = listen_with_bind(":5000");
+    const auto plain = read_cfg("global\n    stats socket \"/run/${NAME}.sock\"\n" + listen, fixed_env({{"NAME", "px"}}));
+    const auto& a = translated(plain).admin_socket;
+    REQUIRE(a);
+    CHECK(a->path == "/run/px.sock");
+    CHECK(a->level == admin_level::user);
+    CHECK_FALSE(a->mode);
+    CHECK(a->timeout == admin_socket_settings{}.timeout);
+
+    const auto r = read_cfg("global\n    stats socket ipv4@127.0.0.1:9999 level admin\n"
+                            "    stats socket unix@admin.sock uid 0 level operator user haproxy group haproxy\n"
+                            "    stats socket /run/second.sock\n    stats maxconn 10\n" + listen);
+    const auto& b = translated(r).admin_socket;
+    REQUIRE(b);
+    CHECK(b->path == "admin.sock");
+    CHECK(b->level == admin_level::operator_);
+    CHECK(b->user == "haproxy");
+    CHECK(b->group == "haproxy");
+    CHECK(r.warnings == std::vector<std::string>{
+                            "haproxy.cfg:2: stats socket ipv4@127.0.0.1:9999 is not opened: patroxy's runtime API "
+                            "listens on a Unix socket path only",
+                            "haproxy.cfg:3: stats socket uid is not applied: give the owner by name with user/group",
+                            "haproxy.cfg:4: only one runtime API socket is opened: the one at haproxy.cfg:3",
+                            "haproxy.cfg:5: 'stats maxconn' has no effect: the process is placed, run and tuned by its "
+                            "service manager (systemd unit, container), not by this file",
+                            "haproxy.cfg:6: server n1 without 'on-marked-down shutdown-sessions': HAProxy keeps their "
+                            "sessions when it marks them down; patroxy closes the sessions of a member that is marked "
+                            "down or leaves the role"});
+    CHECK(only_haproxy_error("global\n    stats socket /run/a.sock level root\n" + listen) ==
+          "haproxy.cfg:2: stats socket level: expected admin, operator or user, got 'root'");
+    CHECK(only_haproxy_error(listen + "    default-server resolvers dns\n    server n2 10.0.0.2:5432 check port 8008\n") ==
+          "haproxy.cfg:5: no resolvers section named 'dns'");
+}

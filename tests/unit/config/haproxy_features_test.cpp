@@ -23,6 +23,14 @@ std::vector<std::string> binds_of(const std::string& bind, const haproxy::env_lo
     return out;
 }
 
+/// The warning for a role section whose server n1 lacks on-marked-down shutdown-sessions.
+std::string without_shutdown_sessions(unsigned section_line)
+{
+    return "haproxy.cfg:" + std::to_string(section_line) +
+           ": server n1 without 'on-marked-down shutdown-sessions': HAProxy keeps their sessions when it marks them "
+           "down; patroxy closes the sessions of a member that is marked down or leaves the role";
+}
+
 } // namespace
 
 TEST_CASE("haproxy.cfg is recognised by content, JSON stays the default", "[config][haproxy]")
@@ -70,9 +78,7 @@ TEST_CASE("bind addresses in every form; several binds make several listeners", 
     const auto r = read_cfg(listen_with_bind(":5000 name write v4v6 defer-accept"));
     CHECK(translated(r).listeners.size() == 1);
     CHECK(r.warnings == std::vector<std::string>{
-                            "haproxy.cfg:1: server n1 without 'on-marked-down shutdown-sessions': HAProxy keeps their "
-                            "sessions when it marks them down; patroxy closes the sessions of a member that is marked "
-                            "down or leaves the role",
+                            without_shutdown_sessions(1),
                             "haproxy.cfg:2: bind option 'name' has no effect on patroxy's listening socket",
                             "haproxy.cfg:2: bind option 'v4v6' has no effect on patroxy's listening socket",
                             "haproxy.cfg:2: bind option 'defer-accept' has no effect on patroxy's listening socket"});
@@ -243,9 +249,7 @@ TEST_CASE("a section may be disabled, and a stats uri with a query keeps its pat
                             "haproxy.cfg:4: stats uri /admin?stats: patroxy serves the page at /admin and does not "
                             "match the query",
                             "haproxy.cfg:6: listen old is disabled: it opens no listener",
-                            "haproxy.cfg:10: server n1 without 'on-marked-down shutdown-sessions': HAProxy keeps their "
-                            "sessions when it marks them down; patroxy closes the sessions of a member that is marked "
-                            "down or leaves the role"});
+                            without_shutdown_sessions(10)});
 }
 
 TEST_CASE("frontends and backends: the first unconditional use_backend wins; a listen without bind is a backend",
@@ -304,9 +308,7 @@ TEST_CASE("the runtime API socket: HAProxy's default level, what is not applied"
                             "haproxy.cfg:4: only one runtime API socket is opened: the one at haproxy.cfg:3",
                             "haproxy.cfg:5: 'stats maxconn' has no effect: the process is placed, run and tuned by its "
                             "service manager (systemd unit, container), not by this file",
-                            "haproxy.cfg:6: server n1 without 'on-marked-down shutdown-sessions': HAProxy keeps their "
-                            "sessions when it marks them down; patroxy closes the sessions of a member that is marked "
-                            "down or leaves the role"});
+                            without_shutdown_sessions(6)});
     CHECK(only_haproxy_error("global\n    stats socket /run/a.sock level root\n" + listen) ==
           "haproxy.cfg:2: stats socket level: expected admin, operator or user, got 'root'");
     CHECK(only_haproxy_error(listen + "    default-server resolvers dns\n    server n2 10.0.0.2:5432 check port 8008\n") ==

@@ -144,7 +144,7 @@ struct admin_socket_settings {
     std::optional<unsigned> mode;  ///< permission bits (e.g. 0660); nullopt: the umask decides
     std::string user;              ///< owner to set; empty: the process's
     std::string group;
-    admin_level level = admin_level::admin; ///< HAProxy's default for a stats socket is "user"; patroxy's JSON default is admin
+    admin_level level = admin_level::admin; ///< HAProxy's default for a stats socket is operator; patroxy's JSON default is admin
     duration timeout = std::chrono::seconds(10); ///< an idle connection is closed after this
 
     bool operator==(const admin_socket_settings&) const = default;

@@ -73,7 +73,7 @@ void read_stats_socket(const std::vector<std::string>& w, unsigned line, global_
     }
     admin_socket_settings a;
     a.path = path;
-    a.level = admin_level::user; // HAProxy's default for a stats socket
+    a.level = admin_level::operator_; // HAProxy 2.6's default for a stats socket ("show cli level" says operator)
     for (std::size_t i = 3; i < w.size(); i += 2) {
         const auto& k = w[i];
         if (i + 1 >= w.size()) {

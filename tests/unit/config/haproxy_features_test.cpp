@@ -288,7 +288,7 @@ TEST_CASE("the runtime API socket: HAProxy's default level, what is not applied"
     const auto& a = translated(plain).admin_socket;
     REQUIRE(a);
     CHECK(a->path == "/run/px.sock");
-    CHECK(a->level == admin_level::user);
+    CHECK(a->level == admin_level::operator_);
     CHECK_FALSE(a->mode);
     CHECK(a->timeout == admin_socket_settings{}.timeout);
 

@@ -91,6 +91,18 @@ std::string check_status(const health::member_view& m, const health::check_thres
     return health::status_text(m.health, thresholds);
 }
 
+/// A member's status on one listener, as HAProxy would show it from the same check URI: a member
+/// that answers its checks but does not fit the listener's role (a replica on :primary) is DOWN
+/// there, since its Patroni endpoint would answer 503. Scripts that read `show stat` or the CSV
+/// for "the server that is UP in primary" find the leader, as they did with HAProxy.
+std::string listener_status(const health::member_view& m, bool eligible, bool follows_role,
+                            const health::check_thresholds& thresholds)
+{
+    auto status = check_status(m, thresholds);
+    if (follows_role && !eligible && status.starts_with("UP")) return "DOWN";
+    return status;
+}
+
 std::optional<seconds> seconds_since_steady(std::int64_t ns, std::chrono::steady_clock::time_point now)
 {
     if (ns == 0) return std::nullopt;
@@ -322,17 +334,17 @@ stats::server_row stats_collector::server_row(const versions& all, std::uint32_t
     row.tls_by_patroxy = sum_of(all, index, &server_counters::tls_live) - opaque;
     for (const auto* v : all) merge(row.connect_time, v->servers[index].connect_time.view());
 
+    const bool eligible = is_eligible(*snapshot_, l.index, index);
     row.admin = static_cast<stats::admin_state>(l.admin[index].load(relaxed));
     switch (row.admin) {
     case stats::admin_state::maint: row.status = "MAINT"; break;
     case stats::admin_state::drain: row.status = "DRAIN"; break;
-    case stats::admin_state::ready: row.status = check_status(m, thresholds_); break;
+    case stats::admin_state::ready: row.status = listener_status(m, eligible, l.cfg.role.has_value(), thresholds_); break;
     }
     row.last_check = health::last_check_text(m.health);
     const auto setting = snapshot_->setting(l.index, index);
     row.weight = setting.weight;
     row.sessions_limit = setting.max_connections;
-    const bool eligible = is_eligible(*snapshot_, l.index, index);
     // A primary in a replica listener is there only as its fallback: HAProxy's backup server.
     const bool fallback = eligible && l.cfg.role == config::listener_role::replica && snapshot_->primary == index;
     row.backup = setting.backup || fallback;

@@ -410,12 +410,18 @@ def run(args, root):
 
         expected_role = {"node1": "primary", "node2": "replica", "node3": "replica"}
         # Right after the start a member may still show "UP" going up; wait on the page's own refresh.
+        # Every member is UP in the cluster table; in a listener's table only those that fit its role
+        # (HAProxy shows the others DOWN: their check URI answers 503).
+        up_in = {"cluster": {"node1", "node2", "node3"}, "listener-primary": {"node1"},
+                 "listener-replicas": {"node2", "node3"}}
+
         def all_up():
             rows = browser.rows()
-            ok = rows and len(rows) == 3 * len(MEMBERS) and all(r["status"].endswith("UP") for r in rows.values())
+            ok = rows and len(rows) == 3 * len(MEMBERS) and all(
+                r["status"].endswith("UP") == (member in up_in[table]) for (table, member), r in rows.items())
             return rows if ok else None
 
-        rows = wait_for("every member row UP", all_up, 10, 0.3)
+        rows = wait_for("every member row UP where it fits the listener, DOWN elsewhere", all_up, 10, 0.3)
         for (table, member), r in sorted(rows.items()):
             log(f"{table:18} {member}: role={r['role']} class={r['cls']} status={r['status']!r} bg={r['background']}")
             check(r["role"] == expected_role[member], f"{table}/{member}: role {r['role']}")

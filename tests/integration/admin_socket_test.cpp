@@ -221,9 +221,9 @@ TEST_CASE("admin socket: show stat is /stats.csv, and HAProxy's CSV tooling read
     const auto pg = [&p](std::size_t i) { return "127.0.0.1:" + std::to_string(p.cluster.pg_port(i)); };
     CHECK(parsed[1] == "primary FRONTEND OPEN 0 ");
     CHECK(parsed[2] == "primary node1 UP 2 " + pg(0));
-    CHECK(parsed[3] == "primary node2 UP 2 " + pg(1));
+    CHECK(parsed[3] == "primary node2 DOWN 2 " + pg(1)); // a replica: its /primary would answer 503
     CHECK(parsed[4] == "primary BACKEND UP 1 ");
-    CHECK(parsed[6] == "replicas node1 UP 2 " + pg(0));
+    CHECK(parsed[6] == "replicas node1 DOWN 2 " + pg(0));
     CHECK(parsed[7] == "replicas node2 UP 2 " + pg(1));
 
     // HAProxy's selectors: the server rows of one proxy.

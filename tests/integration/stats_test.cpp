@@ -423,6 +423,11 @@ TEST_CASE("stats: the page, JSON, CSV and metrics agree on sessions and bytes, a
     CHECK(node1.at("active") == true);
     CHECK(server_of(view, "primary", "node2").at("active") == false);
     CHECK(server_of(view, "replicas", "node1").at("active") == false);
+    // As HAProxy shows a server whose check URI answers 503: DOWN on that listener, though it is
+    // healthy (the cluster table says UP), so scripts looking for "the UP server of primary" work.
+    CHECK(server_of(view, "primary", "node2").at("status") == "DOWN");
+    CHECK(server_of(view, "replicas", "node1").at("status") == "DOWN");
+    CHECK(named(view.at("cluster"), "node2").at("check_status") == "UP");
     CHECK(server_of(view, "replicas", "node2").at("active") == true);
     CHECK(series(metrics, "patroxy_server_up" + labels("primary", "node1")) == 1);
     CHECK(series(metrics, "patroxy_server_up" + labels("primary", "node2")) == 0);

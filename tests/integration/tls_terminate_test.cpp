@@ -400,7 +400,10 @@ TEST_CASE("stats over HTTPS: SIGHUP re-reads its certificate too", "[proxy][tls]
     c.extra_json = R"("tls": { "cert": )" + json_quoted(t.renewable_cert) + R"(, "key": )" +
                    json_quoted(t.renewable_key) + " },\n  " + R"("stats": { "bind": "127.0.0.1:)" +
                    std::to_string(https_stats) + R"(", "tls": true })";
-    patroxy_process proxy(PATROXY_BINARY, c);
+    // The stats listener opens after the client listeners: wait for its port too.
+    auto ports = c.listener_ports();
+    ports.push_back(https_stats);
+    patroxy_process proxy(PATROXY_BINARY, c.to_json(), ports, c.extra_args);
     std::string error;
     auto direct_https = [&] {
         tls_client_options o;

@@ -1,5 +1,6 @@
 // Typed readers over nlohmann JSON that collect errors at JSON-pointer paths (see json_reader.hpp).
 #include "config/json_reader.hpp"
+#include "protocol/json_nesting.hpp"
 
 #include <algorithm>
 #include <set>
@@ -134,6 +135,13 @@ std::string describe(const json& value)
 
 std::optional<json> parse_json(std::string_view text, diagnostics& d)
 {
+    // Checked before parsing: nlohmann recurses per level and the key finder keeps a path per
+    // level (memory by depth squared: 40 kB of '[' took 474 MB). A config nests 5 levels.
+    if (!protocol::json_nesting_within(text)) {
+        d.error("", "nested deeper than " + std::to_string(protocol::max_json_nesting) +
+                        " levels of arrays and objects; a patroxy config needs 5");
+        return std::nullopt;
+    }
     duplicate_key_finder finder(d);
     try {
         return json::parse(text.begin(), text.end(),
@@ -142,6 +150,12 @@ std::optional<json> parse_json(std::string_view text, diagnostics& d)
                            });
     } catch (const json::parse_error& e) {
         d.error("", syntax_error_message(text, e));
+        return std::nullopt;
+    } catch (const json::out_of_range& e) {
+        // A number beyond a double (1e400): nlohmann says which, but not where.
+        std::string what = e.what();
+        if (const auto end = what.find("] "); end != std::string::npos) what.erase(0, end + 2);
+        d.error("", what + "; numbers in a config are small integers");
         return std::nullopt;
     }
 }

@@ -2,6 +2,7 @@
 // get_postgresql_status() and utils.py cluster_as_json()). nlohmann/json and the field readers
 // throw internally; decode_body() is the only place that catches, so nothing escapes.
 #include "health/patroni/patroni_status.hpp"
+#include "protocol/json_nesting.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -174,6 +175,12 @@ template <typename T, typename Decode>
 decode_result<T> decode_body(std::string_view body, Decode decode_root) noexcept
 {
     decode_result<T> result;
+    // nlohmann recurses per level (parsing, dump() of a tag value, destruction): a hostile body
+    // nested 100,000 deep would overflow the stack. No Patroni answer comes near the bound.
+    if (!protocol::json_nesting_within(body)) {
+        result.error = "not a Patroni answer: JSON nested deeper than " + std::to_string(protocol::max_json_nesting) + " levels";
+        return result;
+    }
     try {
         const json root = json::parse(body.begin(), body.end());
         if (!root.is_object()) {
@@ -182,6 +189,8 @@ decode_result<T> decode_body(std::string_view body, Decode decode_root) noexcept
         }
         result.value = decode_root(fields(root, ""));
     } catch (const json::parse_error& e) {
+        result.error = parse_error_text(e.what());
+    } catch (const json::out_of_range& e) { // a number beyond a double, such as 1e400
         result.error = parse_error_text(e.what());
     } catch (const bad_field& e) {
         result.error = e.message;

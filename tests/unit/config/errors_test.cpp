@@ -433,3 +433,16 @@ TEST_CASE("member weights, lag actions and the SQL check are validated", "[confi
         CHECK(e.message == "missing; this key is required");
     }
 }
+
+TEST_CASE("hostile config text: deep nesting and huge numbers get one clear error", "[config][errors][hostile]")
+{
+    // Found by fuzzing (issue 18): 40 kB of nested arrays took 474 MB (a path per level), and a
+    // number beyond a double escaped as "internal error while reading the config".
+    const auto deep = only_error(std::string(40000, '[') + std::string(40000, ']'));
+    CHECK(deep.path.empty());
+    CHECK(deep.message == "nested deeper than 64 levels of arrays and objects; a patroxy config needs 5");
+
+    const auto huge = only_error(config_with(R"("workers": 1e400)"));
+    CHECK(huge.path.empty());
+    CHECK(huge.message == "number overflow parsing '1e400'; numbers in a config are small integers");
+}

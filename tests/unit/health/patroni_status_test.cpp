@@ -339,3 +339,29 @@ TEST_CASE("decoding never throws, whatever the bytes", "[health][patroni]")
     CHECK_FALSE(decode_patroni_status(std::string("{\"state\": \"\xff\", \"role\": \"x\"}")).value);
     CHECK_FALSE(decode_patroni_status(std::string(100000, '[')).value);
 }
+
+TEST_CASE("hostile bodies: deep nesting and huge numbers are refused, never a crash", "[patroni][hostile]")
+{
+    // Found by fuzzing (issue 18): a tag nested 100,000 arrays deep (200 kB, under the poller's
+    // 1 MiB cap) overflowed the stack in nlohmann's dump() reached from the tag text.
+    const std::string deep = R"({"state": "running", "role": "replica", "tags": {"x": )" + std::string(100000, '[') +
+                             std::string(100000, ']') + "}}";
+    const auto status = decode_patroni_status(deep);
+    CHECK_FALSE(status.value);
+    CHECK(status.error == "not a Patroni answer: JSON nested deeper than 64 levels");
+    const auto cluster = decode_cluster_view(R"({"members": )" + std::string(100000, '[') + std::string(100000, ']') + "}");
+    CHECK_FALSE(cluster.value);
+    CHECK(cluster.error == "not a Patroni answer: JSON nested deeper than 64 levels");
+
+    // Moderate nesting in a tag value is still a Patroni answer.
+    const auto nested_tag = decode_patroni_status(
+        R"({"state": "running", "role": "replica", "server_version": 150000, "xlog": {"received_location": 1, "replayed_location": 1},
+            "timeline": 1, "tags": {"x": [[["a"]]]}})");
+    INFO(nested_tag.error);
+    CHECK(nested_tag.value);
+
+    // A number beyond a double is a plain decoding error, not an escaped exception.
+    const auto huge = decode_patroni_status(R"({"state": "running", "role": "replica", "timeline": 1e400})");
+    CHECK_FALSE(huge.value);
+    CHECK(huge.error.starts_with("not JSON: number overflow"));
+}

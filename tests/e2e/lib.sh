@@ -10,7 +10,7 @@ LOCAL="$(cd "$E2E_DIR/../../deploy/local" && pwd)"
 
 # --- the cluster's settings: the e2e ports, Patroni's short timing -------------------------------
 # shellcheck source=tests/e2e/ports.sh
-source "$E2E_DIR/ports.sh"
+source "${E2E_PORTS_FILE:-$E2E_DIR/ports.sh}" # tests/chaos brings its own ports (tests/chaos/ports.sh)
 export PATROXY_BUILD_DIR="${PATROXY_BUILD_DIR:-$(cd "$E2E_DIR/../.." && pwd)/build}"
 export PATROXY_WORK="${PATROXY_E2E_WORK:-$PATROXY_BUILD_DIR/e2e-work}"
 export PATRONI_TTL=10 PATRONI_LOOP_WAIT=2 PATRONI_RETRY_TIMEOUT=3
@@ -39,7 +39,7 @@ die() { fail "$@"; }
 epoch() { date +%s.%6N; }
 
 # --- records: <build>/e2e-logs/<test>/, kept after the run (the next run of the test replaces them) ---
-E2E_LOGS="$PATROXY_BUILD_DIR/e2e-logs"
+E2E_LOGS="${E2E_LOGS_DIR:-$PATROXY_BUILD_DIR/e2e-logs}"
 LOGS="$E2E_LOGS/$E2E_NAME"
 rm -rf -- "$LOGS"
 mkdir -p "$LOGS"

@@ -245,6 +245,11 @@ def final_rows(port):
         conn.close()
 
 
+def lost_writes(acked, rows):
+    """Acknowledged writes missing on the final leader, or there with another member or timeline."""
+    return [w for w in acked if w["seq"] not in rows or rows[w["seq"]][:2] != (w["port"], w["tl"])]
+
+
 def wrong_leader_writes(acked, timelines, names):
     """Acknowledged writes on a member that was not the leader of the timeline it wrote on, or
     outside that timeline's time span, or on an earlier timeline than a write before it."""
@@ -274,7 +279,8 @@ def event_figures(ev, writes, next_start):
     on_new = min((w["end"] for w in acked if w.get("member") == ev.get("new_leader")), default=None)
     ends = [ev["start"]] + sorted(w["end"] for w in acked if w["end"] < next_start)
     gap = max((b - a for a, b in zip(ends, ends[1:])), default=None)
-    failed = [w for w in writes if not w["ok"] and ev["start"] <= w["start"] < next_start]
+    # A failure belongs to the event during which its error arrived.
+    failed = [w for w in writes if not w["ok"] and ev["start"] <= w["end"] < next_start]
     return {"first": None if first is None else first - ev["start"],
             "on_new": None if on_new is None else on_new - ev["start"],
             "gap": gap, "failed": len(failed)}
@@ -311,12 +317,17 @@ def counts_table(title, records):
     return lines
 
 
-def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats_left):
+def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats_left, rows):
     acked = [w for w in writes if w["ok"]]
     tl_lag = sum(1 for w in acked if w["tlc"] != w["tl"])
+    # A write whose session broke before its result arrived may have committed all the same (a
+    # backend ended while it waits for the synchronous standby closes without a word: PostgreSQL's
+    # syncrep.c); how many of those the final leader holds says how often that happened.
+    unsure = [w for w in writes if not w["ok"] and w["phase"] == "write"]
+    kept = sum(1 for w in unsure if w["seq"] in rows)
     out = [f"# chaos: {len(events)} events under load ({a.label})", "",
-           "| # | event | target | leader before → after | start | ready again | first ack after | "
-           "first ack on new leader | longest without ack | failed writes |",
+           "| # | event | target | leader before → after | start | settled after | first ack after it | "
+           "first ack on the new leader | write-unavailability (longest without an ack) | failed writes |",
            "|---:|---|---|---|---|---:|---:|---:|---:|---:|"]
     for ev, fig in zip(events, figures):
         out.append(f"| {ev['n']} | {ev['kind']} | {ev['target']} | {ev['old_leader']} → {ev['new_leader']} | "
@@ -326,7 +337,8 @@ def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats_left)
     out += ["", f"Writes: {len(writes)} attempted, **{len(acked)} acknowledged, {len(lost)} acknowledged lost**, "
             f"{len(wrong)} on a member that was not the leader, "
             f"{sum(1 for w in writes if w.get('sqlstate') == '25006')} read-only (25006); "
-            f"{tl_lag} acknowledged on a timeline pg_control_checkpoint() did not show yet.",
+            f"{tl_lag} acknowledged on a timeline pg_control_checkpoint() did not show yet; "
+            f"{len(unsure)} failed during the write, {kept} of them committed all the same (on the final leader).",
             f"Reads: {rd['queries']} in {rd['sessions']} sessions; {len(rd['first_on_primary'])} sessions began on a "
             f"member not in recovery; {rd['promoted_under']} sessions saw their replica promoted under them.", ""]
     out += counts_table("writer errors (phase, SQLSTATE or libpq message)", [w for w in writes if not w["ok"]]) + [""]
@@ -353,7 +365,7 @@ def cmd_verdict(a):
     reads = [r for p in a.reads for r in load(p)]
     acked = sorted((w for w in writes if w["ok"]), key=lambda w: w["seq"])
     rows = final_rows(a.final_port)
-    lost = [w for w in acked if w["seq"] not in rows or rows[w["seq"]][:2] != (w["port"], w["tl"])]
+    lost = lost_writes(acked, rows)
     timelines = history_timelines(json.load(open(a.history)), a.first_leader)
     wrong = wrong_leader_writes(acked, timelines, names)
     starts = [ev["start"] for ev in events] + [float("inf")]
@@ -362,7 +374,7 @@ def cmd_verdict(a):
     proc = json.load(open(a.proc))
     stats = json.load(open(a.stats))
     left = sum(l["sessions_cur"] + l["queue_cur"] for l in stats["listeners"])
-    text = report(a, events, writes, reads, figures, lost, wrong, rd, proc, left)
+    text = report(a, events, writes, reads, figures, lost, wrong, rd, proc, left, rows)
     with open(a.report, "w") as f:
         f.write(text)
     print(text)
@@ -388,6 +400,8 @@ def cmd_verdict(a):
         if fig["first"] is None:
             bad.append(f"no acknowledged write after event {ev['n']} ({ev['kind']})")
     b, f_ = proc["before"], proc["after"]
+    if f_["pid"] != b["pid"]:
+        bad.append(f"patroxy's PID changed from {b['pid']} to {f_['pid']}: it restarted during the test")
     if f_["rss_kb"] > proc["rss_limit_kb"]:
         bad.append(f"patroxy's RSS {f_['rss_kb']} kB after the load, band ≤ {proc['rss_limit_kb']} kB (before {b['rss_kb']})")
     if f_["fds"] > proc["fd_limit"]:

@@ -74,11 +74,11 @@ patroxy_sessions() { # live + queued sessions over all listeners, from /stats.js
 }
 no_sessions() { [ "$(patroxy_sessions)" = 0 ]; }
 
-# "RSS_KB FDS" of patroxy now.
+# "PID RSS_KB FDS" of patroxy now.
 patroxy_proc() {
   local pid
   pid="$(patroxy_pid)" || fail "patroxy is not running"
-  printf '%s %s\n' "$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")" "$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)"
+  printf '%s %s %s\n' "$pid" "$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")" "$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)"
 }
 
 # --- the events ---------------------------------------------------------------------------------------
@@ -140,7 +140,9 @@ wait_ok writer 50
 stop_load
 wait_for "patroxy to count no session after the warm-up" 15 no_sessions || fail "sessions left after the warm-up"
 rm -f "$LOGS"/writer.jsonl "$LOGS"/reader*.jsonl
-read -r rss_before fds_before < <(patroxy_proc)
+psql_at "$PATROXY_PRIMARY_PORT" app app "TRUNCATE chaos_writes" >/dev/null
+proc="$(patroxy_proc)"
+read -r pid_before rss_before fds_before <<<"$proc"
 say "patroxy before the load: VmRSS $rss_before kB, $fds_before open fds"
 
 start_load
@@ -152,14 +154,16 @@ done
 stop_load
 wait_for "patroxy to count no session after the load" 15 no_sessions || true
 curl -s --max-time 5 "http://127.0.0.1:$PATROXY_STATS_PORT/stats.json" >"$LOGS/stats-after.json"
-read -r rss_after fds_after < <(patroxy_proc)
+proc="$(patroxy_proc)"
+read -r pid_after rss_after fds_after <<<"$proc"
 say "patroxy after the load: VmRSS $rss_after kB, $fds_after open fds"
 
 # The band: RSS within +25% + 4 MiB of the baseline (glibc keeps freed memory in its per-thread arenas
 # rather than returning it, and the stats page keeps its recent events); fds within +8 (a poller
 # connection or two in flight; every client and server socket must be closed).
 cat >"$LOGS/proc.json" <<EOF
-{ "before": { "rss_kb": $rss_before, "fds": $fds_before }, "after": { "rss_kb": $rss_after, "fds": $fds_after },
+{ "before": { "pid": $pid_before, "rss_kb": $rss_before, "fds": $fds_before },
+  "after": { "pid": $pid_after, "rss_kb": $rss_after, "fds": $fds_after },
   "rss_limit_kb": $((rss_before * 125 / 100 + 4096)), "fd_limit": $((fds_before + 8)) }
 EOF
 

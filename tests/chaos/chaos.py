@@ -42,7 +42,11 @@ CREATE TABLE IF NOT EXISTS chaos_writes (
   seq bigint PRIMARY KEY, port int NOT NULL, tl int NOT NULL, tl_checkpoint int NOT NULL,
   in_recovery boolean NOT NULL, at timestamptz NOT NULL)
 """
-READ_SQL = "SELECT inet_server_port(), pg_is_in_recovery()"
+READ_SQL = "SELECT inet_server_port(), pg_is_in_recovery(), (SELECT max(seq) FROM chaos_writes)"
+# patroxy learns a promotion at its next poll of the member: within fast_interval (100 ms) while a
+# leader change is under way, within interval (1 s) at the latest. A read session that reaches a
+# member this soon after that member's promotion raced the news; later it would be a routing error.
+PROMOTION_NEWS = 1.0
 # libpq notices a dead peer in ~5 s instead of the kernel's two hours.
 KEEPALIVES = "keepalives=1 keepalives_idle=2 keepalives_interval=1 keepalives_count=3"
 
@@ -166,8 +170,8 @@ def one_session(a, sid, f):
             try:
                 with conn.cursor() as cur:
                     cur.execute(READ_SQL)
-                    port, in_recovery = cur.fetchone()
-                rec.update(end=time.time(), ok=True, port=port, rec=in_recovery)
+                    port, in_recovery, max_seq = cur.fetchone()
+                rec.update(end=time.time(), ok=True, port=port, rec=in_recovery, max_seq=max_seq)
             except psycopg2.Error as e:
                 rec.update(end=time.time(), **error_fields(e, "read"))
             f.write(json.dumps(rec) + "\n")
@@ -286,18 +290,32 @@ def event_figures(ev, writes, next_start):
             "gap": gap, "failed": len(failed)}
 
 
-def reader_figures(reads):
-    """Per session: did its first answer come from a member in recovery? Sessions whose member was
-    promoted under them are counted apart (patroxy keeps a promoted replica's sessions, by design)."""
+def promoted_just_before(first, timelines, names):
+    """Whether the member of a session's first answer was promoted at most PROMOTION_NEWS before it."""
+    member = names.get(first["port"])
+    return any(leader == member and 0 <= first["start"] - began <= PROMOTION_NEWS
+               for leader, began, _ in timelines.values())
+
+
+def reader_figures(reads, timelines, names, rows):
+    """Per session: did its first answer come from a member in recovery? One that came from a member
+    promoted just before raced patroxy's next poll and is counted apart, and so are sessions whose
+    replica was promoted under them (patroxy keeps those, by design). Phantoms: reads whose newest
+    row is not on the final leader (a commit a replica replayed before the synchronous standby had
+    it, discarded by the failover): PostgreSQL's doing, reported."""
     sessions = {}
     for r in reads:
         if r["ok"]:
             sessions.setdefault((r["reader"], r["sid"]), []).append(r)
-    first_on_primary = [s for s in sessions.values() if min(s, key=lambda r: r["q"])["rec"] is False]
+    firsts = [min(s, key=lambda r: r["q"]) for s in sessions.values()]
+    on_primary = [f for f in firsts if f["rec"] is False]
+    raced = [f for f in on_primary if promoted_just_before(f, timelines, names)]
     later_on_primary = [s for s in sessions.values()
                         if min(s, key=lambda r: r["q"])["rec"] and any(r["rec"] is False for r in s)]
+    phantoms = [r for s in sessions.values() for r in s if r.get("max_seq") is not None and r["max_seq"] not in rows]
     return {"sessions": len(sessions), "queries": sum(len(s) for s in sessions.values()),
-            "first_on_primary": first_on_primary, "promoted_under": len(later_on_primary)}
+            "first_on_primary": [f for f in on_primary if f not in raced], "raced_promotion": len(raced),
+            "promoted_under": len(later_on_primary), "phantoms": len(phantoms)}
 
 
 def fmt_t(t):
@@ -340,7 +358,9 @@ def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats_left,
             f"{tl_lag} acknowledged on a timeline pg_control_checkpoint() did not show yet; "
             f"{len(unsure)} failed during the write, {kept} of them committed all the same (on the final leader).",
             f"Reads: {rd['queries']} in {rd['sessions']} sessions; {len(rd['first_on_primary'])} sessions began on a "
-            f"member not in recovery; {rd['promoted_under']} sessions saw their replica promoted under them.", ""]
+            f"member not in recovery ({rd['raced_promotion']} more within {PROMOTION_NEWS:g} s of its promotion); "
+            f"{rd['promoted_under']} sessions saw their replica promoted under them; "
+            f"{rd['phantoms']} reads saw a newest row the final leader does not have.", ""]
     out += counts_table("writer errors (phase, SQLSTATE or libpq message)", [w for w in writes if not w["ok"]]) + [""]
     out += counts_table("reader errors", [r for r in reads if not r["ok"]]) + [""]
     b, f_ = proc["before"], proc["after"]
@@ -370,7 +390,7 @@ def cmd_verdict(a):
     wrong = wrong_leader_writes(acked, timelines, names)
     starts = [ev["start"] for ev in events] + [float("inf")]
     figures = [event_figures(ev, writes, starts[i + 1]) for i, ev in enumerate(events)]
-    rd = reader_figures(reads)
+    rd = reader_figures(reads, timelines, names, rows)
     proc = json.load(open(a.proc))
     stats = json.load(open(a.stats))
     left = sum(l["sessions_cur"] + l["queue_cur"] for l in stats["listeners"])
@@ -393,7 +413,7 @@ def cmd_verdict(a):
         bad.append(f"{len(ro)} write(s) reached a member in recovery (25006): seq {ro[:20]}")
     if rd["first_on_primary"]:
         bad.append(f"{len(rd['first_on_primary'])} read session(s) through the replica listener began on a member "
-                   f"not in recovery: {[(s[0]['reader'], s[0]['sid'], s[0]['port']) for s in rd['first_on_primary'][:10]]}")
+                   f"not in recovery: {[(f['reader'], f['sid'], f['port']) for f in rd['first_on_primary'][:10]]}")
     if not rd["queries"]:
         bad.append("no read succeeded at all")
     for ev, fig in zip(events, figures):

@@ -81,17 +81,33 @@ class Lost(unittest.TestCase):
 
 
 class Reads(unittest.TestCase):
-    def read(self, sid, q, rec):
-        return {"reader": 1, "sid": sid, "q": q, "ok": True, "port": 26442, "rec": rec}
+    spans = chaos.history_timelines(HISTORY, "node1")
+    rows = {1: (26441, 1, H0 + 1), 2: (26442, 2, H0 + 11)}
+
+    def read(self, sid, q, rec, at=30.0, max_seq=1):
+        # On node2 (26442), promoted at H0 + 10.
+        return {"reader": 1, "sid": sid, "q": q, "ok": True, "port": 26442, "rec": rec, "start": H0 + at,
+                "max_seq": max_seq}
+
+    def figures(self, reads):
+        return chaos.reader_figures(reads, self.spans, NAMES, self.rows)
 
     def test_a_session_that_began_on_a_primary_is_named(self):
-        rd = chaos.reader_figures([self.read(1, 1, True), self.read(1, 2, True), self.read(2, 1, False)])
+        rd = self.figures([self.read(1, 1, True), self.read(1, 2, True), self.read(2, 1, False)])
         self.assertEqual(len(rd["first_on_primary"]), 1)
-        self.assertEqual(rd["first_on_primary"][0][0]["sid"], 2)
+        self.assertEqual(rd["first_on_primary"][0]["sid"], 2)
+
+    def test_a_session_that_raced_the_promotion_is_counted_apart(self):
+        rd = self.figures([self.read(1, 1, False, at=10.4), self.read(2, 1, False, at=11.5)])
+        self.assertEqual((rd["raced_promotion"], [f["sid"] for f in rd["first_on_primary"]]), (1, [2]))
 
     def test_a_replica_promoted_under_a_session_is_counted_apart(self):
-        rd = chaos.reader_figures([self.read(1, 1, True), self.read(1, 2, False)])
+        rd = self.figures([self.read(1, 1, True), self.read(1, 2, False)])
         self.assertEqual((len(rd["first_on_primary"]), rd["promoted_under"], rd["queries"]), (0, 1, 2))
+
+    def test_a_read_of_a_row_the_final_leader_lacks_is_a_phantom(self):
+        rd = self.figures([self.read(1, 1, True, max_seq=2), self.read(1, 2, True, max_seq=3)])
+        self.assertEqual(rd["phantoms"], 1)
 
 
 class EventFigures(unittest.TestCase):

@@ -318,6 +318,10 @@ def reader_figures(reads, timelines, names, rows):
             "promoted_under": len(later_on_primary), "phantoms": len(phantoms)}
 
 
+def sessions_left(stats):
+    return sum(l["sessions_cur"] + l["queue_cur"] for l in stats["listeners"])
+
+
 def fmt_t(t):
     return time.strftime("%H:%M:%S", time.localtime(t)) + f".{int((t % 1) * 1000):03d}"
 
@@ -335,7 +339,14 @@ def counts_table(title, records):
     return lines
 
 
-def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats_left, rows):
+def listener_line(l):
+    killed = ", ".join(f"{k} {n}" for k, n in l["killed"].items() if n) or "none"
+    return (f"{l['name']}: {l['sessions_total']} sessions, {l['queued_total']} queued, "
+            f"{l['denied_no_server']} refused for want of a member, killed: {killed}")
+
+
+def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats, rows):
+    stats_left = sessions_left(stats)
     acked = [w for w in writes if w["ok"]]
     tl_lag = sum(1 for w in acked if w["tlc"] != w["tl"])
     # A write whose session broke before its result arrived may have committed all the same (a
@@ -367,7 +378,8 @@ def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats_left,
     out += ["| patroxy | before the load | after it | band |", "|---|---:|---:|---|",
             f"| VmRSS | {b['rss_kb']} kB | {f_['rss_kb']} kB | ≤ {proc['rss_limit_kb']} kB |",
             f"| open fds | {b['fds']} | {f_['fds']} | ≤ {proc['fd_limit']} |",
-            f"| live sessions, queued (stats.json) | - | {stats_left} | 0 |", ""]
+            f"| live sessions, queued (stats.json) | - | {stats_left} | 0 |", "",
+            "patroxy's counters (warm-up included): " + "; ".join(listener_line(l) for l in stats["listeners"]) + ".", ""]
     return "\n".join(out) + "\n"
 
 
@@ -393,8 +405,8 @@ def cmd_verdict(a):
     rd = reader_figures(reads, timelines, names, rows)
     proc = json.load(open(a.proc))
     stats = json.load(open(a.stats))
-    left = sum(l["sessions_cur"] + l["queue_cur"] for l in stats["listeners"])
-    text = report(a, events, writes, reads, figures, lost, wrong, rd, proc, left, rows)
+    left = sessions_left(stats)
+    text = report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats, rows)
     with open(a.report, "w") as f:
         f.write(text)
     print(text)

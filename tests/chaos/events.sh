@@ -18,11 +18,15 @@ export PATROXY_BUILD_DIR="${PATROXY_BUILD_DIR:-$(cd "$CHAOS_DIR/../.." && pwd)/b
 export E2E_PORTS_FILE="$CHAOS_DIR/ports.sh"
 export E2E_LOGS_DIR="$PATROXY_BUILD_DIR/chaos-logs"
 export PATROXY_E2E_WORK="$PATROXY_BUILD_DIR/chaos-work"
+# Checked before lib.sh replaces the records of the last run.
+EVENTS="${PATROXY_CHAOS_EVENTS:-6}"
+if ! [[ "$EVENTS" =~ ^[0-9]+$ ]] || [ "$EVENTS" -lt 1 ] || [ "$EVENTS" -gt 100 ]; then
+  echo "$E2E_NAME: PATROXY_CHAOS_EVENTS must be 1..100, got '$EVENTS'" >&2
+  exit 2
+fi
 # shellcheck source=tests/e2e/lib.sh
 source "$CHAOS_DIR/../e2e/lib.sh"
 
-EVENTS="${PATROXY_CHAOS_EVENTS:-6}"
-is_uint "$EVENTS" && [ "$EVENTS" -ge 1 ] && [ "$EVENTS" -le 100 ] || fail "PATROXY_CHAOS_EVENTS must be 1..100, got '$EVENTS'"
 KINDS=(switchover kill replica)
 REPLICA_DOWN=4   # s the stopped standby stays down: Patroni (loop_wait 2 s) names another one meanwhile
 STEADY=2         # s of undisturbed load after the cluster settled, before the next event
@@ -30,6 +34,9 @@ SETTLE_TIMEOUT=120
 REPORT="$E2E_LOGS/chaos.md"
 EVENTS_LOG="$LOGS/events.jsonl"
 READERS=(reader1 reader2)
+# The load's own bound: an event takes 10-30 s here.
+LOAD_SECONDS=$((120 + 60 * EVENTS))
+rm -f "$REPORT"
 
 chaos_py() { /usr/bin/python3 "$CHAOS_DIR/chaos.py" "$@"; }
 
@@ -44,8 +51,10 @@ chaos_job() {
 
 start_load() {
   local i
-  chaos_job writer writer --port "$PATROXY_PRIMARY_PORT"
-  for i in "${!READERS[@]}"; do chaos_job "${READERS[$i]}" reader --port "$PATROXY_REPLICA_PORT" --id "$((i + 1))"; done
+  chaos_job writer writer --port "$PATROXY_PRIMARY_PORT" --max-seconds "$LOAD_SECONDS"
+  for i in "${!READERS[@]}"; do
+    chaos_job "${READERS[$i]}" reader --port "$PATROXY_REPLICA_PORT" --id "$((i + 1))" --max-seconds "$LOAD_SECONDS"
+  done
 }
 stop_load() { stop_jobs writer "${READERS[@]}"; }
 

@@ -38,14 +38,14 @@ READERS=(reader1 reader2)
 LOAD_SECONDS=$((120 + 60 * EVENTS))
 rm -f "$REPORT"
 
-chaos_py() { /usr/bin/python3 "$CHAOS_DIR/chaos.py" "$@"; }
+traffic() { /usr/bin/python3 "$CHAOS_DIR/traffic.py" "$@"; }
 
-# chaos_job NAME SUBCOMMAND [ARG...]: like lib.sh's start_job, with chaos.py (stop_jobs stops it).
+# chaos_job NAME SUBCOMMAND [ARG...]: like lib.sh's start_job, with traffic.py (stop_jobs stops it).
 chaos_job() {
   local name="$1"
   shift
   rm -f "$LOGS/$name.stop"
-  /usr/bin/python3 "$CHAOS_DIR/chaos.py" "$@" --out "$LOGS/$name.jsonl" --stop "$LOGS/$name.stop" 2>>"$LOGS/$name.err" &
+  /usr/bin/python3 "$CHAOS_DIR/traffic.py" "$@" --out "$LOGS/$name.jsonl" --stop "$LOGS/$name.stop" 2>>"$LOGS/$name.err" &
   JOBS[$name]=$!
 }
 
@@ -135,10 +135,10 @@ patronictl edit-config --set synchronous_mode=true --force >"$LOGS/edit-config.l
   fail "patronictl edit-config failed (log: $LOGS/edit-config.log)"
 wait_settled "synchronous_mode: on"
 say "synchronous_mode on: synchronous standby $(sync_standby)"
-chaos_py create-table --port "$PATROXY_PRIMARY_PORT"
+traffic create-table --port "$PATROXY_PRIMARY_PORT"
 # The writer's 25006 count means something only if a write on a replica really ends that way.
 replica="$(sync_standby)"
-chaos_py write-once --port "$(pg_port_of "$replica")" --seq -1 --expect-sqlstate 25006 >"$LOGS/write-on-replica.json" ||
+traffic write-once --port "$(pg_port_of "$replica")" --seq -1 --expect-sqlstate 25006 >"$LOGS/write-on-replica.json" ||
   fail "a write straight to the replica $replica did not fail with 25006 ($(cat "$LOGS/write-on-replica.json"))"
 say "a write straight to the replica $replica fails with 25006, as the writer would see it"
 
@@ -191,7 +191,7 @@ api_get "$final_api" /history >"$LOGS/history.json"
 
 reads=()
 for r in "${READERS[@]}"; do reads+=("$LOGS/$r.jsonl"); done
-chaos_py verdict --writes "$LOGS/writer.jsonl" --reads "${reads[@]}" --events "$EVENTS_LOG" \
+/usr/bin/python3 -B "$CHAOS_DIR/verdict.py" --writes "$LOGS/writer.jsonl" --reads "${reads[@]}" --events "$EVENTS_LOG" \
   --history "$LOGS/history.json" --first-leader "$FIRST_LEADER" --final-port "$final_port" \
   --members "$MEMBERS_ARG" --proc "$LOGS/proc.json" --stats "$LOGS/stats-after.json" \
   --expect-events "$EVENTS" --label "$(date -u '+%Y-%m-%d %H:%M UTC'), PATROXY_CHAOS_EVENTS=$EVENTS" \

@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import chaos  # noqa: E402
+import verdict  # noqa: E402
 
 T0 = 1_800_000_000.0
 # Patroni's GET /history after two promotions: node2 into timeline 2 at T0+10, node3 into 3 at T0+20.
@@ -20,7 +20,7 @@ HISTORY = [
     [1, 50331808, "no recovery target specified", "2027-01-15T08:00:10+00:00", "node2"],
     [2, 83886240, "no recovery target specified", "2027-01-15T08:00:20+00:00", "node3"],
 ]
-H0 = chaos.datetime.fromisoformat("2027-01-15T08:00:00+00:00").timestamp()
+H0 = verdict.datetime.fromisoformat("2027-01-15T08:00:00+00:00").timestamp()
 NAMES = {26441: "node1", 26442: "node2", 26443: "node3"}
 
 
@@ -31,24 +31,24 @@ def write(seq, port, tl, at, ok=True):
 
 class Timelines(unittest.TestCase):
     def test_spans_follow_the_history(self):
-        spans = chaos.history_timelines(HISTORY, "node1")
+        spans = verdict.history_timelines(HISTORY, "node1")
         self.assertEqual(spans[1], ("node1", float("-inf"), H0 + 10))
         self.assertEqual(spans[2], ("node2", H0 + 10, H0 + 20))
         self.assertEqual(spans[3], ("node3", H0 + 20, float("inf")))
 
     def test_empty_history_is_timeline_one_of_the_first_leader(self):
-        self.assertEqual(chaos.history_timelines([], "node2"), {1: ("node2", float("-inf"), float("inf"))})
+        self.assertEqual(verdict.history_timelines([], "node2"), {1: ("node2", float("-inf"), float("inf"))})
 
     def test_a_line_without_timestamp_is_refused(self):
         with self.assertRaises(ValueError):
-            chaos.history_timelines([[1, 50331808, "no recovery target specified"]], "node1")
+            verdict.history_timelines([[1, 50331808, "no recovery target specified"]], "node1")
 
 
 class WrongLeader(unittest.TestCase):
-    spans = chaos.history_timelines(HISTORY, "node1")
+    spans = verdict.history_timelines(HISTORY, "node1")
 
     def check(self, writes):
-        return chaos.wrong_leader_writes(writes, self.spans, NAMES)
+        return verdict.wrong_leader_writes(writes, self.spans, NAMES)
 
     def test_each_write_on_its_timelines_leader_passes(self):
         self.assertEqual(self.check([write(1, 26441, 1, 5), write(2, 26442, 2, 15), write(3, 26443, 3, 25)]), [])
@@ -73,15 +73,15 @@ class Lost(unittest.TestCase):
     def test_missing_or_changed_rows_are_lost(self):
         acked = [write(1, 26441, 1, 1), write(2, 26441, 1, 2), write(3, 26441, 1, 3)]
         rows = {1: (26441, 1, H0 + 1), 3: (26442, 2, H0 + 3)}
-        self.assertEqual([w["seq"] for w in chaos.lost_writes(acked, rows)], [2, 3])
+        self.assertEqual([w["seq"] for w in verdict.lost_writes(acked, rows)], [2, 3])
 
     def test_all_rows_there_is_nothing_lost(self):
         acked = [write(1, 26441, 1, 1)]
-        self.assertEqual(chaos.lost_writes(acked, {1: (26441, 1, H0 + 1), 9: (26441, 1, H0 + 2)}), [])
+        self.assertEqual(verdict.lost_writes(acked, {1: (26441, 1, H0 + 1), 9: (26441, 1, H0 + 2)}), [])
 
 
 class Reads(unittest.TestCase):
-    spans = chaos.history_timelines(HISTORY, "node1")
+    spans = verdict.history_timelines(HISTORY, "node1")
     rows = {1: (26441, 1, H0 + 1), 2: (26442, 2, H0 + 11)}
 
     def read(self, sid, q, rec, at=30.0, max_seq=1):
@@ -90,7 +90,7 @@ class Reads(unittest.TestCase):
                 "max_seq": max_seq}
 
     def figures(self, reads):
-        return chaos.reader_figures(reads, self.spans, NAMES, self.rows)
+        return verdict.reader_figures(reads, self.spans, NAMES, self.rows)
 
     def test_a_session_that_began_on_a_primary_is_named(self):
         rd = self.figures([self.read(1, 1, True), self.read(1, 2, True), self.read(2, 1, False)])
@@ -116,7 +116,7 @@ class EventFigures(unittest.TestCase):
         writes = [write(1, 26441, 1, 9.9), write(2, 26441, 1, 10.5, ok=False), write(3, 26442, 2, 13)]
         for w in writes:
             w["member"] = NAMES[w["port"]]
-        fig = chaos.event_figures(ev, writes, H0 + 30)
+        fig = verdict.event_figures(ev, writes, H0 + 30)
         self.assertAlmostEqual(fig["first"], 3.001, places=3)
         self.assertAlmostEqual(fig["on_new"], 3.001, places=3)
         self.assertAlmostEqual(fig["gap"], 3.001, places=3)
@@ -125,8 +125,8 @@ class EventFigures(unittest.TestCase):
 
 class ErrorKinds(unittest.TestCase):
     def test_sqlstate_first_then_libpq_message(self):
-        self.assertEqual(chaos.error_kind({"phase": "write", "sqlstate": "25006"}), "write 25006")
-        self.assertEqual(chaos.error_kind({"phase": "write", "sqlstate": None,
+        self.assertEqual(verdict.error_kind({"phase": "write", "sqlstate": "25006"}), "write 25006")
+        self.assertEqual(verdict.error_kind({"phase": "write", "sqlstate": None,
                                            "error": "server closed the connection unexpectedly This probably"}),
                          "write: server closed the connection unexpectedly")
 

@@ -1,17 +1,9 @@
 #!/usr/bin/python3
-"""The load and the verdict of the chaos test (tests/chaos/events.sh).
+"""The verdict of the chaos test (tests/chaos/events.sh): the invariants over the load's records,
+the final leader's table and Patroni's history, and the report (markdown). tests/chaos/README.md
+explains each check; verdict_test.py shows each one failing on records that break it.
 
-Run with Debian's /usr/bin/python3 (psycopg2). Every loop is bounded in count and in time and also
-stops when its --stop file appears. Records are JSON lines with epoch times, on the same clock as
-the event driver, Patroni's history and PostgreSQL's clock_timestamp() (one machine).
-
-Subcommands:
-  writer      one session through the primary listener, one INSERT per transaction; reconnects on error
-  reader      sessions through the replica listener, a few SELECTs each, then a new session
-  create-table  the writer's table
-  write-once  one write straight to a server: proves that a write on a replica is told apart (25006)
-  verdict     the invariants over the records, the final leader's table and Patroni's history,
-              and the report (markdown)
+Run with Debian's /usr/bin/python3 (psycopg2: the final leader's table is read straight from it).
 """
 
 import argparse
@@ -21,193 +13,18 @@ import sys
 import time
 from datetime import datetime
 
-try:
-    import psycopg2
-except ImportError:  # pragma: no cover - only when run with the wrong interpreter
-    sys.exit("chaos.py: no psycopg2: run it with Debian's /usr/bin/python3 (package python3-psycopg2)")
+import psycopg2
 
-# The member's current timeline is read from the WAL file name of its insert position: PostgreSQL 15
-# names it with the insertion timeline, which changes at the promotion itself. pg_control_checkpoint()
-# only changes once the first checkpoint after the promotion completes (recorded too, as tl_checkpoint,
-# to show the difference). pg_walfile_name() refuses to run in recovery, but the INSERT is refused
-# first (25006, at executor start), so a write reaching a replica is still seen as a read-only error.
-WRITE_SQL = """
-INSERT INTO chaos_writes (seq, port, tl, tl_checkpoint, in_recovery, at)
-SELECT %s, inet_server_port(), ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int,
-       (SELECT timeline_id FROM pg_control_checkpoint()), pg_is_in_recovery(), clock_timestamp()
-RETURNING port, tl, tl_checkpoint, in_recovery, extract(epoch FROM at)::float8
-"""
-TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS chaos_writes (
-  seq bigint PRIMARY KEY, port int NOT NULL, tl int NOT NULL, tl_checkpoint int NOT NULL,
-  in_recovery boolean NOT NULL, at timestamptz NOT NULL)
-"""
-READ_SQL = "SELECT inet_server_port(), pg_is_in_recovery(), (SELECT max(seq) FROM chaos_writes)"
+from traffic import dsn
+
+# The e2e suite's reader of JSON-lines records (a line cut by a kill is skipped).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from e2e import load  # noqa: E402
+
 # patroxy learns a promotion at its next poll of the member: within fast_interval (100 ms) while a
 # leader change is under way, within interval (1 s) at the latest. A read session that reaches a
 # member this soon after that member's promotion raced the news; later it would be a routing error.
 PROMOTION_NEWS = 1.0
-# libpq notices a dead peer in ~5 s instead of the kernel's two hours.
-KEEPALIVES = "keepalives=1 keepalives_idle=2 keepalives_interval=1 keepalives_count=3"
-
-
-def dsn(port, user, connect_timeout, name):
-    return (f"host=127.0.0.1 port={port} user={user} dbname=app sslmode=disable "
-            f"connect_timeout={connect_timeout} application_name={name} {KEEPALIVES}")
-
-
-def stopped(a, deadline):
-    return time.time() >= deadline or os.path.exists(a.stop)
-
-
-def error_fields(e, phase):
-    return {"ok": False, "phase": phase, "sqlstate": e.pgcode, "error": " ".join(str(e).split())[:300]}
-
-
-def close_quietly(conn):
-    if conn is not None:
-        try:
-            conn.close()
-        except psycopg2.Error:
-            pass
-
-
-class Backoff:
-    """After a failure wait 50 ms, doubling up to 1 s; a success starts again from 50 ms."""
-
-    def __init__(self):
-        self.next = 0.05
-
-    def failed(self):
-        time.sleep(self.next)
-        self.next = min(1.0, self.next * 2)
-
-    def succeeded(self):
-        self.next = 0.05
-
-
-# --- writer ------------------------------------------------------------------------------------
-
-def one_write(conn, seq):
-    rec = {"seq": seq, "start": time.time()}
-    try:
-        with conn.cursor() as cur:
-            cur.execute(WRITE_SQL, (seq,))
-            port, tl, tlc, in_recovery, at = cur.fetchone()
-        rec.update(end=time.time(), ok=True, port=port, tl=tl, tlc=tlc, rec=in_recovery, at=at)
-    except psycopg2.Error as e:
-        rec.update(end=time.time(), **error_fields(e, "write"))
-    return rec
-
-
-def cmd_writer(a):
-    """Autocommit: each INSERT is its own transaction, and a result means its COMMIT was
-    acknowledged (after the synchronous standby confirmed it). A write that fails may still have
-    committed (the connection broke during the commit): it is not counted as acknowledged."""
-    deadline = time.time() + a.max_seconds
-    seq, conn, backoff = 0, None, Backoff()
-    with open(a.out, "a", buffering=1) as f:
-        while seq < a.max_writes and not stopped(a, deadline):
-            if conn is None:
-                t0 = time.time()
-                try:
-                    conn = psycopg2.connect(dsn(a.port, "app", a.connect_timeout, "chaos-writer"))
-                    conn.autocommit = True
-                except psycopg2.Error as e:
-                    f.write(json.dumps({"seq": None, "start": t0, "end": time.time(), **error_fields(e, "connect")}) + "\n")
-                    conn = None
-                    backoff.failed()
-                    continue
-            seq += 1
-            rec = one_write(conn, seq)
-            f.write(json.dumps(rec) + "\n")
-            if rec["ok"]:
-                backoff.succeeded()
-                time.sleep(a.interval)
-            else:
-                close_quietly(conn)
-                conn = None
-                backoff.failed()
-    close_quietly(conn)
-
-
-def cmd_create_table(a):
-    conn = psycopg2.connect(dsn(a.port, "app", 10, "chaos-create-table"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(TABLE_SQL)
-    conn.close()
-
-
-def cmd_write_once(a):
-    conn = psycopg2.connect(dsn(a.port, "postgres", 5, "chaos-write-once"))
-    conn.autocommit = True
-    rec = one_write(conn, a.seq)
-    close_quietly(conn)
-    print(json.dumps(rec))
-    if a.expect_sqlstate and rec.get("sqlstate") != a.expect_sqlstate:
-        print(f"FAIL: expected SQLSTATE {a.expect_sqlstate}, got {rec}", file=sys.stderr)
-        return 1
-    return 0
-
-
-# --- reader ------------------------------------------------------------------------------------
-
-def one_session(a, sid, f):
-    """A new session through the replica listener and up to --per-session SELECTs on it. Returns
-    False when it failed (the caller backs off)."""
-    t0 = time.time()
-    try:
-        conn = psycopg2.connect(dsn(a.port, "app", a.connect_timeout, f"chaos-reader-{a.id}"))
-        conn.autocommit = True
-    except psycopg2.Error as e:
-        f.write(json.dumps({"reader": a.id, "sid": sid, "q": 0, "start": t0, "end": time.time(),
-                            **error_fields(e, "connect")}) + "\n")
-        return False
-    try:
-        for q in range(1, a.per_session + 1):
-            rec = {"reader": a.id, "sid": sid, "q": q, "start": time.time()}
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(READ_SQL)
-                    port, in_recovery, max_seq = cur.fetchone()
-                rec.update(end=time.time(), ok=True, port=port, rec=in_recovery, max_seq=max_seq)
-            except psycopg2.Error as e:
-                rec.update(end=time.time(), **error_fields(e, "read"))
-            f.write(json.dumps(rec) + "\n")
-            if not rec["ok"]:
-                return False
-            time.sleep(a.interval)
-        return True
-    finally:
-        close_quietly(conn)
-
-
-def cmd_reader(a):
-    deadline = time.time() + a.max_seconds
-    sid, backoff = 0, Backoff()
-    with open(a.out, "a", buffering=1) as f:
-        while sid < a.max_sessions and not stopped(a, deadline):
-            sid += 1
-            if one_session(a, sid, f):
-                backoff.succeeded()
-            else:
-                backoff.failed()
-
-
-# --- verdict -----------------------------------------------------------------------------------
-
-def load(path):
-    out = []
-    if not os.path.exists(path):
-        return out
-    with open(path) as f:
-        for line in f:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass  # a line cut by a kill of the writer
-    return out
 
 
 def error_kind(r):
@@ -446,49 +263,20 @@ def cmd_verdict(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    def load_args(s, max_seconds):
-        s.add_argument("--port", type=int, required=True)
-        s.add_argument("--out", required=True)
-        s.add_argument("--stop", required=True)
-        s.add_argument("--max-seconds", type=float, default=max_seconds)
-        # Longer than patroxy's queue_timeout (30 s): the listener, not libpq, decides how long to hold.
-        s.add_argument("--connect-timeout", type=int, default=40)
-
-    s = sub.add_parser("writer")
-    load_args(s, 1800)
-    s.add_argument("--interval", type=float, default=0.01)
-    s.add_argument("--max-writes", type=int, default=500000)
-    s = sub.add_parser("reader")
-    load_args(s, 1800)
-    s.add_argument("--id", type=int, required=True)
-    s.add_argument("--interval", type=float, default=0.05)
-    s.add_argument("--per-session", type=int, default=20)
-    s.add_argument("--max-sessions", type=int, default=50000)
-    s = sub.add_parser("create-table")
-    s.add_argument("--port", type=int, required=True)
-    s = sub.add_parser("write-once")
-    s.add_argument("--port", type=int, required=True)
-    s.add_argument("--seq", type=int, default=0)
-    s.add_argument("--expect-sqlstate")
-    s = sub.add_parser("verdict")
-    s.add_argument("--writes", required=True)
-    s.add_argument("--reads", nargs="+", required=True)
-    s.add_argument("--events", required=True)
-    s.add_argument("--history", required=True, help="GET /history of the final leader, saved")
-    s.add_argument("--first-leader", required=True, help="the leader of timeline 1")
-    s.add_argument("--final-port", type=int, required=True, help="the final leader's PostgreSQL port")
-    s.add_argument("--members", required=True, help="name:pg_port:api_port,...")
-    s.add_argument("--proc", required=True, help="JSON: patroxy's RSS and fds before and after, and the band")
-    s.add_argument("--stats", required=True, help="patroxy's /stats.json after the load, saved")
-    s.add_argument("--expect-events", type=int, required=True)
-    s.add_argument("--label", default="")
-    s.add_argument("--report", required=True)
-    a = p.parse_args()
-    return {"writer": cmd_writer, "reader": cmd_reader, "create-table": cmd_create_table, "write-once": cmd_write_once,
-            "verdict": cmd_verdict}[a.cmd](a) or 0
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--writes", required=True)
+    p.add_argument("--reads", nargs="+", required=True)
+    p.add_argument("--events", required=True)
+    p.add_argument("--history", required=True, help="GET /history of the final leader, saved")
+    p.add_argument("--first-leader", required=True, help="the leader of timeline 1")
+    p.add_argument("--final-port", type=int, required=True, help="the final leader's PostgreSQL port")
+    p.add_argument("--members", required=True, help="name:pg_port:api_port,...")
+    p.add_argument("--proc", required=True, help="JSON: patroxy's RSS and fds before and after, and the band")
+    p.add_argument("--stats", required=True, help="patroxy's /stats.json after the load, saved")
+    p.add_argument("--expect-events", type=int, required=True)
+    p.add_argument("--label", default="")
+    p.add_argument("--report", required=True)
+    return cmd_verdict(p.parse_args())
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Run with Debian's /usr/bin/python3 (psycopg2: the final leader's table is read s
 """
 
 import argparse
+import bisect
 import json
 import os
 import sys
@@ -114,7 +115,7 @@ def promoted_just_before(first, timelines, names):
                for leader, began, _ in timelines.values())
 
 
-def reader_figures(reads, timelines, names, rows):
+def reader_figures(reads, timelines, names, rows, acked):
     """Per session: did its first answer come from a member in recovery? One that came from a member
     promoted just before raced patroxy's next poll and is counted apart, and so are sessions whose
     replica was promoted under them (patroxy keeps those, by design). Phantoms: reads whose newest
@@ -132,7 +133,15 @@ def reader_figures(reads, timelines, names, rows):
     phantoms = [r for s in sessions.values() for r in s if r.get("max_seq") is not None and r["max_seq"] not in rows]
     return {"sessions": len(sessions), "queries": sum(len(s) for s in sessions.values()),
             "first_on_primary": [f for f in on_primary if f not in raced], "raced_promotion": len(raced),
-            "promoted_under": len(later_on_primary), "phantoms": len(phantoms)}
+            "promoted_under": len(later_on_primary), "phantoms": len(phantoms),
+            "phantoms_after_new_leader": sum(1 for r in phantoms if moved_on(r, acked))}
+
+
+def moved_on(read, acked):
+    """Whether a later write had been acknowledged (by the new leader) before this read began: the
+    replica still served a row the failover had discarded."""
+    i = bisect.bisect_right([w["seq"] for w in acked], read["max_seq"])
+    return i < len(acked) and acked[i]["end"] < read["start"]
 
 
 def sessions_left(stats):
@@ -188,7 +197,8 @@ def report(a, events, writes, reads, figures, lost, wrong, rd, proc, stats, rows
             f"Reads: {rd['queries']} in {rd['sessions']} sessions; {len(rd['first_on_primary'])} sessions began on a "
             f"member not in recovery ({rd['raced_promotion']} more within {PROMOTION_NEWS:g} s of its promotion); "
             f"{rd['promoted_under']} sessions saw their replica promoted under them; "
-            f"{rd['phantoms']} reads saw a newest row the final leader does not have.", ""]
+            f"{rd['phantoms']} reads saw a newest row the final leader does not have "
+            f"({rd['phantoms_after_new_leader']} of them after the new leader had acknowledged a later write).", ""]
     out += counts_table("writer errors (phase, SQLSTATE or libpq message)", [w for w in writes if not w["ok"]]) + [""]
     out += counts_table("reader errors", [r for r in reads if not r["ok"]]) + [""]
     b, f_ = proc["before"], proc["after"]
@@ -219,7 +229,7 @@ def cmd_verdict(a):
     wrong = wrong_leader_writes(acked, timelines, names)
     starts = [ev["start"] for ev in events] + [float("inf")]
     figures = [event_figures(ev, writes, starts[i + 1]) for i, ev in enumerate(events)]
-    rd = reader_figures(reads, timelines, names, rows)
+    rd = reader_figures(reads, timelines, names, rows, acked)
     proc = json.load(open(a.proc))
     stats = json.load(open(a.stats))
     left = sessions_left(stats)

@@ -83,6 +83,7 @@ class Lost(unittest.TestCase):
 class Reads(unittest.TestCase):
     spans = verdict.history_timelines(HISTORY, "node1")
     rows = {1: (26441, 1, H0 + 1), 2: (26442, 2, H0 + 11)}
+    acked = [write(1, 26441, 1, 1), write(2, 26442, 2, 11)]
 
     def read(self, sid, q, rec, at=30.0, max_seq=1):
         # On node2 (26442), promoted at H0 + 10.
@@ -90,7 +91,7 @@ class Reads(unittest.TestCase):
                 "max_seq": max_seq}
 
     def figures(self, reads):
-        return verdict.reader_figures(reads, self.spans, NAMES, self.rows)
+        return verdict.reader_figures(reads, self.spans, NAMES, self.rows, self.acked)
 
     def test_a_session_that_began_on_a_primary_is_named(self):
         rd = self.figures([self.read(1, 1, True), self.read(1, 2, True), self.read(2, 1, False)])
@@ -107,7 +108,12 @@ class Reads(unittest.TestCase):
 
     def test_a_read_of_a_row_the_final_leader_lacks_is_a_phantom(self):
         rd = self.figures([self.read(1, 1, True, max_seq=2), self.read(1, 2, True, max_seq=3)])
-        self.assertEqual(rd["phantoms"], 1)
+        self.assertEqual((rd["phantoms"], rd["phantoms_after_new_leader"]), (1, 0))
+
+    def test_a_phantom_after_a_later_acknowledged_write_is_counted_apart(self):
+        # seq 1.5 never made it; seq 2 was acknowledged at H0 + 11: a read at H0 + 12 still saw 1.5.
+        rd = self.figures([self.read(1, 1, True, at=10.5, max_seq=1.5), self.read(1, 2, True, at=12, max_seq=1.5)])
+        self.assertEqual((rd["phantoms"], rd["phantoms_after_new_leader"]), (2, 1))
 
 
 class EventFigures(unittest.TestCase):

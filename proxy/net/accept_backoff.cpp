@@ -7,6 +7,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cerrno>
 
 #include <sys/resource.h>
 
@@ -17,7 +18,8 @@ namespace {
 /// process's own limit, which is what an operator can change.
 std::string limit_hint(std::error_code failure)
 {
-    if (failure != std::errc::too_many_files_open) return {};
+    // By value: Asio's system category does not map its codes to std::errc.
+    if (failure.value() != EMFILE) return {};
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return {};
     return " (the descriptor limit is " + std::to_string(limit.rlim_cur) + ": raise LimitNOFILE or ulimit -n)";

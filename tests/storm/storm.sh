@@ -91,6 +91,8 @@ new_leader_at() {
   done
 }
 
+# The CPU time (user + system, ms) process PID has used so far.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' "/proc/$1/stat"; }
 vm_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # PID VmRSS|VmHWM
 
 # storm KEY PORT PID: the event, and at once the storm through PORT (the proxy of process PID).
@@ -100,24 +102,30 @@ storm() {
   rss_before="$(vm_kb "$pid" VmRSS)"
   new_leader_at "$old" "$LOGS/leader-$key.epoch" &
   local watcher=$!
+  local switchover=""
   if [ "$EVENT" = crash ]; then
     kill_leader "event-$key"
   else
     "$LOCAL/switchover" >"$LOGS/event-$key.log" 2>&1 &
+    switchover=$!
     EVENT_AT="$(epoch)"
   fi
-  local started
+  local started cpu_before
+  cpu_before="$(cpu_ms "$pid")"
   started="$(epoch)"
   "$STORM_BIN" --conninfo "hostaddr=127.0.0.1 port=$port user=app password=app dbname=app sslmode=disable gssencmode=disable" \
     --clients "$CLIENTS" --spread-ms "$SPREAD_MS" --client-timeout-ms "$CLIENT_TIMEOUT_MS" >"$LOGS/storm-$key.raw.json" ||
     fail "the storm client failed"
+  local cpu_used=$(($(cpu_ms "$pid") - cpu_before))
   wait "$watcher" || true
-  wait # the switchover, if any
+  [ -z "$switchover" ] || wait "$switchover" || fail "the switchover failed ($LOGS/event-$key.log)"
   "$PYTHON" - "$LOGS/storm-$key.raw.json" "$LOGS/storm-$key.json" "$started" "$EVENT_AT" \
-    "$(cat "$LOGS/leader-$key.epoch" 2>/dev/null || echo)" "$rss_before" "$(vm_kb "$pid" VmHWM)" "$(vm_kb "$pid" VmRSS)" <<'PY'
+    "$(cat "$LOGS/leader-$key.epoch" 2>/dev/null || echo)" "$rss_before" "$(vm_kb "$pid" VmHWM)" "$(vm_kb "$pid" VmRSS)" \
+    "$cpu_used" <<'PY'
 import json, sys
-raw, out, started, event_at, leader_at, rss_before, hwm, rss_after = sys.argv[1:9]
+raw, out, started, event_at, leader_at, rss_before, hwm, rss_after, cpu = sys.argv[1:10]
 r = json.load(open(raw))
+r["proxy_cpu_ms"] = int(cpu)
 r["storm_after_event_s"] = round(float(started) - float(event_at), 3)
 r["new_leader_s"] = round(float(leader_at) - float(started), 3) if leader_at else None
 r["rss_before_kb"], r["peak_rss_kb"], r["rss_after_kb"] = int(rss_before), int(hwm), int(rss_after)

@@ -25,7 +25,7 @@ def row(label, r):
     return (f"| {label} | {outcomes} | {cell(r.get('new_leader_s'), ' s')} | {seconds(r.get('first_served_ms'))} "
             f"| {seconds(r.get('last_served_ms'))} | {seconds(r.get('last_ended_ms'))} "
             f"| {seconds(r['last_start_ms'])} | {r['peak_open']} "
-            f"| {r['rss_before_kb'] / 1024:.1f} / {r['peak_rss_kb'] / 1024:.1f} MB |")
+            f"| {r['proxy_cpu_ms'] / 1000:.1f} s | {r['rss_before_kb'] / 1024:.1f} / {r['peak_rss_kb'] / 1024:.1f} MB |")
 
 
 def broken_promises(r, clients, rss_bound_mb):
@@ -64,8 +64,8 @@ def main():
         "leader answers GET /primary 200. patroxy: primary listener max_connections 4000, 90 per member,",
         "queue_timeout 30s. HAProxy 2.6: the classic config (maxconn 1000, server maxconn 100, inter 3s fall 3 rise 2).",
         "",
-        "| proxy | outcomes | new leader | first served | last served | last client done | last connect started | most open | RSS before / peak |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| proxy | outcomes | new leader | first served | last served | last client done | last connect started | most open | proxy CPU | RSS before / peak |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         row("patroxy", px),
         row("HAProxy 2.6", hp),
     ]

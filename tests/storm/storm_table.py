@@ -17,7 +17,7 @@ def cell(v, unit=""):
 
 
 def seconds(ms):
-    return None if ms is None else f"{ms / 1000:.2f} s"
+    return "-" if ms is None else f"{ms / 1000:.2f} s"
 
 
 def row(label, r):

@@ -13,7 +13,6 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
-
 #include <sys/socket.h>
 
 namespace patroxy::proxy {

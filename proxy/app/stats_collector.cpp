@@ -394,6 +394,7 @@ stats::listener_row stats_collector::listener_row(const versions& all) const
     row.denied_no_server = sum_of(all, &listener_counters::rejected_no_server);
     row.denied_plaintext = sum_of(all, &listener_counters::rejected_plaintext);
     row.denied_direct_tls = sum_of(all, &listener_counters::rejected_direct_tls);
+    row.accept_pauses = sum_of(all, &listener_counters::accept_pauses);
     row.tls = std::string(config::to_string(l.cfg.tls));
     row.server_tls = std::string(config::to_string(l.cfg.server_tls));
     row.tls_client = tls_counts(all, tls_leg::client, l.cfg.tls == config::tls_mode::terminate);

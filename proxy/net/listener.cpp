@@ -1,6 +1,7 @@
 // Listening: a socket per worker in one SO_REUSEPORT group, and each worker's accept loop.
 #include "proxy/net/listener.hpp"
 
+#include "proxy/net/accept_backoff.hpp"
 #include "proxy/net/nonblocking_sockets.hpp"
 #include "proxy/net/socket_options.hpp"
 #include "proxy/net/worker_pool.hpp"
@@ -10,11 +11,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-
-#include <chrono>
 
 #include <sys/socket.h>
 
@@ -32,6 +29,8 @@ task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runt
                        worker_pool& workers, session_env& env)
 {
     const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable_t<io_executor>{});
+    accept_backoff backoff("listener=" + listener.cfg.name + " worker=" + std::to_string(owner.id()),
+                           listener.counters.accept_pauses);
     for (;;) {
         auto [ec, batch] = co_await async_accept_batch(*acceptor, nothrow);
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
@@ -47,13 +46,11 @@ task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runt
             // The peer's address comes with the accept: no getpeername() per connection.
             start_session(std::move(socket), batch.peer(i), listener, target, env);
         }
-        if (ec) {
-            // Out of descriptors or similar: say so and back off instead of spinning.
-            log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
-                                       << " accept failed: " << ec.message();
-            asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
-            co_await pause.async_wait(nothrow);
-        }
+        // Out of descriptors or similar: pause and back off instead of spinning (accept_backoff.hpp).
+        if (ec)
+            co_await backoff.wait(ec);
+        else
+            backoff.succeeded();
     }
 }
 

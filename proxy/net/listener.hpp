@@ -62,6 +62,8 @@ struct listener_counters {
     std::array<std::array<std::atomic<std::uint64_t>, tls::handshake_failure_count>, 2> tls_failures{};
     std::atomic<std::uint64_t> rejected_plaintext{0}; ///< client_tls: require, answered 28000
     std::atomic<std::uint64_t> rejected_direct_tls{0}; ///< direct-TLS clients of a listener that cannot take them
+    /// Times accepting paused because accept() failed (out of descriptors): accept_backoff.hpp.
+    std::atomic<std::uint64_t> accept_pauses{0};
 };
 
 /// The two legs of a session, for the TLS counters.

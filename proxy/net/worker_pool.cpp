@@ -78,10 +78,10 @@ void worker_pool::publish(const health::snapshot_ptr& snapshot, after_install af
     }
 }
 
-void worker_pool::wake_queued()
+void worker_pool::wake_queued(slot_waker wake, const listener_runtime* listener)
 {
     if (!wakes_.load(std::memory_order_acquire)) return;
-    for (auto& w : workers_) asio::post(w->context_, [&target = *w] { target.wake_queued(); });
+    for (auto& w : workers_) asio::post(w->context_, [&target = *w, wake, listener] { wake(target, listener); });
 }
 
 void worker_pool::run_on_each(std::function<void(worker&)> fn)

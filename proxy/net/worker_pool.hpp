@@ -23,6 +23,7 @@
 namespace patroxy::proxy {
 
 class client_session;
+struct listener_runtime;
 
 /// The lists a session is in, told apart by tag (support/intrusive_list.hpp).
 struct live_list_tag;
@@ -58,9 +59,6 @@ public:
     /// A timer that never expires; installing a snapshot cancels every wait on it, so a queued
     /// session wakes to look at the new snapshot (Asio's timer-as-condition-variable idiom).
     [[nodiscard]] asio::steady_timer& snapshot_signal() noexcept { return snapshot_signal_; }
-    /// Wakes the queued sessions to plan again under the same snapshot (a member's slot freed).
-    /// This worker's thread only.
-    void wake_queued() { snapshot_signal_.cancel(); }
 
     /// Live sessions on this worker, so that a snapshot change can close those on a member
     /// that lost its role. Touched on this worker's thread only.
@@ -127,9 +125,11 @@ public:
     using after_install = void (*)(worker&, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);
     void publish(const health::snapshot_ptr& snapshot, after_install after = nullptr);
 
-    /// Wakes the queued sessions of every worker (worker::wake_queued(), on each one's thread):
-    /// a member's slot has freed. Any thread.
-    void wake_queued();
+    /// A slot of one of `listener`'s members has freed: runs `wake(worker, listener)` on every
+    /// worker's own thread, to wake one session waiting there for such a slot. `listener` is
+    /// only compared, never read (the listener may be gone by then). Any thread.
+    using slot_waker = void (*)(worker&, const listener_runtime* listener);
+    void wake_queued(slot_waker wake, const listener_runtime* listener);
 
     /// Runs `fn(worker)` on every worker's own thread (e.g. to close some of its sessions).
     void run_on_each(std::function<void(worker&)> fn);

@@ -84,6 +84,10 @@ public:
     /// What the runtime API's `show sess` shows of this session, aged at `now`. Worker thread.
     [[nodiscard]] admin::session_row describe(clock::time_point now) const;
 
+    /// Wakes this session if it waits for a slot of `listener`'s members (wake_slot_waiter());
+    /// false when it does not. Worker thread.
+    bool wake_for_slot(const listener_runtime* listener);
+
     [[nodiscard]] const listener_runtime& listener() const noexcept { return listener_; }
     /// The server this session is connected to (or connecting to), or nullptr.
     [[nodiscard]] const health::member_view* member() const noexcept { return member_; }
@@ -259,6 +263,8 @@ private:
         std::string failures;               ///< "pg1 (127.0.0.1:5433): refused; ..." for 57P03
         /// The last plan found every member that could take the client at its max_connections.
         bool members_full = false;
+        /// Waiting in the queue for such a member's slot, not yet woken for one.
+        bool waiting_for_slot = false;
         std::size_t first_packet_length = 0; ///< of the packet at client_buf_'s start, re-sent on a retry
         std::size_t client_bytes = 0;        ///< read into client_buf_: the first packet and any after it
         /// The client negotiates TLS with the server itself (passthrough): patroxy must not.

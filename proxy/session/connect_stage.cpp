@@ -78,9 +78,9 @@ void client_session::release_slot(std::uint32_t index) noexcept
         snapshot_->setting(listener_.index, index).max_connections == 0)
         return;
     if (env_.workers)
-        env_.workers->wake_queued();
+        env_.workers->wake_queued(&wake_slot_waiter, &listener_);
     else
-        owner_.wake_queued();
+        wake_slot_waiter(owner_, &listener_);
 }
 
 void client_session::note_failure(const health::member_view& member, std::uint32_t index, std::string_view what)
@@ -196,10 +196,27 @@ task<void> client_session::wait_for_newer_snapshot()
     const auto waiting = listener_.counters.queued.fetch_add(1, std::memory_order_relaxed) + 1;
     raise_to(listener_.counters.queued_max, waiting);
     setup.queue_timer.expires_at(hold_until());
+    setup.waiting_for_slot = setup.members_full;
     co_await (owner_.snapshot_signal().async_wait(nothrow_awaitable) || setup.queue_timer.async_wait(nothrow_awaitable));
+    setup.waiting_for_slot = false;
     listener_.counters.queued.fetch_sub(1, std::memory_order_relaxed);
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
     queued_for_ += waited;
+}
+
+bool client_session::wake_for_slot(const listener_runtime* listener)
+{
+    if (!setup_ || !setup_->waiting_for_slot || &listener_ != listener) return false;
+    setup_->waiting_for_slot = false; // woken once: the next freed slot goes to the next waiter
+    setup_->queue_timer.cancel();
+    return true;
+}
+
+void wake_slot_waiter(worker& owner, const listener_runtime* listener)
+{
+    // The setup list is in order of arrival: the first waiter found has waited longest.
+    for (auto& session : owner.setup_sessions())
+        if (session.wake_for_slot(listener)) return;
 }
 
 task<bool> client_session::try_candidates()

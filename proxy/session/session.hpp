@@ -48,6 +48,12 @@ struct session_env {
 void start_session(tcp_socket client, const asio::ip::tcp::endpoint& peer, listener_runtime& listener,
                    worker& owner, session_env& env);
 
+/// A slot of a member of `listener` has freed: wakes the session on `owner` that has waited
+/// longest for such a slot, if any, to try again; the others wait on. (Waking them all, as a new
+/// snapshot does, cost every queued session a new plan per freed slot: quadratic in a storm.)
+/// `listener` is compared by address only. Runs on `owner`'s thread.
+void wake_slot_waiter(worker& owner, const listener_runtime* listener);
+
 /// Closes the sessions on `owner` whose member may no longer serve their listener under
 /// `current` (kill_policy.hpp). Runs on `owner`'s thread, right after it installed `current`.
 void close_sessions_leaving(worker& owner, const health::snapshot_ptr& previous, const health::snapshot_ptr& current);

@@ -249,6 +249,7 @@ void tls_caption(writer& w, const listener_row& l)
     }
     if (l.denied_plaintext > 0) w.raw(" &middot; plaintext refused ").number(l.denied_plaintext);
     if (l.denied_direct_tls > 0) w.raw(" &middot; direct TLS refused ").number(l.denied_direct_tls);
+    if (l.accept_pauses > 0) w.raw(" &middot; accepts paused (out of descriptors) ").number(l.accept_pauses);
 }
 
 /// The caption above a listener's table: what it is and what it turned away or killed.

@@ -101,6 +101,7 @@ json listener_json(const listener_row& l)
         {"denied_no_server", l.denied_no_server},
         {"denied_plaintext", l.denied_plaintext},
         {"denied_direct_tls", l.denied_direct_tls},
+        {"accept_pauses", l.accept_pauses},
         {"tls", l.tls},
         {"server_tls", l.server_tls},
         {"tls_client", tls_leg_json(l.tls_client)},

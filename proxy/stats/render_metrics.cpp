@@ -129,6 +129,8 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
                              "until queue_timeout (member_maxconn), bad or slow startup (startup), no eligible "
                              "member within queue_timeout (no_server), plaintext under client_tls require "
                              "(plaintext), direct TLS the listener cannot take (direct_tls)");
+    auto& pauses = counter(r, "patroxy_listener_accept_pauses_total",
+                           "Times accepting paused because accept() failed, out of file descriptors or socket memory");
     auto& queue = gauge(r, "patroxy_listener_queue_current", "Clients waiting for an eligible member now");
     auto& queued = counter(r, "patroxy_listener_queued_total", "Clients that had to wait for an eligible member");
     auto& wait = histogram(r, "patroxy_listener_queue_wait_seconds", "Time clients spent waiting for an eligible member");
@@ -151,6 +153,7 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
         add(rejected, {{"listener", l.name}, {"reason", "no_server"}}, l.denied_no_server);
         add(rejected, {{"listener", l.name}, {"reason", "plaintext"}}, l.denied_plaintext);
         add(rejected, {{"listener", l.name}, {"reason", "direct_tls"}}, l.denied_direct_tls);
+        add(pauses, labels, l.accept_pauses);
         set(queue, labels, as_double(l.queue_cur));
         add(queued, labels, l.queued_total);
         observe(wait, labels, l.queue_wait);

@@ -157,6 +157,8 @@ struct listener_row {
     std::uint64_t denied_no_server = 0; ///< no eligible member before queue_timeout: 57P03
     std::uint64_t denied_plaintext = 0; ///< plaintext startup under client_tls: require: 28000
     std::uint64_t denied_direct_tls = 0; ///< a direct-TLS client on a listener that cannot take it
+    /// Times accepting paused because accept() failed (out of file descriptors), all workers.
+    std::uint64_t accept_pauses = 0;
     kill_counts killed{};
 
     std::string tls;        ///< what the listener does with TLS: "passthrough", "disable", "terminate"

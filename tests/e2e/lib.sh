@@ -9,8 +9,10 @@ E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LOCAL="$(cd "$E2E_DIR/../../deploy/local" && pwd)"
 
 # --- the cluster's settings: the e2e ports, Patroni's short timing -------------------------------
+# E2E_PORTS_FILE: another suite's ports (tests/chaos/ports.sh, tests/storm/ports.sh), so that it can
+# run beside this one.
 # shellcheck source=tests/e2e/ports.sh
-source "${E2E_PORTS_FILE:-$E2E_DIR/ports.sh}" # tests/chaos brings its own ports (tests/chaos/ports.sh)
+source "${E2E_PORTS_FILE:-$E2E_DIR/ports.sh}"
 export PATROXY_BUILD_DIR="${PATROXY_BUILD_DIR:-$(cd "$E2E_DIR/../.." && pwd)/build}"
 export PATROXY_WORK="${PATROXY_E2E_WORK:-$PATROXY_BUILD_DIR/e2e-work}"
 export PATRONI_TTL=10 PATRONI_LOOP_WAIT=2 PATRONI_RETRY_TIMEOUT=3

@@ -233,7 +233,7 @@ TEST_CASE("HTML listener table: HAProxy's grouped two-row header plus Patroni's"
           " &middot; queued 12 &middot; killed 3 (role lost 2, member down 1, over lag 0, maint 0, backup replaced 0)"
           " &middot; tls terminate, server_tls verify-full &middot; client handshakes 1510 (3 failed: timeout 1"
           " no_client_certificate 2) &middot; server handshakes 1500 (1 failed: certificate_rejected 1)"
-          " &middot; plaintext refused 4</span></caption>");
+          " &middot; plaintext refused 4 &middot; accepts paused (out of descriptors) 3</span></caption>");
 }
 
 TEST_CASE("HTML: a server row says when legs to it are encrypted", "[stats][html]")

@@ -95,6 +95,7 @@ TEST_CASE("metrics: every patroxy family, with its type", "[stats][metrics]")
         {"patroxy_listener_sessions_limit", "gauge"},
         {"patroxy_listener_sessions_total", "counter"},
         {"patroxy_listener_rejected_total", "counter"},
+        {"patroxy_listener_accept_pauses_total", "counter"},
         {"patroxy_listener_queue_current", "gauge"},
         {"patroxy_listener_queued_total", "counter"},
         {"patroxy_listener_queue_wait_seconds", "histogram"},
@@ -173,6 +174,8 @@ TEST_CASE("metrics: listener series", "[stats][metrics]")
     CHECK(has_line(text, R"(patroxy_listener_rejected_total{listener="primary",reason="no_server"} 1)"));
     CHECK(has_line(text, R"(patroxy_listener_queue_current{listener="primary"} 0)"));
     CHECK(has_line(text, R"(patroxy_listener_queued_total{listener="primary"} 12)"));
+    CHECK(has_line(text, R"(patroxy_listener_accept_pauses_total{listener="primary"} 3)"));
+    CHECK(has_line(text, R"(patroxy_listener_accept_pauses_total{listener="replicas"} 0)"));
     CHECK(has_line(text, R"(patroxy_listener_bytes_out_total{listener="primary"} 987654321)"));
     CHECK(has_line(text, R"(patroxy_listener_eligible_members{listener="primary"} 1)"));
     CHECK(has_line(text, R"(patroxy_sessions_killed_total{listener="primary",reason="role_lost"} 2)"));

@@ -80,6 +80,7 @@ inline listener_row sample_primary_listener()
     l.queue_max = 4;
     l.queue_timeout = 30000ms;
     l.queued_total = 12;
+    l.accept_pauses = 3;
     l.sessions_cur = 3;
     l.sessions_max = 17;
     l.sessions_limit = 100;

@@ -140,6 +140,65 @@ std::uint64_t metric_sum(const std::string& metrics, std::string_view name)
     return sum;
 }
 
+/// Two members, node1 and node2 on the shared servers, each with a fake Patroni API that the
+/// test scripts: what GET /patroni says of each, and who holds the DCS leader lock.
+struct patroni_pair {
+    std::array<fake_patroni, 2> apis;
+    std::array<std::uint16_t, 2> pg_ports{shared_pg_server(0).port(), shared_pg_server(1).port()};
+
+    [[nodiscard]] static std::string name(std::size_t i) { return "node" + std::to_string(i + 1); }
+
+    void report(std::size_t i, const std::string& role, const std::string& state)
+    {
+        patroni_member m;
+        m.role = role;
+        m.state = state;
+        apis.at(i).set_patroni_body(patroni_json(m).dump());
+    }
+
+    void dcs(std::optional<std::size_t> leader)
+    {
+        std::vector<cluster_member> members;
+        for (std::size_t i = 0; i < apis.size(); ++i) {
+            cluster_member m;
+            m.name = name(i);
+            m.role = leader == i ? "leader" : "replica";
+            m.api_url = apis[i].api_url() + "/patroni";
+            m.port = pg_ports[i];
+            if (leader != i) m.lag = 0;
+            members.push_back(std::move(m));
+        }
+        for (auto& a : apis) a.set_cluster_body(cluster_json(members).dump());
+    }
+
+    /// A primary listener on `port` that holds clients 1 s, logging JSON, fast checks.
+    [[nodiscard]] json config(std::uint16_t port) const
+    {
+        json members = json::array();
+        for (std::size_t i = 0; i < apis.size(); ++i)
+            members.push_back(
+                {{"name", name(i)}, {"host", "127.0.0.1"}, {"port", pg_ports[i]}, {"api", apis[i].api_url()}});
+        return {{"cluster", {{"members", members}}},
+                {"health", {{"interval", "300ms"}, {"fast_interval", "100ms"}, {"timeout", "300ms"}}},
+                {"listeners", json::array({{{"name", "primary"}, {"bind", "127.0.0.1:" + std::to_string(port)},
+                                            {"role", "primary"}, {"queue_timeout", "1s"}}})},
+                {"log", {{"format", "json"}}},
+                {"workers", 1}};
+    }
+};
+
+/// The free-text messages logged at `level` in a JSON-format log.
+std::vector<std::string> messages_at(const std::string& log, std::string_view level)
+{
+    std::vector<std::string> out;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);) {
+        const auto j = json::parse(line, nullptr, false);
+        if (!j.is_discarded() && j.contains("msg") && j["level"] == level) out.push_back(j["msg"]);
+    }
+    return out;
+}
+
 } // namespace
 
 TEST_CASE("session line, text: a normal session is one tcplog-like line with state --", "[integration][oplog]")
@@ -411,48 +470,12 @@ TEST_CASE("/metrics byte counters grow while a long COPY OUT streams, before the
 TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a client held past queue_timeout says sQ",
           "[integration][oplog][routing]")
 {
-    std::array<fake_patroni, 2> apis;
-    const std::array<std::uint16_t, 2> pg_ports{shared_pg_server(0).port(), shared_pg_server(1).port()};
-    const auto name = [](std::size_t i) { return "node" + std::to_string(i + 1); };
-    const auto report = [&](std::size_t i, const std::string& role, const std::string& state) {
-        patroni_member m;
-        m.role = role;
-        m.state = state;
-        if (role == "replica") {
-            m.received_location = m.xlog_location;
-            m.replayed_location = m.xlog_location;
-        }
-        apis[i].set_patroni_body(patroni_json(m).dump());
-    };
-    const auto dcs = [&](std::optional<std::size_t> leader) {
-        std::vector<cluster_member> members;
-        for (std::size_t i = 0; i < apis.size(); ++i) {
-            cluster_member m;
-            m.name = name(i);
-            m.role = leader == i ? "leader" : "replica";
-            m.api_url = apis[i].api_url() + "/patroni";
-            m.port = pg_ports[i];
-            if (leader != i) m.lag = 0;
-            members.push_back(std::move(m));
-        }
-        for (auto& a : apis) a.set_cluster_body(cluster_json(members).dump());
-    };
-    report(0, "master", "running");
-    report(1, "replica", "running");
-    dcs(0);
-
+    patroni_pair cluster;
+    cluster.report(0, "master", "running");
+    cluster.report(1, "replica", "running");
+    cluster.dcs(0);
     const auto port = free_port();
-    json members = json::array();
-    for (std::size_t i = 0; i < apis.size(); ++i)
-        members.push_back({{"name", name(i)}, {"host", "127.0.0.1"}, {"port", pg_ports[i]}, {"api", apis[i].api_url()}});
-    const json doc = {
-        {"cluster", {{"members", members}}},
-        {"health", {{"interval", "300ms"}, {"fast_interval", "100ms"}, {"timeout", "300ms"}}},
-        {"listeners", json::array({{{"name", "primary"}, {"bind", "127.0.0.1:" + std::to_string(port)},
-                                    {"role", "primary"}, {"queue_timeout", "1s"}}})},
-        {"log", {{"format", "json"}}},
-        {"workers", 1}};
-    patroxy_process proxy(PATROXY_BINARY, doc.dump(), {port});
+    patroxy_process proxy(PATROXY_BINARY, cluster.config(port).dump(), {port});
 
     pq_conn writer;
     REQUIRE(poll_until(
@@ -464,7 +487,7 @@ TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a 
 
     // A planned switchover as Patroni 3.0.2 shows it: the leader stops, the lock is released,
     // the candidate promotes and takes the lock.
-    report(0, "master", "stopping");
+    cluster.report(0, "master", "stopping");
     const auto killed = session_named(proxy, "oplog_writer");
     REQUIRE(killed);
     INFO(killed->dump());
@@ -472,8 +495,8 @@ TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a 
     CHECK((*killed)["sqlstate"] == "57P01");
     CHECK((*killed)["member"] == "node1");
 
-    report(0, "replica", "running");
-    dcs(std::nullopt);
+    cluster.report(0, "replica", "running");
+    cluster.dcs(std::nullopt);
     REQUIRE(proxy.wait_for_log("the DCS holds no leader lock", 3s));
     {
         auto held = connect_named(port, "oplog_held");
@@ -488,8 +511,8 @@ TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a 
     CHECK((*held)["Tw"].get<int>() >= 900);
     CHECK((*held)["Tc"] == -1);
 
-    report(1, "master", "running");
-    dcs(1);
+    cluster.report(1, "master", "running");
+    cluster.dcs(1);
     REQUIRE(poll_until(
         [&] {
             auto c = connect_named(port, "oplog_after");
@@ -497,16 +520,8 @@ TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a 
         },
         5s, 100ms));
 
-    std::vector<std::string> warnings;
-    std::vector<std::string> errors;
-    std::istringstream in(proxy.log());
-    for (std::string line; std::getline(in, line);) {
-        const auto j = json::parse(line, nullptr, false);
-        REQUIRE_FALSE(j.is_discarded());
-        if (!j.contains("msg")) continue;
-        if (j["level"] == "warning") warnings.push_back(j["msg"]);
-        if (j["level"] == "error") errors.push_back(j["msg"]);
-    }
+    const auto warnings = messages_at(proxy.log(), "warning");
+    const auto errors = messages_at(proxy.log(), "error");
     INFO("warnings: " << Catch::Detail::stringify(warnings));
     const auto has = [&](std::string_view text) {
         return std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w == text; });
@@ -514,4 +529,39 @@ TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a 
     CHECK(has("DCS leader node1 reports state 'stopping'"));
     CHECK(has("the DCS holds no leader lock"));
     CHECK(errors.empty());
+}
+
+TEST_CASE("writes with no primary past log.no_primary_alarm: one error line, and an info line when one is back",
+          "[integration][oplog][routing]")
+{
+    patroni_pair cluster;
+    cluster.report(0, "master", "running");
+    cluster.report(1, "replica", "running");
+    cluster.dcs(0);
+    const auto port = free_port();
+    auto doc = cluster.config(port);
+    doc["log"]["no_primary_alarm"] = "1s";
+    patroxy_process proxy(PATROXY_BINARY, doc.dump(), {port});
+    REQUIRE(poll_until([&] { return PQstatus(connect_named(port, "oplog_first").get()) == CONNECTION_OK; }, 5s, 100ms));
+
+    cluster.report(0, "replica", "running");
+    cluster.dcs(std::nullopt);
+    REQUIRE(poll_until([&] { return !messages_at(proxy.log(), "error").empty(); }, 5s, 100ms));
+    const auto errors = messages_at(proxy.log(), "error");
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0], Catch::StartsWith("no primary routable for "));
+    CHECK_THAT(errors[0], Catch::Contains(" s, longer than 1 s (log.no_primary_alarm): "));
+    CHECK_THAT(errors[0], Catch::Contains("the DCS holds no leader lock"));
+
+    cluster.report(1, "master", "running");
+    cluster.dcs(1);
+    REQUIRE(poll_until(
+        [&] {
+            const auto info = messages_at(proxy.log(), "info");
+            return std::any_of(info.begin(), info.end(), [](const std::string& m) {
+                return m.starts_with("a primary is routable again after ");
+            });
+        },
+        5s, 100ms));
+    CHECK(messages_at(proxy.log(), "error").size() == 1); // said once per outage
 }

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
+#include <fstream>
 #include <functional>
 #include <regex>
 #include <sstream>
@@ -414,6 +416,54 @@ TEST_CASE("log.level from the config, and --log-level wins over it", "[integrati
         c.reset();
         CHECK(proxy->wait_for_log("INFO session ", 5s));
     }
+}
+
+TEST_CASE("SIGHUP applies a changed log object: text to JSON, session lines on to off", "[integration][oplog]")
+{
+    static_rig rig(json::object());
+    auto proxy = rig.start();
+    {
+        auto c = connect_named(rig.port, "oplog_before");
+        REQUIRE(query_value(c.get(), "SELECT 1") == "1");
+    }
+    REQUIRE(proxy->wait_for_log("application_name=oplog_before", 5s));
+
+    auto reloaded = rig.doc;
+    reloaded["log"] = {{"format", "json"}};
+    {
+        std::ofstream out(proxy->config_path(), std::ios::trunc);
+        out << reloaded.dump();
+    }
+    REQUIRE(::kill(proxy->pid(), SIGHUP) == 0);
+    REQUIRE(proxy->wait_for_log(R"("msg":"configuration reloaded)", 5s));
+    {
+        auto c = connect_named(rig.port, "oplog_after");
+        REQUIRE(query_value(c.get(), "SELECT 1") == "1");
+    }
+    const auto r = session_named(*proxy, "oplog_after");
+    REQUIRE(r);
+    CHECK((*r)["state"] == "--");
+
+    reloaded["log"]["sessions"] = false;
+    {
+        std::ofstream out(proxy->config_path(), std::ios::trunc);
+        out << reloaded.dump();
+    }
+    REQUIRE(::kill(proxy->pid(), SIGHUP) == 0);
+    REQUIRE(poll_until(
+        [&] {
+            const auto info = messages_at(proxy->log(), "info");
+            return std::count_if(info.begin(), info.end(), [](const std::string& m) {
+                       return m.starts_with("configuration reloaded");
+                   }) == 2;
+        },
+        5s));
+    {
+        auto c = connect_named(rig.port, "oplog_silenced");
+        REQUIRE(query_value(c.get(), "SELECT 1") == "1");
+    }
+    // Its close comes within milliseconds; a second without a line is enough to tell.
+    CHECK_FALSE(session_named(*proxy, "oplog_silenced", 1s));
 }
 
 TEST_CASE("/metrics byte counters grow while a long COPY OUT streams, before the session ends",

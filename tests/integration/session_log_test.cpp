@@ -91,6 +91,18 @@ std::optional<json> session_named(const patroxy_process& proxy, const std::strin
         proxy, "session", [&](const json& r) { return r["application_name"] == application_name; }, timeout);
 }
 
+/// How a session ended, as its record says: `state`, the SQLSTATE patroxy sent ("" for none) and
+/// the member ("" for none).
+void check_end(const json& record, std::string_view state, std::string_view sqlstate, std::string_view member)
+{
+    INFO(record.dump());
+    CHECK(record["state"] == state);
+    if (sqlstate.empty()) CHECK(record["sqlstate"].is_null());
+    else CHECK(record["sqlstate"] == sqlstate);
+    if (member.empty()) CHECK(record["member"].is_null());
+    else CHECK(record["member"] == member);
+}
+
 pq_conn connect_named(std::uint16_t port, const std::string& application_name)
 {
     return pq_connect(conninfo_for(port, "sslmode=disable application_name=" + application_name));
@@ -243,10 +255,8 @@ TEST_CASE("session line, JSON: every way a session ends has its state and SQLSTA
         REQUIRE(r);
         INFO(r->dump());
         CHECK((*r)["level"] == "info");
-        CHECK((*r)["state"] == "--");
-        CHECK((*r)["sqlstate"].is_null());
+        check_end(*r, "--", "", "pg1");
         CHECK((*r)["listener"] == "logged");
-        CHECK((*r)["member"] == "pg1");
         CHECK((*r)["server"] == "127.0.0.1:" + std::to_string(pg_port));
         CHECK((*r)["user"] == "postgres");
         CHECK((*r)["database"] == "postgres");
@@ -268,10 +278,7 @@ TEST_CASE("session line, JSON: every way a session ends has its state and SQLSTA
         raw.close();
         const auto r = session_named(*proxy, "oplog_quits");
         REQUIRE(r);
-        INFO(r->dump());
-        CHECK((*r)["state"] == "CD");
-        CHECK((*r)["sqlstate"].is_null());
-        CHECK((*r)["member"] == "pg1");
+        check_end(*r, "CD", "", "pg1");
     }
     SECTION("the server ends the session (pg_terminate_backend): SD")
     {
@@ -283,9 +290,7 @@ TEST_CASE("session line, JSON: every way a session ends has its state and SQLSTA
         CHECK(query_value(direct.get(), "SELECT pg_terminate_backend(" + pid + ")") == "t");
         const auto r = session_named(*proxy, "oplog_terminated");
         REQUIRE(r);
-        INFO(r->dump());
-        CHECK((*r)["state"] == "SD");
-        CHECK((*r)["sqlstate"].is_null()); // the 57P01 came from PostgreSQL, not from patroxy
+        check_end(*r, "SD", "", "pg1"); // the 57P01 came from PostgreSQL, not from patroxy
         CHECK((*r)["reason"] == "server closed");
     }
     SECTION("over the listener's max_connections: PR with 53300")
@@ -299,10 +304,7 @@ TEST_CASE("session line, JSON: every way a session ends has its state and SQLSTA
         CHECK(PQstatus(second.get()) == CONNECTION_BAD);
         const auto r = session_named(*proxy, "oplog_second");
         REQUIRE(r);
-        INFO(r->dump());
-        CHECK((*r)["state"] == "PR");
-        CHECK((*r)["sqlstate"] == "53300");
-        CHECK((*r)["member"].is_null());
+        check_end(*r, "PR", "53300", "");
         CHECK((*r)["Tw"] == -1);
         CHECK((*r)["Tc"] == -1);
     }
@@ -315,10 +317,7 @@ TEST_CASE("session line, JSON: every way a session ends has its state and SQLSTA
         CHECK(PQstatus(c.get()) == CONNECTION_BAD);
         const auto r = session_named(*proxy, "oplog_refused");
         REQUIRE(r);
-        INFO(r->dump());
-        CHECK((*r)["state"] == "SC");
-        CHECK((*r)["sqlstate"] == "57P03");
-        CHECK((*r)["member"].is_null());
+        check_end(*r, "SC", "57P03", "");
         CHECK((*r)["Tw"] == 0);
         CHECK((*r)["Tc"] == -1);
     }
@@ -336,10 +335,7 @@ TEST_CASE("session line: an operator's maint kills with KD and 57P01", "[integra
     REQUIRE(poll_until([&] { return unix_exchange(socket_path, "disable server logged/pg1\n", 2s).has_value(); }, 5s));
     const auto r = session_named(*proxy, "oplog_maint");
     REQUIRE(r);
-    INFO(r->dump());
-    CHECK((*r)["state"] == "KD");
-    CHECK((*r)["sqlstate"] == "57P01");
-    CHECK((*r)["member"] == "pg1");
+    check_end(*r, "KD", "57P01", "pg1");
 }
 
 TEST_CASE("cancel line: its own kind with the result, never the secret key", "[integration][oplog]")
@@ -540,10 +536,7 @@ TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a 
     cluster.report(0, "master", "stopping");
     const auto killed = session_named(proxy, "oplog_writer");
     REQUIRE(killed);
-    INFO(killed->dump());
-    CHECK((*killed)["state"] == "DD");
-    CHECK((*killed)["sqlstate"] == "57P01");
-    CHECK((*killed)["member"] == "node1");
+    check_end(*killed, "DD", "57P01", "node1");
 
     cluster.report(0, "replica", "running");
     cluster.dcs(std::nullopt);
@@ -554,10 +547,7 @@ TEST_CASE("a switchover's incidents are warnings, its killed session says DD, a 
     }
     const auto held = session_named(proxy, "oplog_held");
     REQUIRE(held);
-    INFO(held->dump());
-    CHECK((*held)["state"] == "sQ");
-    CHECK((*held)["sqlstate"] == "57P03");
-    CHECK((*held)["member"].is_null());
+    check_end(*held, "sQ", "57P03", "");
     CHECK((*held)["Tw"].get<int>() >= 900);
     CHECK((*held)["Tc"] == -1);
 

@@ -1,13 +1,13 @@
 // A session's life cycle: accounting on the way in and out, the overall stage sequence, and the
 // ErrorResponses patroxy sends itself.
 #include "proxy/session/client_session.hpp"
-#include "proxy/session/session_log.hpp"
 
 #include "proxy/net/eager_write.hpp"
 #include "proxy/net/listener.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/session/deadline_sweeps.hpp"
+#include "proxy/session/session_log.hpp"
 #include "proxy/support/log.hpp"
 
 #include "protocol/sasl.hpp"

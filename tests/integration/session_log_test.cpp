@@ -16,6 +16,7 @@
 #include <csignal>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -506,6 +507,8 @@ TEST_CASE("/metrics byte counters grow while a long COPY OUT streams, before the
     INFO("listener bytes_out " << first.first << " then " << second.first << "; server " << first.second << " then "
                                << second.second << "; the client had " << received_first << " then "
                                << received.load());
+    std::cout << "[oplog] /metrics listener bytes_out during a 3 s COPY OUT: " << first.first << " at 1.2 s, "
+              << second.first << " at 2.4 s; the client had read " << received_first << " at 1.2 s\n";
     CHECK(live);
     CHECK(first.first > 100'000);
     CHECK(second.first > first.first);

@@ -105,4 +105,14 @@ std::string_view to_string(admin_level l) noexcept
     return detail::canonical_name(detail::admin_level_names, l);
 }
 
+std::string_view to_string(log_level l) noexcept
+{
+    return detail::canonical_name(detail::log_level_names, l);
+}
+
+std::string_view to_string(log_format f) noexcept
+{
+    return detail::canonical_name(detail::log_format_names, f);
+}
+
 } // namespace patroxy::config

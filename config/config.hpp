@@ -243,6 +243,28 @@ struct limits {
     bool operator==(const limits&) const = default;
 };
 
+/// How verbose the log is: lines below the level are dropped.
+enum class log_level { debug, info, warning, error };
+
+/// How each log line is written: "<time> <LEVEL> <text>" or one JSON object per line.
+enum class log_format { text, json };
+
+/// The `log` object: how patroxy writes its log (stderr, or journald under systemd).
+struct log_settings {
+    log_level level = log_level::info; ///< the command line's --log-level wins over it
+    log_format format = log_format::text;
+    /// One line per client session at its close, like HAProxy's `option tcplog`. On by default
+    /// in the native format (README.md "Logging" says why); a haproxy.cfg turns it on with
+    /// `option tcplog` only, as HAProxy does.
+    bool sessions = true;
+    /// Writes with no primary to go to for longer than this is an error line: Patroni's defaults
+    /// (ttl 30 s, loop_wait 10 s) elect a new leader within 40 s of a crash, and a planned
+    /// switchover within seconds, so past it something needs a person.
+    duration no_primary_alarm = std::chrono::seconds(40);
+
+    bool operator==(const log_settings&) const = default;
+};
+
 /// Basic auth for the Patroni REST API (Patroni's restapi.authentication).
 struct api_auth {
     std::string user;
@@ -267,6 +289,7 @@ struct config {
     patroxy::config::timeouts timeouts;
     patroxy::config::limits limits;
     std::optional<admin_socket_settings> admin_socket;
+    log_settings log;
     /// Client sessions across all listeners; 0 = no limit beyond each listener's (HAProxy's global `maxconn`).
     std::uint32_t max_connections = 0;
     unsigned workers = 0;  ///< event-loop threads; 0 = one per core
@@ -340,5 +363,7 @@ std::string_view to_string(client_verify_mode v) noexcept;
 std::string_view to_string(tls_version v) noexcept;
 std::string_view to_string(lag_action a) noexcept;
 std::string_view to_string(admin_level l) noexcept;
+std::string_view to_string(log_level l) noexcept;
+std::string_view to_string(log_format f) noexcept;
 
 } // namespace patroxy::config

@@ -231,6 +231,17 @@ json limits_object(const limits& l)
     return o;
 }
 
+json log_object(const log_settings& l)
+{
+    const log_settings defaults{};
+    json o = json::object();
+    put_name(o, "level", l.level, defaults.level);
+    put_name(o, "format", l.format, defaults.format);
+    put(o, "sessions", l.sessions, defaults.sessions);
+    put_duration(o, "no_primary_alarm", l.no_primary_alarm, defaults.no_primary_alarm);
+    return o;
+}
+
 /// Permission bits in octal, as chmod writes them ("660").
 std::string octal_text(unsigned mode)
 {
@@ -353,6 +364,7 @@ std::string to_json_text(const config& c)
     if (c.admin_socket) {
         doc["admin_socket"] = admin_socket_object(*c.admin_socket);
     }
+    put_object(doc, "log", log_object(c.log));
     put(doc, "max_connections", c.max_connections, defaults.max_connections);
     put(doc, "workers", c.workers, defaults.workers);
     put(doc, "retries", c.retries, defaults.retries);

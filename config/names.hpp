@@ -44,6 +44,18 @@ inline constexpr std::array admin_level_names{
     name_entry<admin_level>{"user", admin_level::user},
 };
 
+inline constexpr std::array log_level_names{
+    name_entry<log_level>{"debug", log_level::debug},
+    name_entry<log_level>{"info", log_level::info},
+    name_entry<log_level>{"warning", log_level::warning},
+    name_entry<log_level>{"error", log_level::error},
+};
+
+inline constexpr std::array log_format_names{
+    name_entry<log_format>{"text", log_format::text},
+    name_entry<log_format>{"json", log_format::json},
+};
+
 inline constexpr std::array lag_action_names{
     name_entry<lag_action>{"keep", lag_action::keep},
     name_entry<lag_action>{"shutdown", lag_action::shutdown},

@@ -391,6 +391,16 @@ std::optional<limits> read_limits(const json& value, const std::string& path, di
     });
 }
 
+std::optional<log_settings> read_log(const json& value, const std::string& path, diagnostics& d)
+{
+    return read_object<log_settings>(value, path, d, [](object_reader& obj, log_settings& l) {
+        obj.get("level", l.level, one_of(detail::log_level_names));
+        obj.get("format", l.format, one_of(detail::log_format_names));
+        obj.get("sessions", l.sessions, read_bool);
+        obj.get("no_primary_alarm", l.no_primary_alarm, read_positive_duration);
+    });
+}
+
 std::optional<config> read_document(const json& doc, diagnostics& d)
 {
     return read_object<config>(doc, "", d, [](object_reader& obj, config& c) {
@@ -419,6 +429,7 @@ std::optional<config> read_document(const json& doc, diagnostics& d)
         obj.get("timeouts", c.timeouts, read_timeouts);
         obj.get("limits", c.limits, read_limits);
         obj.get("admin_socket", c.admin_socket, read_admin_socket);
+        obj.get("log", c.log, read_log);
         obj.get("max_connections", c.max_connections, integer_in<std::uint32_t>(0, 10000000)); // 0 = no global limit
         obj.get("workers", c.workers, integer_in(0u, 256u)); // 0 = one per core
         obj.get("retries", c.retries, integer_in(0u, 100u));

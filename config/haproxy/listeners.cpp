@@ -203,6 +203,8 @@ void add_listeners(const proxy& front, const proxy& back, translation& t)
     if (const auto& stats = front.settings.stats.enabled)
         r.warn(*stats, "stats lines have no effect in a mode tcp section: the stats page is a mode http section with "
                        "'stats enable'");
+    // patroxy has one log.sessions switch: on when any listener's frontend asks for tcplog.
+    if (front.settings.tcplog && front.settings.tcplog->value) t.out.log.sessions = true;
     listener l;
     const bool by_role = back.settings.check.kind == check_kind::http;
     if (by_role) {

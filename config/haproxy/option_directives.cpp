@@ -1,5 +1,5 @@
 // `option …` lines: the check options (httpchk and the protocol checks that make a section a
-// static server list), redispatch, and the many options that change nothing for patroxy.
+// static server list), redispatch, tcplog (log.sessions), and the many options that change nothing for patroxy.
 #include "config/haproxy/keyword_notes.hpp"
 #include "config/haproxy/proxy.hpp"
 
@@ -20,7 +20,6 @@ constexpr std::array other_checks{
 constexpr std::string_view why_tcp = "patroxy sets its own socket options";
 
 constexpr std::array ignored_options{
-    keyword_note{"tcplog", why::own_logs},
     keyword_note{"httplog", why::own_logs},
     keyword_note{"httpslog", why::own_logs},
     keyword_note{"dontlognull", why::own_logs},
@@ -111,6 +110,9 @@ bool apply_option_directive(const std::vector<std::string>& w, bool negated, uns
         c.line = line;
         c.other_name = name;
         p.settings.check = std::move(c);
+    } else if (name == "tcplog") {
+        // patroxy's session line has tcplog's fields (README.md "Logging"): log.sessions.
+        p.settings.tcplog = located<bool>{!negated, line};
     } else if (name == "redispatch") {
         // Accepted as it is: patroxy always tries the next eligible member after a failed connect.
     } else if (name == "transparent") {

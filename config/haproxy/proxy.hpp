@@ -68,6 +68,8 @@ struct proxy_settings {
     /// Not carried from a defaults section: a stats page belongs to the section that serves it.
     stats_directives stats;
     std::optional<located<std::string>> default_backend; ///< a defaults section may set it too
+    /// `option tcplog` (false: `no option tcplog`): a listener from the section logs its sessions.
+    std::optional<located<bool>> tcplog;
 };
 
 /// One `server` line with its effective options (defaults' and section's default-server merged).

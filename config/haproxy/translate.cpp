@@ -16,7 +16,11 @@ using duration_choice = one_value<duration>;
 
 class translator {
 public:
-    translator(const env_lookup& env, report& r) : env_(env), t_(r) {}
+    translator(const env_lookup& env, report& r) : env_(env), t_(r)
+    {
+        // HAProxy logs no session lines without `option tcplog`; a drop-in keeps it that way.
+        t_.out.log.sessions = false;
+    }
 
     config run(const std::vector<section>& sections)
     {

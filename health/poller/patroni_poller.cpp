@@ -72,6 +72,7 @@ patroni_poller::patroni_poller(asio::any_io_executor executor, const config::con
       make_api_tls_(std::move(make_api_tls)),
       lookup_(std::move(lookup)),
       follows_roles_(any_role_listener(cfg)),
+      outage_(cfg.log.no_primary_alarm),
       wake_(executor_, asio::steady_timer::time_point::max())
 {
     limits_.connect_timeout = cfg.health.timeout;
@@ -83,6 +84,7 @@ std::vector<std::string> patroni_poller::reconfigure(const config::config& cfg)
 {
     // Members are compared with what is being checked, not with the last file: a member
     // changed twice is still reported.
+    outage_.set_alarm_after(cfg.log.no_primary_alarm);
     std::vector<std::string> kept;
     for (const auto& was : cfg_.members) {
         const auto* now = cfg.find_member(was.name);
@@ -455,8 +457,12 @@ void patroni_poller::rebuild()
     if (follows_roles_ && dcs_asked_ && all_checked) {
         for (const auto& inc : new_incidents(incidents_logged_ ? current_.get() : nullptr, *next))
             if (inc.kind != incident_kind::no_address) // the address loop has said it already
-                event_("error", "incident", inc.text);
+                event_(incident_level(inc.kind), "incident", inc.text);
         incidents_logged_ = true;
+        std::string why;
+        for (const auto& inc : next->incidents) why += (why.empty() ? "" : "; ") + inc.text;
+        if (auto line = outage_.observe(next->primary.has_value(), std::chrono::steady_clock::now(), why))
+            event_(line->level, "incident", line->text);
     }
     if (current_ && current_->primary != next->primary) {
         const auto name = [](const snapshot_ptr& s) {

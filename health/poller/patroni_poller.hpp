@@ -11,6 +11,7 @@
 #include "health/patroni/patroni_status.hpp"
 #include "health/resolve/host_resolver.hpp"
 #include "health/snapshot/derive_snapshot.hpp"
+#include "health/snapshot/incident_levels.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -131,6 +132,7 @@ private:
     bool fast_ = false;
     bool dcs_asked_ = false;        ///< GET /cluster has been tried at least once
     bool incidents_logged_ = false; ///< the incidents of current_ have been logged
+    primary_outage outage_;         ///< the error line when writes have had nowhere to go too long
     bool stopped_ = false;
     /// Never expires; cancelled to wake every sleeping loop when fast polling starts (the address
     /// loops too: a leader that went missing may have come back under a new address).

@@ -16,6 +16,7 @@
 #include "proxy/stats/event_log.hpp"
 #include "proxy/stats/http_server.hpp"
 #include "proxy/support/log.hpp"
+#include "proxy/support/log_config.hpp"
 #include "proxy/tls/handshake_failure.hpp"
 #include "proxy/tls/tls_context.hpp"
 
@@ -184,6 +185,7 @@ application::application(const config::config& cfg, std::string config_path)
 {
     env_.workers = &workers_;
     env_.max_connections.store(cfg_.max_connections, std::memory_order_relaxed);
+    env_.log_sessions.store(cfg_.log.sessions, std::memory_order_relaxed);
     collector_.configure(cfg_);
 }
 
@@ -437,6 +439,8 @@ void application::reload()
     auto next = std::move(*loaded.value);
     warn_restart_needed(next);
     env_.max_connections.store(next.max_connections, std::memory_order_relaxed);
+    apply_log_config(next.log);
+    env_.log_sessions.store(next.log.sessions, std::memory_order_relaxed);
 
     // Listeners: close the removed and the changed ones first, so a changed one can bind its
     // address again; then open the new and the changed ones.

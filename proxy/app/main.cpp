@@ -4,11 +4,13 @@
 #include "config/json_writer.hpp"
 #include "proxy/app/application.hpp"
 #include "proxy/support/log.hpp"
+#include "proxy/support/log_config.hpp"
 #include "proxy/tls/tls_context.hpp"
 
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +37,8 @@ struct options {
     std::string file;
     bool check_only = false;
     bool print_config = false; ///< validate like check_only, then print the native JSON
-    patroxy::proxy::log_level level = patroxy::proxy::log_level::info;
+    /// --log-level: wins over the config's log.level, at start and on reload.
+    std::optional<patroxy::proxy::log_level> level;
 };
 
 /// Parses argv; prints the problem and returns false when the command line is wrong.
@@ -50,10 +53,12 @@ bool parse_options(int argc, char** argv, options& opts, bool& exit_now)
         } else if (arg == "-f" && i + 1 < argc) {
             opts.file = argv[++i];
         } else if (arg == "--log-level" && i + 1 < argc) {
-            if (!patroxy::proxy::parse_log_level(argv[++i], opts.level)) {
+            patroxy::proxy::log_level level{};
+            if (!patroxy::proxy::parse_log_level(argv[++i], level)) {
                 std::cerr << "patroxy: unknown log level '" << argv[i] << "'\n";
                 return false;
             }
+            opts.level = level;
         } else if (arg == "-h" || arg == "--help") {
             usage(std::cout);
             exit_now = true;
@@ -103,13 +108,16 @@ int main(int argc, char** argv)
     if (exit_now) return exit_ok;
 
     auto loaded = patroxy::config::load_config_file(opts.file);
-    // Each already "file:line: why"; stderr keeps stdout clean for --print-config.
-    for (const auto& w : loaded.warnings) std::cerr << "patroxy: warning: " << w << "\n";
     std::vector<std::string> problems;
     for (const auto& e : loaded.errors) problems.push_back(patroxy::config::to_string(e));
     // The certificates and keys it names must load too: a typo in a path fails here, not at
     // the first client.
     if (loaded.value) patroxy::proxy::tls::check_material(*loaded.value, problems);
+    // Each already "file:line: why"; stderr keeps stdout clean for --print-config. A proxy that
+    // starts logs them as its first lines instead, in the log's own format.
+    const bool serving = !opts.check_only && !opts.print_config && problems.empty();
+    if (!serving)
+        for (const auto& w : loaded.warnings) std::cerr << "patroxy: warning: " << w << "\n";
     if (!problems.empty()) {
         std::cerr << "patroxy: " << opts.file << " is not a valid configuration (" << problems.size() << " problem"
                   << (problems.size() == 1 ? "" : "s") << "):\n";
@@ -121,7 +129,9 @@ int main(int argc, char** argv)
         std::cout << opts.file << ": configuration is valid\n";
         return exit_ok;
     }
-    patroxy::proxy::set_log_level(opts.level);
+    if (opts.level) patroxy::proxy::pin_log_level(*opts.level);
+    patroxy::proxy::apply_log_config(loaded.value->log);
+    for (const auto& w : loaded.warnings) patroxy::proxy::log_line(patroxy::proxy::log_level::warning) << "config: " << w;
     try {
         return patroxy::proxy::run_proxy(*loaded.value, opts.file);
     } catch (const std::exception& e) {

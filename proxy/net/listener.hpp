@@ -54,8 +54,8 @@ struct listener_counters {
     std::atomic<std::uint64_t> queued_total{0};   ///< sessions that had to wait, ever
     stats::atomic_histogram queue_wait{stats::queue_wait_bounds}; ///< per queued session, its total wait
     std::array<std::atomic<std::uint64_t>, kill_kind_count> killed{}; ///< by kill_kind
-    std::atomic<std::uint64_t> bytes_in{0};       ///< client -> server, added at session close
-    std::atomic<std::uint64_t> bytes_out{0};      ///< server -> client, added at session close
+    std::atomic<std::uint64_t> bytes_in{0};       ///< client -> server, added while relaying (at most 1 s late) and at close
+    std::atomic<std::uint64_t> bytes_out{0};      ///< server -> client, likewise
     /// TLS handshakes patroxy did, by leg (tls_leg): clients of a terminating listener, servers
     /// under server_tls; and the failed ones by leg and kind.
     std::array<std::atomic<std::uint64_t>, 2> tls_handshakes{};

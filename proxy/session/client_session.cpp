@@ -7,6 +7,7 @@
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/session/deadline_sweeps.hpp"
+#include "proxy/session/session_log.hpp"
 #include "proxy/support/log.hpp"
 
 #include "protocol/sasl.hpp"
@@ -104,13 +105,12 @@ client_session::~client_session()
 {
     owner_.live_sessions().erase(*this);
     owner_.setup_sessions().erase(*this);
+    publish_bytes(); // before set_member() forgets which server's counters they go to
     account_server();
     set_member(nullptr, 0);
     if (cancel_key_) env_.cancels.remove(cancel_key_->process_id, cancel_key_->secret_key, id_);
     listener_.counters.active.fetch_sub(1, std::memory_order_relaxed);
     env_.active_sessions.fetch_sub(1, std::memory_order_relaxed);
-    listener_.counters.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
-    listener_.counters.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
     if (queued_for_.count() > 0) listener_.counters.queue_wait.observe(queued_for_);
     owner_.sessions.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -126,12 +126,25 @@ void client_session::count_cancel() noexcept
     }
 }
 
+void client_session::publish_bytes() noexcept
+{
+    const auto in = bytes_in_ - published_in_;
+    const auto out = bytes_out_ - published_out_;
+    if (in == 0 && out == 0) return;
+    published_in_ = bytes_in_;
+    published_out_ = bytes_out_;
+    listener_.counters.bytes_in.fetch_add(in, std::memory_order_relaxed);
+    listener_.counters.bytes_out.fetch_add(out, std::memory_order_relaxed);
+    if (!member_ || member_index_ >= listener_.servers.size()) return;
+    auto& server = listener_.servers[member_index_];
+    server.bytes_in.fetch_add(in, std::memory_order_relaxed);
+    server.bytes_out.fetch_add(out, std::memory_order_relaxed);
+}
+
 void client_session::account_server() noexcept
 {
     if (!member_ || member_index_ >= listener_.servers.size()) return;
     auto& server = listener_.servers[member_index_];
-    server.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
-    server.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
     if (cause_ == close_cause::server_error || cause_ == close_cause::server_protocol_error)
         server.errors_resp.fetch_add(1, std::memory_order_relaxed);
 }
@@ -152,13 +165,13 @@ void client_session::close_and_report()
 {
     close_sockets();
     count_cancel();
-    const bool quiet = cause_ == close_cause::client_closed || cause_ == close_cause::cancel_forwarded;
-    const auto level = quiet ? log_level::debug : log_level::info;
-    if (!log_enabled(level)) return; // prefix() and the line cost a few allocations
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
-    log_line(level)
-        << prefix() << " closed: " << to_string(cause_) << (cause_detail_.empty() ? "" : ": ") << cause_detail_
-        << " duration=" << ms << "ms bytes_in=" << bytes_in_ << " bytes_out=" << bytes_out_;
+    // Each line costs a few allocations: built only when it will be written.
+    if (!cancel_result(cause_).empty())
+        log_cancel_line();
+    else if (env_.log_sessions.load(std::memory_order_relaxed) && log_enabled(log_level::info))
+        log_session_line();
+    else if (log_enabled(log_level::debug))
+        log_close_detail();
 }
 
 void client_session::enter_stage(stage next)
@@ -286,6 +299,7 @@ void client_session::kill(const kill_decision& decision)
         return;
     }
     killed_ = true;
+    killed_by_ = decision.kind;
     // Decided now, while nothing is being written to the client: a 57P01 injected in the middle
     // of a server message would corrupt the client's stream.
     send_error_at_end_ = relay_aware_ && !writing_to_client_ && server_scanner_.at_message_boundary();
@@ -302,11 +316,13 @@ void client_session::finish(close_cause cause, std::string detail)
     if (cause_ != close_cause::none) return; // the first cause is the real one
     cause_ = cause;
     cause_detail_ = std::move(detail);
+    close_stage_ = current_close_stage();
 }
 
 void client_session::prepare_error(close_cause cause, std::string_view sqlstate, std::string message,
                                    std::string detail, std::string hint)
 {
+    sqlstate_ = sqlstate;
     error_out_ = protocol::build_error_response(
         protocol::error_fields{"FATAL", std::string(sqlstate), message, std::move(detail), std::move(hint)});
     finish(cause, std::move(message));
@@ -341,6 +357,7 @@ task<std::tuple<std::error_code, std::size_t>> client_session::read_some(tcp_soc
 
 task<void> client_session::send_prepared_error()
 {
+    error_sent_ = true;
     co_await write_all(client_, asio::buffer(error_out_));
     // FIN after the error, so the client reads the whole message before seeing the close.
     std::error_code ignored;

@@ -5,6 +5,7 @@
 //   connect_stage.cpp   routing and connecting to a server, early-failure retry
 //   relay_stage.cpp     the two pumps, and the idle deadlines the worker's sweep checks
 //   tls_stage.cpp       TLS on either leg: terminating the client's, encrypting the server's
+//   session_log.cpp     the line each session (or CancelRequest) leaves at its close
 //
 // Startup and connect are one coroutine: they are short and read best as a sequence. The relay,
 // where a session spends its life, runs on plain completion handlers instead, so a session
@@ -25,6 +26,7 @@
 #include "proxy/routing/route.hpp"
 #include "proxy/session/close_reason.hpp"
 #include "proxy/session/session.hpp"
+#include "proxy/session/termination_state.hpp"
 #include "proxy/tls/tls_stream.hpp"
 
 #include <asio/awaitable.hpp>
@@ -116,6 +118,17 @@ private:
     void prepare_over_limit_error();
     /// Closes both sockets and logs how the session ended.
     void close_and_report();
+    /// The session line (log.sessions): HAProxy's tcplog fields (session_log.hpp).
+    void log_session_line() const;
+    /// A CancelRequest's own line: forwarded, dropped, failed or broadcast.
+    void log_cancel_line() const;
+    /// The old free-text close line, at debug, for when log.sessions is off.
+    void log_close_detail() const;
+    /// The stage a cause recorded now belongs to (termination_state.hpp).
+    [[nodiscard]] close_stage current_close_stage() const noexcept;
+    /// Adds the bytes relayed since the last call to the listener's and the server's counters,
+    /// so the stats see a long session's traffic as it flows, not only at its close.
+    void publish_bytes() noexcept;
     void finish(close_cause cause, std::string detail = {});
     // Rejections come in two steps on purpose: the message is built in a plain function, then a
     // coroutine without arguments sends it. GCC 12 mis-destroys class-type temporaries that
@@ -132,7 +145,7 @@ private:
                                                              std::size_t offset);
     [[nodiscard]] std::string prefix() const;
     void close_sockets() noexcept;
-    /// Adds this session's bytes and errors to its server's counters, at close.
+    /// Adds this session's errors to its server's counters, at close.
     void account_server() noexcept;
     /// Counts a CancelRequest session by its outcome.
     void count_cancel() noexcept;
@@ -330,6 +343,18 @@ private:
     bool send_error_at_end_ = false;
     std::uint64_t bytes_in_ = 0;  ///< client -> server
     std::uint64_t bytes_out_ = 0; ///< server -> client
+    std::uint64_t published_in_ = 0;  ///< of bytes_in_, already added to the counters
+    std::uint64_t published_out_ = 0; ///< of bytes_out_, already added to the counters
+    clock::time_point published_at_{}; ///< the last publish_bytes() while relaying
+
+    // For the session line.
+    clock::time_point connect_started_{};          ///< entering the connect stage; epoch: never
+    std::optional<std::chrono::milliseconds> connect_time_; ///< Tc: attempts until connected, queue excluded
+    bool ready_seen_ = false;  ///< the server's first ReadyForQuery went by: authentication is over
+    std::string sqlstate_;     ///< of error_out_, once prepared
+    bool error_sent_ = false;  ///< error_out_ was written to the client (or its write was begun)
+    close_stage close_stage_ = close_stage::startup; ///< where cause_ was recorded
+    std::optional<kill_kind> killed_by_;           ///< kill()'s reason kind
 
     protocol::byte_buffer error_out_; ///< an ErrorResponse patroxy sends itself
     close_cause cause_ = close_cause::none;

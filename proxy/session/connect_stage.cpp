@@ -141,6 +141,7 @@ void client_session::plan_from_current_snapshot()
 task<bool> client_session::connect_server()
 {
     enter_stage(stage::connecting);
+    connect_started_ = clock::now();
     // A listener whose members can change (Patroni roles, or servers with a Patroni API) holds
     // its clients for up to queue_timeout; a purely static one has nothing to wait for.
     // A client waiting for a full member's slot is held up to queue_timeout on any listener.
@@ -245,6 +246,7 @@ task<bool> client_session::try_candidates()
             continue;
         }
         if (index < listener_.servers.size()) listener_.servers[index].connect_time.observe(clock::now() - started);
+        connect_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - connect_started_) - queued_for_;
         set_member(&member, index);
         track_server_tls(server_tls_ != nullptr, false);
         co_return true;
@@ -281,6 +283,7 @@ task<std::size_t> client_session::forward_startup_and_peek()
                                                       : "closed before answering the startup: " + ec.message());
         }
         set_member(nullptr, 0);
+        connect_time_.reset(); // Tc is the final server's
         const bool found = co_await find_server();
         if (!found) co_return 0;
     }

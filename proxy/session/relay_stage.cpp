@@ -154,6 +154,13 @@ void client_session::forward_chunk(tcp_socket& to, std::size_t n, session_ref se
             return;
         }
         (to_client ? bytes_out_ : bytes_in_) += written;
+        // At most once a second, so a long COPY shows in the stats as it flows; the time is the
+        // read's that brought these bytes, so this costs no clock call.
+        const auto read_at = to_client ? last_server_rx_ : last_client_rx_;
+        if (read_at - published_at_ >= std::chrono::seconds(1)) {
+            published_at_ = read_at;
+            publish_bytes();
+        }
         // A short chunk emptied the socket: the buffer goes back until bytes come again. After a
         // full one more is likely waiting: keep it.
         if (written < buffer_size_) buffer.reset();
@@ -191,6 +198,7 @@ void client_session::end_relay()
     // A client that stopped reading gets as long as an idle one (check_deadlines), then the
     // socket is closed and the write ends.
     enter_stage(stage::ending);
+    error_sent_ = send_error_at_end_;
     last_client_rx_ = clock::now(); // from here: when the final error's write began
     if (!client_tls_) {
         asio::async_write(client_, asio::buffer(error_out_), [this, self = shared_from_this()](std::error_code, std::size_t) {
@@ -284,6 +292,7 @@ void client_session::on_server_message(const protocol::scanned_message& message)
     case protocol::backend_type::ready_for_query: {
         protocol::transaction_status status{};
         if (!message.truncated && !protocol::decode_ready_for_query(message.body, status)) transaction_ = status;
+        ready_seen_ = true; // authentication is over: a close from here on is in the data stage
         return;
     }
     default:
@@ -337,6 +346,8 @@ void client_session::check_deadlines(clock::time_point now)
         }
         return;
     }
+    // Bytes of a burst that ended within the last second reach the stats here at the latest.
+    publish_bytes();
     // Before the relay starts, the setup sweep keeps the deadlines (check_setup_deadline).
     if (stage_ != stage::relaying || pumps_running_ == 0 || killed_) return;
     const auto client_deadline = last_client_rx_ + env_.timeouts.client_idle;

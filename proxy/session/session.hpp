@@ -41,6 +41,9 @@ struct session_env {
     std::atomic<std::uint64_t> cancels_failed{0};
     /// Unknown keys sent to every server of the listener that holds an opaque TLS session.
     std::atomic<std::uint64_t> cancels_broadcast{0};
+    /// log.sessions: one line per session (and per CancelRequest) at its close; a reload may
+    /// flip it.
+    std::atomic<bool> log_sessions{true};
 };
 
 /// Starts serving an accepted client, from `peer`, on `owner` (the worker whose context the

@@ -134,8 +134,8 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
     auto& queue = gauge(r, "patroxy_listener_queue_current", "Clients waiting for an eligible member now");
     auto& queued = counter(r, "patroxy_listener_queued_total", "Clients that had to wait for an eligible member");
     auto& wait = histogram(r, "patroxy_listener_queue_wait_seconds", "Time clients spent waiting for an eligible member");
-    auto& in = counter(r, "patroxy_listener_bytes_in_total", "Bytes from clients to servers, of finished sessions");
-    auto& out = counter(r, "patroxy_listener_bytes_out_total", "Bytes from servers to clients, of finished sessions");
+    auto& in = counter(r, "patroxy_listener_bytes_in_total", "Bytes from clients to servers, counted within a second as sessions relay them");
+    auto& out = counter(r, "patroxy_listener_bytes_out_total", "Bytes from servers to clients, counted within a second as sessions relay them");
     auto& eligible = gauge(r, "patroxy_listener_eligible_members", "Members this listener may route new sessions to now");
     auto& killed = counter(r, "patroxy_sessions_killed_total",
                            "Sessions closed because their member may no longer serve the listener, by why");
@@ -180,8 +180,8 @@ void server_metrics(prometheus::Registry& r, const stats_view& v)
                         "The member's max_connections on the listener (absent when unlimited)");
     auto& total = counter(r, "patroxy_server_sessions_total", "Sessions the member served through the listener");
     auto& lb = counter(r, "patroxy_server_lb_total", "Times the balancer chose the member");
-    auto& in = counter(r, "patroxy_server_bytes_in_total", "Bytes from clients to the member, of finished sessions");
-    auto& out = counter(r, "patroxy_server_bytes_out_total", "Bytes from the member to clients, of finished sessions");
+    auto& in = counter(r, "patroxy_server_bytes_in_total", "Bytes from clients to the member, counted within a second as sessions relay them");
+    auto& out = counter(r, "patroxy_server_bytes_out_total", "Bytes from the member to clients, counted within a second as sessions relay them");
     auto& conn_errors = counter(r, "patroxy_server_connection_errors_total",
                                 "Connects to the member that failed (refused, timed out, early FATAL)");
     auto& resp_errors = counter(r, "patroxy_server_response_errors_total",

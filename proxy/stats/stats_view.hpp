@@ -52,7 +52,7 @@ struct server_row {
     // Session rate: new sessions in the last second, and the highest such rate seen.
     std::uint64_t rate_cur = 0;
     std::uint64_t rate_max = 0;
-    // Bytes of finished sessions: in = client -> server, out = server -> client.
+    // Bytes relayed (a live session's within a second): in = client -> server, out = server -> client.
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     // Errors: Conn = connects that failed (refused, timed out, early FATAL); Resp = sessions

@@ -159,7 +159,9 @@ idle_outcome hold_idle_and_busy(bool client_side, const std::string& expected_ca
         std::this_thread::sleep_for(200ms);
     }
     idle_outcome out;
-    out.cause_logged = proxy.wait_for_log("closed: " + expected_cause, 2s);
+    // The session line: HAProxy's cD / sD, and the cause in words.
+    out.cause_logged = proxy.wait_for_log(std::string(" state=") + (client_side ? "cD" : "sD"), 2s) &&
+                       proxy.log().find("reason=\"" + expected_cause + "\"") != std::string::npos;
     const auto result = pq_exec(quiet.get(), "SELECT 1");
     out.quiet_closed = PQresultStatus(result.get()) != PGRES_TUPLES_OK && PQstatus(quiet.get()) == CONNECTION_BAD;
     out.busy_survived = query_value(busy.get(), "SELECT 2") == "2";

@@ -533,6 +533,9 @@ TEST_CASE("two members claim master: the primary listener routes nothing and the
     INFO(log);
     CHECK(count_of(log, incident) == 1);
     CHECK(count_of(log, "node2 reports itself primary but the DCS leader is node1") == 1);
+    // Two claimants need a person (log levels, README.md "Logging"); the other is a warning.
+    CHECK(count_of(log, "ERROR " + std::string(incident)) == 1);
+    CHECK(count_of(log, "WARNING node2 reports itself primary but the DCS leader is node1") == 1);
     // Before node2's first answer node1 was briefly the one primary; since the incident, nobody.
     const auto incident_at = log.find(incident);
     REQUIRE(incident_at != std::string::npos);

@@ -14,7 +14,7 @@ TEST_CASE("unknown keys are errors at their own path", "[config][errors]")
         const auto e = only_error(config_with(R"("listner": [])"));
         CHECK(e.path == "/listner");
         CHECK(e.message == "unknown key 'listner'; expected one of: cluster, health, tls, listeners, "
-                           "stats, timeouts, limits, admin_socket, max_connections, workers, retries");
+                           "stats, timeouts, limits, admin_socket, log, max_connections, workers, retries");
     }
     SECTION("in a listener")
     {

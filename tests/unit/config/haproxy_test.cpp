@@ -71,7 +71,6 @@ TEST_CASE("corpus: :5000 and :5001 with GET /primary and GET /replica", "[config
                   "primary_replica_get.cfg:8: 'group'" + service_manager,
                   "primary_replica_get.cfg:9: 'daemon'" + service_manager,
                   "primary_replica_get.cfg:12: 'log' has no effect: patroxy writes its own log lines (stderr, or journald under systemd)",
-                  "primary_replica_get.cfg:14: option tcplog has no effect: patroxy writes its own log lines (stderr, or journald under systemd)",
                   "primary_replica_get.cfg:15: option dontlognull has no effect: patroxy writes its own log lines (stderr, or journald under systemd)"});
 }
 

@@ -84,6 +84,7 @@ const std::string every_key = R"({
   "limits": { "max_message": "16MB" },
   "admin_socket": { "path": "/run/patroxy/admin.sock", "mode": "0660", "user": "postgres", "group": "haproxy",
                     "level": "operator", "timeout": "1m" },
+  "log": { "level": "debug", "format": "json", "sessions": false, "no_primary_alarm": "2m" },
   "max_connections": 2000,
   "workers": 4,
   "retries": 0

@@ -200,7 +200,7 @@ struct secret_origin {
 struct sql_check_settings {
     std::string user;
     std::string password;
-    secret_origin password_origin;
+    secret_origin password_origin{};
     std::string database = "postgres";
 
     bool operator==(const sql_check_settings&) const = default;
@@ -220,10 +220,10 @@ struct health_settings {
 struct stats_auth {
     std::string user;
     std::string password; ///< empty when password_hash is set
-    secret_origin password_origin;
+    secret_origin password_origin{};
     /// A crypt(3) SHA-512 hash ("$6$[rounds=N$]salt$hash", HAProxy's userlist `password`): the
     /// password given is checked against it, and the password itself is kept nowhere.
-    std::string password_hash;
+    std::string password_hash{};
 
     bool operator==(const stats_auth&) const = default;
 };
@@ -266,7 +266,7 @@ struct limits {
 struct api_auth {
     std::string user;
     std::string password;
-    secret_origin password_origin;
+    secret_origin password_origin{};
 
     bool operator==(const api_auth&) const = default;
 };

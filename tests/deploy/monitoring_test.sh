@@ -117,7 +117,7 @@ cat > "$work/patroxy.json" <<JSON
     { "name": "node2", "host": "127.0.0.1", "port": 2, "api": "http://127.0.0.1:$replica_api" } ] },
   "health": { "interval": "200ms", "fast_interval": "100ms", "rise": 1, "fall": 1 },
   "listeners": [
-    { "name": "primary", "bind": "127.0.0.1:$primary_port", "role": "primary" },
+    { "name": "primary", "bind": "127.0.0.1:$primary_port", "role": "primary", "max_connections": 100 },
     { "name": "replicas", "bind": "127.0.0.1:$replica_port", "role": "replica", "max_lag": "1MB" } ],
   "stats": { "bind": "127.0.0.1:$stats_port", "auth": { "user": "stats", "password_hash": "$hash" } },
   "workers": 1 }
@@ -137,7 +137,9 @@ check "/metrics needs the password: none -> 401" \
 check "/metrics needs the password: a wrong one -> 401" \
   bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -u stats:wrong http://127.0.0.1:$stats_port/metrics)\" = 401 ]"
 check "the live /metrics passes promtool check metrics" bash -c "promtool check metrics < '$work/metrics.txt'"
-sed -n 's/^\(patroxy_[a-zA-Z0-9_]*\).*/\1/p' "$work/metrics.txt" | sort -u > "$work/served.txt"
+# Series names, and family names (a histogram's, named in a description) from its TYPE lines.
+{ sed -n 's/^\(patroxy_[a-zA-Z0-9_]*\).*/\1/p' "$work/metrics.txt"
+  sed -n 's/^# TYPE \(patroxy_[a-zA-Z0-9_]*\) .*/\1/p' "$work/metrics.txt"; } | sort -u > "$work/served.txt"
 used=$(grep -oh 'patroxy_[a-z0-9_]*[a-z0-9]' "$RULES" "$DASHBOARD" "$SCRAPE" | sort -u)
 [ -n "$used" ] || fail "no patroxy_* name found in the kit"
 for name in $used; do

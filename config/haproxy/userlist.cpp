@@ -8,8 +8,11 @@ namespace {
 
 void read_user(const std::vector<std::string>& w, unsigned line, std::vector<userlist_user>& users, report& r)
 {
+    // A user whose line is wrong is still listed (with no password): the error already fails the
+    // file, and the stats section naming the list should not add a second one about it.
     if (w.size() < 4 || (w[2] != "password" && w[2] != "insecure-password")) {
         r.error(line, "expected 'user NAME password HASH' or 'user NAME insecure-password PASSWORD'");
+        if (w.size() >= 2) users.push_back({w[1], "", "", line});
         return;
     }
     if (w.size() > 4)
@@ -23,7 +26,6 @@ void read_user(const std::vector<std::string>& w, unsigned line, std::vector<use
         // Whatever it is (another crypt method, a password by mistake), it is not shown.
         r.error(line, "user " + w[1] + ": patroxy checks SHA-512 crypt hashes only (\"$6$…\", from `openssl passwd "
                                        "-6` or `mkpasswd -m sha-512`), or use insecure-password");
-        return;
     }
     users.push_back(std::move(u));
 }

@@ -4,7 +4,7 @@
 # EVIDENCE/secrets.txt: the passwords of every config the patroxy fixture started (inline, from
 # password_file, from password_env) and every cancel key a test read from a BackendKeyData. The logs:
 # EVIDENCE/logs/ (each fixture patroxy's log, the deploy tests' patroxy logs) and ctest's own
-# capture of every test's output in this run (Testing/Temporary/LastTest.log*).
+# capture of every test's output in this run (Testing/Temporary/LastTest.log.tmp).
 # usage: secrets_not_logged.sh EVIDENCE_DIR BUILD_DIR        (or --clear EVIDENCE_DIR: the fixture setup)
 set -uo pipefail
 if [ "${1:-}" = "--clear" ]; then
@@ -19,7 +19,9 @@ min_length=6
 
 logs=()
 while IFS= read -r -d '' f; do logs+=("$f"); done < <(find "$evidence/logs" -type f -print0 2>/dev/null)
-while IFS= read -r -d '' f; do logs+=("$f"); done < <(find "$build/Testing/Temporary" -maxdepth 1 -name 'LastTest*.log*' -print0 2>/dev/null)
+# ctest's capture of this run only (LastTest.log.tmp while it runs): an older LastTest.log may hold
+# a failed test's output from before, which is not this run's to answer for.
+[ -f "$build/Testing/Temporary/LastTest.log.tmp" ] && logs+=("$build/Testing/Temporary/LastTest.log.tmp")
 if [ ! -s "$evidence/secrets.txt" ]; then
   echo "no secrets recorded in $evidence/secrets.txt: the tests that use them did not run; nothing to check"
   exit 0
@@ -33,10 +35,11 @@ while IFS=$'\t' read -r kind value; do
   [ -n "${seen[$value]:-}" ] && continue
   seen[$value]=1
   checked=$((checked + 1))
-  # -F: the secret is text, not a pattern; -a: a log may hold binary bytes.
-  if hits=$(grep -n -a -F -e "$value" -- "${logs[@]}" 2>/dev/null | head -5) && [ -n "$hits" ]; then
+  # -F: the secret is text, not a pattern; -a: a log may hold binary bytes; -w: the secret as a
+  # whole word, so that the password "secret" does not match the test named deploy.secrets.
+  if hits=$(grep -H -n -a -F -w -e "$value" -- "${logs[@]}" 2>/dev/null | head -5) && [ -n "$hits" ]; then
     echo "FAIL: a $kind appears in a log:"
-    echo "$hits" | cut -c1-300
+    echo "$hits" | cut -d: -f1,2 # where, not the line: this output lands in ctest's log too
     failures=$((failures + 1))
   fi
 done < "$evidence/secrets.txt"

@@ -16,10 +16,10 @@ const std::string sample_hash =
 const std::string primary = "listen primary\n    bind :5000\n    option httpchk\n"
                             "    server n1 10.0.0.1:5432 check port 8008 on-marked-down shutdown-sessions\n";
 
-/// A stats section (lines 1-4) with `lines` after it, then the primary listener.
+/// A stats section (lines 1-5) with `lines` after it, then the primary listener.
 std::string stats_with(const std::string& lines)
 {
-    return "listen stats\n    mode http\n    bind :8404\n    stats enable\n" + lines + primary;
+    return "listen stats\n    mode http\n    bind :8404\n    stats enable\n    stats uri /\n" + lines + primary;
 }
 
 } // namespace
@@ -76,7 +76,7 @@ TEST_CASE("haproxy: stats auth keeps working beside a userlist, which wins", "[c
                             stats_with("    stats auth admin:pw\n    stats http-request auth unless { http_auth(ops) }\n"));
     CHECK(translated(r).stats->auth->user == "ops");
     CHECK(r.warnings == std::vector<std::string>{
-                            "haproxy.cfg:7: stats auth is overridden by the userlist that stats http-request auth names"});
+                            "haproxy.cfg:8: stats auth is overridden by the userlist that stats http-request auth names"});
 }
 
 TEST_CASE("haproxy: userlist errors are clear and never show a password", "[config][haproxy][secrets][errors]")
@@ -88,11 +88,11 @@ TEST_CASE("haproxy: userlist errors are clear and never show a password", "[conf
     const std::string pasted = only_haproxy_error("userlist ops\n    user admin password hunter2-pasted\n" + primary);
     CHECK(pasted.find("hunter2-pasted") == std::string::npos);
     CHECK(only_haproxy_error(stats_with("    stats http-request auth unless { http_auth(nobody) }\n")) ==
-          "haproxy.cfg:5: no userlist named 'nobody'");
+          "haproxy.cfg:6: no userlist named 'nobody'");
     CHECK(only_haproxy_error(stats_with("    stats http-request auth unless AUTH\n")) ==
-          "haproxy.cfg:5: no 'acl AUTH http_auth(LIST)' in this section");
+          "haproxy.cfg:6: no 'acl AUTH http_auth(LIST)' in this section");
     CHECK(only_haproxy_error(stats_with("    stats http-request auth if { src 10.0.0.0/8 }\n")) ==
-          "haproxy.cfg:5: expected 'stats http-request auth [realm REALM] unless { http_auth(LIST) }' or '... unless "
+          "haproxy.cfg:6: expected 'stats http-request auth [realm REALM] unless { http_auth(LIST) }' or '... unless "
           "ACL' with 'acl ACL http_auth(LIST)': patroxy evaluates no other condition");
     CHECK(only_haproxy_error("userlist ops\n    user admin\n" + primary) ==
           "haproxy.cfg:2: expected 'user NAME password HASH' or 'user NAME insecure-password PASSWORD'");

@@ -212,7 +212,7 @@ TEST_CASE("a password is given once, and is required where it was", "[config][se
     CHECK(has_error(r, "/cluster/api_auth/password", "missing"));
 }
 
-TEST_CASE("--print-config writes the key that gave the password, never a file's or variable's content",
+TEST_CASE("the printed config (--print-config) has the key that gave the password, never its content",
           "[config][secrets][writer]")
 {
     const temp_file file("file-secret\n");

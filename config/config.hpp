@@ -182,10 +182,25 @@ struct listener {
     bool operator==(const listener&) const = default; ///< a reload replaces a listener that differs
 };
 
+/// Where a configured password came from: the key that gave it. --print-config writes the same
+/// key back, so a password kept in a file or in the environment is never copied into its output.
+struct secret_origin {
+    enum class kind {
+        inline_text, ///< "password": the text itself is in the config
+        file,        ///< "password_file": the file's content, one trailing newline dropped
+        env,         ///< "password_env": the environment variable's value
+    };
+    kind from = kind::inline_text;
+    std::string name; ///< the file's path or the variable's name; empty for inline_text
+
+    bool operator==(const secret_origin&) const = default;
+};
+
 /// Optional libpq confirmation that the leader is out of recovery, as a monitoring user.
 struct sql_check_settings {
     std::string user;
     std::string password;
+    secret_origin password_origin{};
     std::string database = "postgres";
 
     bool operator==(const sql_check_settings&) const = default;
@@ -204,7 +219,11 @@ struct health_settings {
 
 struct stats_auth {
     std::string user;
-    std::string password;
+    std::string password; ///< empty when password_hash is set
+    secret_origin password_origin{};
+    /// A crypt(3) SHA-512 hash ("$6$[rounds=N$]salt$hash", HAProxy's userlist `password`): the
+    /// password given is checked against it, and the password itself is kept nowhere.
+    std::string password_hash{};
 
     bool operator==(const stats_auth&) const = default;
 };
@@ -269,6 +288,7 @@ struct log_settings {
 struct api_auth {
     std::string user;
     std::string password;
+    secret_origin password_origin{};
 
     bool operator==(const api_auth&) const = default;
 };

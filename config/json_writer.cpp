@@ -93,10 +93,22 @@ json tls_overrides_object(const tls_settings& own, const tls_settings& top_level
     return tls_object(own, base);
 }
 
-// Secrets (cluster.api_auth, health.sql_check, stats.auth) are printed as they are. The point of
-// --print-config is a file the operator can switch to; with the passwords masked it would start,
-// and then fail every authenticated check and stats login until someone noticed. The text goes
-// only to the operator's own stdout, and the file it came from holds the same passwords in clear.
+// Secrets (cluster.api_auth, health.sql_check, stats.auth) are printed as they were given. The
+// point of --print-config is a file the operator can switch to; with the passwords masked it would
+// start, and then fail every authenticated check and stats login until someone noticed. The text
+// goes only to the operator's own stdout, and the file it came from holds the same passwords in
+// clear. A password read from a file or the environment is printed as that key again, never its
+// content, and a hash as the hash.
+
+/// The key that gave the password and its value: "password", "password_file" or "password_env".
+void put_password(json& o, const std::string& password, const secret_origin& origin)
+{
+    switch (origin.from) {
+    case secret_origin::kind::inline_text: put(o, "password", password); return;
+    case secret_origin::kind::file: o["password_file"] = origin.name; return;
+    case secret_origin::kind::env: o["password_env"] = origin.name; return;
+    }
+}
 
 json cluster_object(const config& c)
 {
@@ -114,7 +126,9 @@ json cluster_object(const config& c)
     o["members"] = std::move(members);
     put(o, "discover", c.discover, false);
     if (c.api_auth) {
-        o["api_auth"] = {{"user", c.api_auth->user}, {"password", c.api_auth->password}};
+        json a = {{"user", c.api_auth->user}};
+        put_password(a, c.api_auth->password, c.api_auth->password_origin);
+        o["api_auth"] = std::move(a);
     }
     if (c.resolve_interval) {
         o["resolve_interval"] = duration_text(*c.resolve_interval);
@@ -134,7 +148,7 @@ json health_object(const health_settings& h)
     if (h.sql_check) {
         const sql_check_settings sql_defaults{};
         json s = {{"user", h.sql_check->user}};
-        put(s, "password", h.sql_check->password);
+        put_password(s, h.sql_check->password, h.sql_check->password_origin);
         put(s, "database", h.sql_check->database, sql_defaults.database);
         o["sql_check"] = std::move(s);
     }
@@ -199,7 +213,12 @@ json stats_object(const stats_settings& s, const tls_settings& top_level_tls)
     put(o, "uri", s.uri, defaults.uri);
     put_duration(o, "refresh", s.refresh, defaults.refresh);
     if (s.auth) {
-        o["auth"] = {{"user", s.auth->user}, {"password", s.auth->password}};
+        json a = {{"user", s.auth->user}};
+        if (s.auth->password_hash.empty())
+            put_password(a, s.auth->password, s.auth->password_origin);
+        else
+            a["password_hash"] = s.auth->password_hash;
+        o["auth"] = std::move(a);
     }
     put(o, "realm", s.realm, defaults.realm);
     if (s.admin) {

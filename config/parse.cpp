@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 #include "config/json_reader.hpp"
 #include "config/names.hpp"
+#include "config/secret_reader.hpp"
 #include "config/tls_reader.hpp"
 
 #include <algorithm>
@@ -68,7 +69,7 @@ std::optional<api_auth> read_api_auth(const json& value, const std::string& path
 {
     return read_object<api_auth>(value, path, d, [](object_reader& obj, api_auth& a) {
         obj.require("user", a.user, read_string);
-        obj.require("password", a.password, read_string);
+        detail::read_password(obj, {a.password, a.password_origin}, true);
     });
 }
 
@@ -100,7 +101,7 @@ std::optional<sql_check_settings> read_sql_check(const json& value, const std::s
 {
     return read_object<sql_check_settings>(value, path, d, [](object_reader& obj, sql_check_settings& s) {
         obj.require("user", s.user, read_string);
-        obj.get("password", s.password, read_string);
+        detail::read_password(obj, {s.password, s.password_origin}, false);
         obj.get("database", s.database, read_string);
     });
 }
@@ -299,7 +300,7 @@ std::optional<stats_auth> read_stats_auth(const json& value, const std::string& 
 {
     return read_object<stats_auth>(value, path, d, [](object_reader& obj, stats_auth& a) {
         obj.require("user", a.user, read_string);
-        obj.require("password", a.password, read_string);
+        detail::read_password(obj, {a.password, a.password_origin, &a.password_hash}, true);
     });
 }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake make pkg-config ccache
-  libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2 zlib1g-dev
+  libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2 zlib1g-dev libcrypt-dev
   # TLS: OpenSSL through Asio's SSL support (terminating listeners, the server leg, HTTPS)
   libssl-dev
   # tests: real PostgreSQL servers, TLS certificates for them

@@ -9,6 +9,7 @@
 #include "config/haproxy/tokenizer.hpp"
 #include "config/haproxy/values.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ struct stats_directives {
     std::optional<located<std::string>> realm;
     std::optional<located<bool>> admin;
     std::optional<located<bool>> hide_version;
+    /// `stats http-request auth [realm R] unless { http_auth(LIST) }` (or `unless ACL`, an acl
+    /// of this section testing http_auth(LIST)): the userlist or the acl named, and the realm.
+    std::optional<located<std::string>> auth_userlist;
+    std::optional<located<std::string>> auth_acl;
+    std::optional<located<std::string>> auth_realm;
 };
 
 /// What a section sets that a defaults section can set for it.
@@ -90,6 +96,8 @@ struct proxy {
     /// over default_backend.
     std::optional<located<std::string>> use_backend;
     std::optional<unsigned> disabled; ///< the line of `disabled`: the section does not run
+    /// `acl NAME http_auth(LIST)` lines, the only acls patroxy reads: NAME -> LIST.
+    std::map<std::string, located<std::string>> http_auth_acls;
 };
 
 /// Applies one line of a defaults, listen, frontend or backend section to `p`. Lines that change

@@ -2,6 +2,7 @@
 // timeouts, servers and routing between frontends and backends. The check and stats keywords
 // live in check_directives.cpp and stats_directives.cpp.
 #include "config/haproxy/keyword_notes.hpp"
+#include "config/haproxy/userlist.hpp"
 #include "config/haproxy/proxy.hpp"
 
 #include <algorithm>
@@ -323,6 +324,12 @@ void apply_proxy_directive(const directive& d, proxy& p, const env_lookup& env, 
     if (apply_check_directive(w, d.line, p, r)) return;
     if (apply_stats_directive(w, d.line, p, r)) return;
     if (read_known(w, d.line, p, env, r)) return;
+    if (w[0] == "acl" && w.size() == 3) {
+        if (auto list = http_auth_argument(w[2])) { // the stats page's auth (stats_page.cpp)
+            p.http_auth_acls[w[1]] = located<std::string>{std::move(*list), d.line};
+            return;
+        }
+    }
     if (const auto* k = find_keyword(ignored_keywords, w[0])) {
         r.warn(d.line, "'" + w[0] + "' has no effect: " + std::string(k->why));
         return;

@@ -19,7 +19,7 @@ constexpr std::array section_keywords{
     keyword_entry{"global", section_kind::global},     keyword_entry{"defaults", section_kind::defaults},
     keyword_entry{"listen", section_kind::listen},     keyword_entry{"frontend", section_kind::frontend},
     keyword_entry{"backend", section_kind::backend},   keyword_entry{"resolvers", section_kind::resolvers},
-    keyword_entry{"userlist", section_kind::other},    keyword_entry{"peers", section_kind::other},
+    keyword_entry{"userlist", section_kind::userlist},    keyword_entry{"peers", section_kind::other},
     keyword_entry{"mailers", section_kind::other},     keyword_entry{"program", section_kind::other},
     keyword_entry{"http-errors", section_kind::other}, keyword_entry{"ring", section_kind::other},
     keyword_entry{"cache", section_kind::other},       keyword_entry{"fcgi-app", section_kind::other},

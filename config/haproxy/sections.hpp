@@ -19,7 +19,8 @@ enum class section_kind {
     frontend, ///< listens; routes to a backend
     backend,  ///< servers and their checks
     resolvers,
-    other, ///< userlist, peers, mailers, program, …: HAProxy features patroxy has no use for
+    userlist, ///< users and passwords, for the stats page's `stats http-request auth`
+    other, ///< peers, mailers, program, …: HAProxy features patroxy has no use for
 };
 
 /// One line of a section, split into words (never empty).

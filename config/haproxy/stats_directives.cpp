@@ -1,6 +1,7 @@
 // `stats …` lines of a proxy section: patroxy's stats listener when the section is `mode http`.
 // In HAProxy any of these turns the page on, so each records where it was turned on.
 #include "config/haproxy/proxy.hpp"
+#include "config/haproxy/userlist.hpp"
 
 namespace patroxy::config::haproxy {
 namespace {
@@ -33,6 +34,31 @@ void read_auth(const std::vector<std::string>& w, unsigned line, stats_directive
     s.auth = located<stats_auth>{stats_auth{w[2].substr(0, colon), w[2].substr(colon + 1)}, line};
 }
 
+/// `stats http-request auth [realm REALM] unless { http_auth(LIST) }`, or `... unless ACL` with
+/// `acl ACL http_auth(LIST)` in the section: the page asks for a user of LIST. The only condition
+/// patroxy reads; other http-request rules change nothing.
+void read_http_request(const std::vector<std::string>& w, unsigned line, stats_directives& s, report& r)
+{
+    if (w.size() < 3 || w[2] != "auth") {
+        r.warn(line, "stats http-request has no effect but for 'auth unless { http_auth(LIST) }'");
+        return;
+    }
+    std::size_t i = 3;
+    if (i + 1 < w.size() && w[i] == "realm") {
+        s.auth_realm = located<std::string>{w[i + 1], line};
+        i += 2;
+    }
+    const bool inline_fetch = i + 4 == w.size() && w[i] == "unless" && w[i + 1] == "{" && w[i + 3] == "}";
+    if (const auto list = inline_fetch ? http_auth_argument(w[i + 2]) : std::nullopt) {
+        s.auth_userlist = located<std::string>{*list, line};
+    } else if (i + 2 == w.size() && w[i] == "unless" && w[i + 1] != "{") {
+        s.auth_acl = located<std::string>{w[i + 1], line};
+    } else {
+        r.error(line, "expected 'stats http-request auth [realm REALM] unless { http_auth(LIST) }' or '... unless ACL' "
+                      "with 'acl ACL http_auth(LIST)': patroxy evaluates no other condition");
+    }
+}
+
 /// Reads one `stats` line; the page is turned on by it either way.
 void read_stats(const std::vector<std::string>& w, unsigned line, stats_directives& s, report& r)
 {
@@ -57,12 +83,14 @@ void read_stats(const std::vector<std::string>& w, unsigned line, stats_directiv
         else if (t) s.refresh = located<duration>{*t, line};
     } else if (k == "auth") {
         read_auth(w, line, s, r);
+    } else if (k == "http-request") {
+        read_http_request(w, line, s, r);
     } else if (k == "admin") {
         read_admin(w, line, s, r);
     } else if (k == "hide-version") {
         s.hide_version = located<bool>{true, line};
     } else if (k == "show-legends" || k == "show-node" || k == "show-desc" || k == "show-modules" || k == "scope" ||
-               k == "http-request" || k == "bind-process") {
+               k == "bind-process") {
         r.warn(line, "stats " + k + " has no effect: patroxy's page shows every listener with its own legends");
     } else {
         r.error(line, "unknown stats keyword '" + k + "'");

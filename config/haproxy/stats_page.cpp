@@ -24,6 +24,51 @@ std::optional<std::string> page_path(const stats_directives& d, report& r)
     return uri.substr(0, query);
 }
 
+/// The userlist that `stats http-request auth` names, directly or through an acl; null (with
+/// the problem reported) when there is none by that name.
+const std::vector<userlist_user>* auth_users(const proxy& p, const translation& t)
+{
+    const auto& d = p.settings.stats;
+    auto& r = t.r;
+    const located<std::string>* list = d.auth_userlist ? &*d.auth_userlist : nullptr;
+    if (d.auth_acl) {
+        const auto acl = p.http_auth_acls.find(d.auth_acl->value);
+        if (acl == p.http_auth_acls.end()) {
+            r.error(d.auth_acl->line, "no 'acl " + d.auth_acl->value + " http_auth(LIST)' in this section");
+            return nullptr;
+        }
+        list = &acl->second;
+    }
+    if (list == nullptr) return nullptr;
+    const auto users = t.users.find(list->value);
+    if (users == t.users.end()) {
+        r.error(list->line, "no userlist named '" + list->value + "'");
+        return nullptr;
+    }
+    if (users->second.empty()) {
+        r.error(list->line, "userlist " + list->value + " has no user patroxy can check");
+        return nullptr;
+    }
+    return &users->second;
+}
+
+/// stats.auth from the userlist `stats http-request auth` names: its first user, as the one
+/// stats user patroxy keeps (a later one is warned about, as a second `stats auth` is).
+std::optional<stats_auth> userlist_auth(const proxy& p, const translation& t)
+{
+    const auto* users = auth_users(p, t);
+    if (users == nullptr) return std::nullopt;
+    const auto& first = users->front();
+    for (std::size_t i = 1; i < users->size(); ++i)
+        t.r.warn((*users)[i].line, "only one stats user is kept: '" + first.name + "' from " + t.r.where(first.line) +
+                                       "; this one cannot log in");
+    stats_auth auth;
+    auth.user = first.name;
+    auth.password = first.password;
+    auth.password_hash = first.password_hash;
+    return auth;
+}
+
 } // namespace
 
 void add_stats_page(const proxy& p, translation& t)
@@ -48,7 +93,12 @@ void add_stats_page(const proxy& p, translation& t)
     if (auto path = page_path(d, r)) s.uri = *path;
     if (d.refresh) s.refresh = d.refresh->value;
     if (d.auth) s.auth = d.auth->value;
+    if (auto from_userlist = userlist_auth(p, t)) {
+        if (d.auth) r.warn(d.auth->line, "stats auth is overridden by the userlist that stats http-request auth names");
+        s.auth = std::move(from_userlist);
+    }
     if (d.realm) s.realm = d.realm->value;
+    if (d.auth_realm) s.realm = d.auth_realm->value;
     if (d.hide_version) s.hide_version = true;
     if (d.admin && !s.auth)
         r.error(d.admin->line, "stats admin needs stats auth: patroxy gives the admin forms only to an authenticated user");

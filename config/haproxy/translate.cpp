@@ -70,6 +70,7 @@ void translator::read(const section& s)
     case section_kind::frontend:
     case section_kind::backend: read_proxy(s, proxies_); break;
     case section_kind::resolvers: read_resolvers(s, t_.resolvers, t_.r); break;
+    case section_kind::userlist: read_userlist(s, t_.users, t_.r); break;
     case section_kind::other: t_.r.warn(s.line, "the " + s.keyword + " section has no effect on patroxy"); break;
     }
 }

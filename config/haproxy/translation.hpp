@@ -8,6 +8,7 @@
 #include "config/haproxy/one_value.hpp"
 #include "config/haproxy/proxy.hpp"
 #include "config/haproxy/report.hpp"
+#include "config/haproxy/userlist.hpp"
 
 #include <map>
 #include <optional>
@@ -53,6 +54,7 @@ struct translation {
     member_table members;
     shared_settings shared;
     std::map<std::string, resolvers_settings> resolvers;
+    userlists users; ///< userlist sections by name
     std::vector<role_listing> role_listings;
     std::map<std::string, unsigned> listener_lines; ///< listener name -> its bind line
     unsigned stats_line = 0;                        ///< the stats page's bind line

@@ -247,7 +247,8 @@ bool application::start_stats(const config::config& cfg)
     }
     if (!cfg.stats) return true;
     std::optional<stats::basic_credentials> auth;
-    if (cfg.stats->auth) auth = stats::basic_credentials{cfg.stats->auth->user, cfg.stats->auth->password};
+    if (cfg.stats->auth)
+        auth = stats::basic_credentials{cfg.stats->auth->user, cfg.stats->auth->password, cfg.stats->auth->password_hash};
     const bool admin = cfg.stats->admin.value_or(auth.has_value()); // HAProxy's `stats admin if TRUE`
     stats_backend backend{
         .view = [this] { return collector_.collect(); },
@@ -434,6 +435,7 @@ void application::reload()
         for (const auto& p : problems) text += " " + p + ";";
         log_line(log_level::error) << text;
         events_.add("reload", text);
+        collector_.count_reload_failure();
         return;
     }
     auto next = std::move(*loaded.value);

@@ -372,6 +372,8 @@ stats::listener_row stats_collector::listener_row(const versions& all) const
     row.name = l.cfg.name;
     row.bind = endpoint_text(l.cfg.bind.host, l.cfg.bind.port);
     row.routes = routes_text(l.cfg);
+    row.role = l.cfg.role ? std::string(config::to_string(*l.cfg.role)) : "static";
+    row.max_lag_bytes = l.cfg.max_lag;
     row.balance = std::string(config::to_string(l.cfg.balance));
     row.queue_cur = sum_of(all, &listener_counters::queued);
     row.queue_max = highest_of(all, &listener_counters::queued_max);
@@ -473,6 +475,8 @@ stats::stats_view stats_collector::collect() const
                     .failed = env_.cancels_failed.load(std::memory_order_relaxed),
                     .broadcast = env_.cancels_broadcast.load(std::memory_order_relaxed)};
     view.reloads = reloads_;
+    view.reload_failures = reload_failures_;
+    view.last_reload_ok = last_reload_ok_;
     const auto buffers = workers_.relay_buffers();
     view.relay_buffers = {.in_use = buffers.in_use, .free = buffers.free, .bytes_each = buffers.buffer_size};
     view.stats_listener.tls = stats_tls_;

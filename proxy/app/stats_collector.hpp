@@ -40,7 +40,17 @@ public:
     /// second (sessions killed, clients queued, clients rejected).
     void sample();
 
-    void count_reload() noexcept { ++reloads_; }
+    void count_reload() noexcept
+    {
+        ++reloads_;
+        last_reload_ok_ = true;
+    }
+    /// A reload refused (bad file, unloadable certificate): the previous config goes on.
+    void count_reload_failure() noexcept
+    {
+        ++reload_failures_;
+        last_reload_ok_ = false;
+    }
 
     /// A connection to the HTTPS stats listener whose handshake failed, by the proxy's name for
     /// why ("timeout", "no_client_certificate", ...). Kept here, not in the server, so that the
@@ -100,6 +110,8 @@ private:
     std::string last_leader_;        ///< the last member confirmed primary; empty before the first
     std::uint64_t leader_changes_ = 0;
     std::uint64_t reloads_ = 0;
+    std::uint64_t reload_failures_ = 0;
+    bool last_reload_ok_ = true;
     std::map<std::string, member_checks> checks_;       ///< by member name
     std::map<std::string, rate> listener_rates_;        ///< by listener name
     std::map<std::string, rate> server_rates_;          ///< by "listener/member"

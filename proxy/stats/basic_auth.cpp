@@ -4,8 +4,11 @@
 
 #include "proxy/stats/http_request.hpp"
 
+#include <crypt.h>
+
 #include <array>
 #include <cstdint>
+#include <memory>
 
 namespace patroxy::proxy::stats {
 namespace {
@@ -93,12 +96,25 @@ std::string basic_challenge(std::string_view realm)
     return out;
 }
 
+bool crypt_matches(std::string_view password, const std::string& hash)
+{
+    const std::string phrase(password);
+    // crypt_data is about 32 kB: on the heap, not in a coroutine's frame.
+    auto data = std::make_unique<crypt_data>();
+    const char* computed = ::crypt_rn(phrase.c_str(), hash.c_str(), data.get(), sizeof(crypt_data));
+    // libxcrypt fails with null (crypt_rn) or a string starting with '*' for a setting it refuses.
+    const bool computed_ok = computed != nullptr && computed[0] != '*';
+    const bool equal = constant_time_equal(computed_ok ? computed : "", hash);
+    return computed_ok && equal && phrase.find('\0') == std::string::npos;
+}
+
 bool basic_authorized(std::string_view field_value, const basic_credentials& expected)
 {
     const auto given = parse_basic_authorization(field_value);
     if (!given) return false;
     const bool user_ok = constant_time_equal(given->user, expected.user);
-    const bool password_ok = constant_time_equal(given->password, expected.password);
+    const bool password_ok = expected.password_hash.empty() ? constant_time_equal(given->password, expected.password)
+                                                            : crypt_matches(given->password, expected.password_hash);
     return user_ok && password_ok;
 }
 

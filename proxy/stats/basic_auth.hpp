@@ -13,6 +13,9 @@ namespace patroxy::proxy::stats {
 struct basic_credentials {
     std::string user;
     std::string password;
+    /// A crypt(3) hash (stats.auth.password_hash, "$6$..."): when set, the password given is
+    /// checked against it and `password` is unused.
+    std::string password_hash{};
 };
 
 /// The realm a 401 names when the owner sets none.
@@ -35,8 +38,15 @@ inline constexpr std::string_view default_realm = "patroxy stats";
 /// never on where it first differs from `expected` or on `expected`'s length.
 [[nodiscard]] bool constant_time_equal(std::string_view given, std::string_view expected) noexcept;
 
-/// The Authorization field value names `expected`'s user with `expected`'s password. Both are
-/// compared in full, so a right user with a wrong password takes as long as a wrong user.
+/// Whether crypt(3) of `password` with `hash` as its setting (method, rounds, salt) gives `hash`
+/// back; the two hashes are compared in constant time. False for a hash libcrypt refuses and for
+/// a password holding a NUL byte, which crypt(3) would cut short. Costs what the hash's rounds
+/// cost (milliseconds for SHA-512's default 5000), right or wrong.
+[[nodiscard]] bool crypt_matches(std::string_view password, const std::string& hash);
+
+/// The Authorization field value names `expected`'s user with `expected`'s password (or one
+/// matching its password_hash). Both are compared in full, so a right user with a wrong password
+/// takes as long as a wrong user.
 [[nodiscard]] bool basic_authorized(std::string_view field_value, const basic_credentials& expected);
 
 } // namespace patroxy::proxy::stats

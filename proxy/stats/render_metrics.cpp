@@ -79,6 +79,12 @@ void process_metrics(prometheus::Registry& r, const stats_view& v)
     add(cancels, {{"result", "failed"}}, v.cancels.failed);
     add(cancels, {{"result", "broadcast"}}, v.cancels.broadcast);
     add(counter(r, "patroxy_config_reloads_total", "Configuration reloads applied"), {}, v.reloads);
+    add(counter(r, "patroxy_config_reload_failures_total",
+                "Configuration reloads refused (the previous configuration kept running)"),
+        {}, v.reload_failures);
+    // Prometheus' own name for the same fact, so that an alert clears once a later reload succeeds.
+    set(gauge(r, "patroxy_config_last_reload_successful", "1 when the latest reload was applied (or none was tried)"),
+        {}, v.last_reload_ok ? 1 : 0);
     auto& buffers = gauge(r, "patroxy_relay_buffers",
                           "Relay buffers: lent to sessions moving bytes (in_use), kept for reuse (free)");
     set(buffers, {{"state", "in_use"}}, as_double(v.relay_buffers.in_use));
@@ -137,11 +143,17 @@ void listener_metrics(prometheus::Registry& r, const stats_view& v)
     auto& in = counter(r, "patroxy_listener_bytes_in_total", "Bytes from clients to servers, counted within a second as sessions relay them");
     auto& out = counter(r, "patroxy_listener_bytes_out_total", "Bytes from servers to clients, counted within a second as sessions relay them");
     auto& eligible = gauge(r, "patroxy_listener_eligible_members", "Members this listener may route new sessions to now");
+    auto& info = gauge(r, "patroxy_listener_info",
+                       "The listener's role (primary, replica, ..., static for a servers list); always 1");
+    auto& max_lag = gauge(r, "patroxy_listener_max_lag_bytes",
+                          "The listener's max_lag: replicas further behind are not routed to (absent when unbounded)");
     auto& killed = counter(r, "patroxy_sessions_killed_total",
                            "Sessions closed because their member may no longer serve the listener, by why");
 
     for (const listener_row& l : v.listeners) {
         const Labels labels{{"listener", l.name}};
+        set(info, {{"listener", l.name}, {"role", l.role}}, 1);
+        if (l.max_lag_bytes) set(max_lag, labels, as_double(*l.max_lag_bytes));
         set(cur, labels, as_double(l.sessions_cur));
         set(max, labels, as_double(l.sessions_max));
         if (l.sessions_limit > 0) set(limit, labels, as_double(l.sessions_limit));

@@ -133,6 +133,10 @@ struct listener_row {
     std::string name;    ///< "primary"
     std::string bind;    ///< "127.0.0.1:5000"
     std::string routes;  ///< "role primary" / "role replica, max_lag 1MB" / "servers node1, node2"
+    /// The config's role ("primary", "replica", "read-only", ...), "static" for a servers list:
+    /// what alert rules select listeners by, since the names are the operator's.
+    std::string role;
+    std::optional<std::uint64_t> max_lag_bytes{}; ///< the listener's max_lag; none when unbounded
     std::string balance; ///< "roundrobin", "leastconn", "first"
 
     std::uint64_t queue_cur = 0;  ///< clients waiting for an eligible member now
@@ -247,6 +251,8 @@ struct stats_view {
     std::uint64_t leader_changes = 0;
     cancel_counts cancels{};
     std::uint64_t reloads = 0;
+    std::uint64_t reload_failures = 0; ///< SIGHUPs whose config was refused (the old one kept running)
+    bool last_reload_ok = true;        ///< the latest reload was applied (true before any)
     relay_buffer_counts relay_buffers{};
     stats_listener_view stats_listener{};
 };

@@ -675,7 +675,10 @@ TEST_CASE("stats: SIGHUP adds a listener and replaces another while counters nev
         CHECK(now.at(key) >= value);
     }
     CHECK(after_view.at("reloads") == 1);
-    CHECK(series(parse_metrics(fetch(ports.stats, "/metrics")), "patroxy_config_reloads_total") == 1);
+    const auto applied_metrics = parse_metrics(fetch(ports.stats, "/metrics"));
+    CHECK(series(applied_metrics, "patroxy_config_reloads_total") == 1);
+    CHECK(series(applied_metrics, "patroxy_config_reload_failures_total") == 0);
+    CHECK(series(applied_metrics, "patroxy_config_last_reload_successful") == 1);
 
     // New sessions on the replaced listener count on top of the old ones.
     const auto total_before = after.at("sessions_total").get<std::uint64_t>();
@@ -694,7 +697,10 @@ TEST_CASE("stats: SIGHUP adds a listener and replaces another while counters nev
     const auto refused_view = stats_json(ports.stats);
     CHECK(refused_view.at("listeners").size() == 3);
     CHECK(refused_view.at("reloads") == 1);
-    CHECK(series(parse_metrics(fetch(ports.stats, "/metrics")), "patroxy_config_reloads_total") == 1);
+    const auto refused_metrics = parse_metrics(fetch(ports.stats, "/metrics"));
+    CHECK(series(refused_metrics, "patroxy_config_reloads_total") == 1);
+    CHECK(series(refused_metrics, "patroxy_config_reload_failures_total") == 1);
+    CHECK(series(refused_metrics, "patroxy_config_last_reload_successful") == 0);
 }
 
 TEST_CASE("stats: maint after a reload also closes the sessions the replaced listener still carries", "[stats]")

@@ -1,6 +1,8 @@
 // Child processes, ports, the patroxy subprocess fixture and the raw TCP client of the integration
 // tier. Everything that waits is bounded by a deadline; nothing sleeps without one.
 #include "tests/support/patroxy_process.hpp"
+
+#include "tests/support/test_evidence.hpp"
 #include "tests/support/pg_bytes.hpp"
 
 #include <algorithm>
@@ -387,6 +389,7 @@ patroxy_process::patroxy_process(std::string binary, const std::string& config_j
 {
     try {
         std::ofstream(config_path_) << config_json;
+        record_config_secrets(config_json);
         process_options options({std::move(binary), "-f", config_path_});
         options.argv.insert(options.argv.end(), extra_args.begin(), extra_args.end());
         options.output_file = log_path_;
@@ -408,6 +411,7 @@ patroxy_process::patroxy_process(std::string binary, const std::string& config_j
         }
     } catch (...) {
         process_.stop(SIGKILL, 5s);
+        keep_log(log_path_);
         if (!keep_temp_dirs())
             std::filesystem::remove_all(dir_);
         throw;
@@ -423,6 +427,7 @@ patroxy_process::~patroxy_process()
         std::lock_guard lock(finished_logs_mutex);
         finished_logs.push_back(std::move(entry));
     }
+    keep_log(log_path_);
     if (!keep_temp_dirs()) {
         std::error_code ec;
         std::filesystem::remove_all(dir_, ec);
@@ -637,7 +642,11 @@ std::optional<backend_key> find_backend_key(const std::vector<backend_message>& 
                 v = (v << 8) | std::to_integer<std::uint32_t>(m.body[i]);
             return static_cast<std::int32_t>(v);
         };
-        return backend_key{i32(0), i32(4)};
+        const backend_key key{i32(0), i32(4)};
+        // Both readings of the 32 bits, as a log line might print either.
+        record_secret("cancel_key", std::to_string(key.key));
+        record_secret("cancel_key", std::to_string(static_cast<std::uint32_t>(key.key)));
+        return key;
     }
     return std::nullopt;
 }

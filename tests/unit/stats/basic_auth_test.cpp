@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <crypt.h>
+
 #include <random>
 #include <string>
 
@@ -12,6 +14,7 @@ using patroxy::proxy::stats::basic_challenge;
 using patroxy::proxy::stats::basic_authorized;
 using patroxy::proxy::stats::basic_credentials;
 using patroxy::proxy::stats::constant_time_equal;
+using patroxy::proxy::stats::crypt_matches;
 using patroxy::proxy::stats::parse_basic_authorization;
 
 TEST_CASE("base64: RFC 4648 test vectors, padded and not", "[stats][auth]")
@@ -108,6 +111,63 @@ TEST_CASE("basic_authorized checks user and password", "[stats][auth]")
     CHECK_FALSE(basic_authorized("Basic YWRtaW46c2VjcmV0MQ==", expected)); // admin:secret1
     CHECK_FALSE(basic_authorized("Basic !!!!", expected));
     CHECK_FALSE(basic_authorized("", expected));
+}
+
+namespace {
+
+// `openssl passwd -6 -salt saltsalt 'correct horse'`: made by another implementation than the one checking it.
+const std::string openssl_hash =
+    "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0";
+
+/// A SHA-512 crypt hash of `password` with a fresh salt, as `mkpasswd -m sha-512` makes one.
+std::string sha512_crypt(const std::string& password, unsigned long rounds = 0)
+{
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    REQUIRE(::crypt_gensalt_rn("$6$", rounds, nullptr, 0, setting, sizeof setting) != nullptr);
+    crypt_data data{};
+    const char* hash = ::crypt_rn(password.c_str(), setting, &data, sizeof data);
+    REQUIRE(hash != nullptr);
+    return hash;
+}
+
+} // namespace
+
+TEST_CASE("crypt_matches: a SHA-512 crypt hash accepts its password and nothing else", "[stats][auth]")
+{
+    CHECK(crypt_matches("correct horse", openssl_hash));
+    CHECK_FALSE(crypt_matches("correct horsE", openssl_hash));
+    CHECK_FALSE(crypt_matches("correct horse ", openssl_hash));
+    CHECK_FALSE(crypt_matches("", openssl_hash));
+    // crypt(3) reads a C string: what follows a NUL must not be ignored into a match.
+    CHECK_FALSE(crypt_matches(std::string("correct horse\0anything", 22), openssl_hash));
+
+    std::mt19937 rng(18);
+    for (int i = 0; i < 5; ++i) {
+        std::string password(1 + rng() % 40, ' ');
+        for (char& c : password) c = static_cast<char>(0x20 + rng() % 95);
+        const std::string hash = sha512_crypt(password, i == 0 ? 1000 : 0);
+        INFO(password << " " << hash);
+        CHECK(crypt_matches(password, hash));
+        CHECK_FALSE(crypt_matches(password + "x", hash));
+    }
+}
+
+TEST_CASE("crypt_matches: a hash libcrypt refuses matches nothing", "[stats][auth]")
+{
+    for (const std::string bad : {"", "*", "*0", "$6$", "$6$salt", "$x$abc$def", "hunter2"}) {
+        INFO(bad);
+        CHECK_FALSE(crypt_matches("hunter2", bad));
+        CHECK_FALSE(crypt_matches("", bad));
+    }
+}
+
+TEST_CASE("basic_authorized checks a password against password_hash when one is set", "[stats][auth]")
+{
+    const basic_credentials expected{"admin", "", openssl_hash};
+    CHECK(basic_authorized("Basic YWRtaW46Y29ycmVjdCBob3JzZQ==", expected));       // admin:correct horse
+    CHECK_FALSE(basic_authorized("Basic cm9vdDpjb3JyZWN0IGhvcnNl", expected));     // root:correct horse
+    CHECK_FALSE(basic_authorized("Basic YWRtaW46", expected));                     // admin: (the unused password field)
+    CHECK_FALSE(basic_authorized("Basic YWRtaW46" + std::string("JDYkc2FsdHNhbHQk"), expected)); // admin:$6$saltsalt$
 }
 
 TEST_CASE("the 401 challenge names the configured realm, quoted safely", "[stats][auth]")

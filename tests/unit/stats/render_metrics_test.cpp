@@ -87,6 +87,8 @@ TEST_CASE("metrics: every patroxy family, with its type", "[stats][metrics]")
         {"patroxy_leader_changes_total", "counter"},
         {"patroxy_cancel_requests_total", "counter"},
         {"patroxy_config_reloads_total", "counter"},
+        {"patroxy_config_reload_failures_total", "counter"},
+        {"patroxy_config_last_reload_successful", "gauge"},
         {"patroxy_relay_buffers", "gauge"},
         {"patroxy_relay_buffer_size_bytes", "gauge"},
         {"patroxy_stats_tls_handshake_failures_total", "counter"},
@@ -102,6 +104,8 @@ TEST_CASE("metrics: every patroxy family, with its type", "[stats][metrics]")
         {"patroxy_listener_bytes_in_total", "counter"},
         {"patroxy_listener_bytes_out_total", "counter"},
         {"patroxy_listener_eligible_members", "gauge"},
+        {"patroxy_listener_info", "gauge"},
+        {"patroxy_listener_max_lag_bytes", "gauge"},
         {"patroxy_sessions_killed_total", "counter"},
         {"patroxy_listener_tls_handshakes_total", "counter"},
         {"patroxy_listener_tls_handshake_failures_total", "counter"},
@@ -144,9 +148,18 @@ TEST_CASE("metrics: process-wide series", "[stats][metrics]")
     CHECK(has_line(text, R"(patroxy_cancel_requests_total{result="unknown_key"} 2)"));
     CHECK(has_line(text, R"(patroxy_cancel_requests_total{result="failed"} 1)"));
     CHECK(has_line(text, "patroxy_config_reloads_total 1"));
+    CHECK(has_line(text, "patroxy_config_reload_failures_total 2"));
+    CHECK(has_line(text, "patroxy_config_last_reload_successful 1"));
     CHECK(has_line(text, R"(patroxy_relay_buffers{state="in_use"} 6)"));
     CHECK(has_line(text, R"(patroxy_relay_buffers{state="free"} 58)"));
     CHECK(has_line(text, "patroxy_relay_buffer_size_bytes 32768"));
+}
+
+TEST_CASE("metrics: a refused reload reads 0 until one is applied", "[stats][metrics]")
+{
+    stats_view v = test::sample_view();
+    v.last_reload_ok = false;
+    CHECK(has_line(render_metrics(v), "patroxy_config_last_reload_successful 0"));
 }
 
 TEST_CASE("metrics: the HTTPS stats listener's failed handshakes, by reason", "[stats][metrics]")
@@ -178,6 +191,10 @@ TEST_CASE("metrics: listener series", "[stats][metrics]")
     CHECK(has_line(text, R"(patroxy_listener_accept_pauses_total{listener="replicas"} 0)"));
     CHECK(has_line(text, R"(patroxy_listener_bytes_out_total{listener="primary"} 987654321)"));
     CHECK(has_line(text, R"(patroxy_listener_eligible_members{listener="primary"} 1)"));
+    CHECK(has_line(text, R"(patroxy_listener_info{listener="primary",role="primary"} 1)"));
+    CHECK(has_line(text, R"(patroxy_listener_info{listener="replicas",role="replica"} 1)"));
+    CHECK(has_line(text, R"(patroxy_listener_max_lag_bytes{listener="replicas"} 1048576)"));
+    CHECK(text.find(R"(patroxy_listener_max_lag_bytes{listener="primary"})") == std::string::npos); // unbounded
     CHECK(has_line(text, R"(patroxy_sessions_killed_total{listener="primary",reason="role_lost"} 2)"));
     CHECK(has_line(text, R"(patroxy_sessions_killed_total{listener="primary",reason="member_down"} 1)"));
     CHECK(has_line(text, R"(patroxy_sessions_killed_total{listener="replicas",reason="over_lag"} 1)"));

@@ -75,6 +75,7 @@ inline listener_row sample_primary_listener()
     l.name = "primary";
     l.bind = "127.0.0.1:5000";
     l.routes = "role primary";
+    l.role = "primary";
     l.balance = "roundrobin";
     l.queue_cur = 0;
     l.queue_max = 4;
@@ -159,6 +160,8 @@ inline listener_row sample_replicas_listener()
     l.name = "replicas";
     l.bind = "127.0.0.1:5001";
     l.routes = "role replica, max_lag 1MB";
+    l.role = "replica";
+    l.max_lag_bytes = 1024 * 1024;
     l.balance = "leastconn";
     l.queue_timeout = 0ms;
     l.sessions_cur = 5;
@@ -275,6 +278,8 @@ inline stats_view sample_view()
     v.leader_changes = 1;
     v.cancels = {7, 2, 1, 3};
     v.reloads = 1;
+    v.reload_failures = 2;
+    v.last_reload_ok = true; // failed twice, then applied
     v.relay_buffers = {.in_use = 6, .free = 58, .bytes_each = 32768};
     v.stats_listener.tls = true;
     v.stats_listener.tls_handshake_failures = {{"closed", 5}, {"no_client_certificate", 2}, {"timeout", 3}};

@@ -197,7 +197,7 @@ http_client::http_client(asio::any_io_executor ex, std::string host, std::uint16
       socket_(ex),
       resolver_(ex, host_, port),
       timer_(ex),
-      parser_(limits.max_header_bytes, limits.max_body_bytes)
+      parser_(response_limits(limits))
 {
     const bool bracket = host_.find(':') != std::string::npos; // only IPv6 literals contain ':'
     host_header_ = (bracket ? "[" + host_ + "]" : host_) + ":" + service_;
@@ -217,6 +217,7 @@ std::string http_client::describe(std::error_code ec) const
 {
     if (ec == http_errc::tls_failed) return tls_failure_;
     if (ec == http_errc::tls_timeout) return "TLS handshake with " + host_header_ + " timed out";
+    if (ec == http_errc::malformed_response && codec_error_) return ec.message() + ": " + codec_error_.message();
     return ec.message();
 }
 
@@ -394,7 +395,7 @@ asio::awaitable<http_client::exchange_result> http_client::exchange(Stream& stre
             co_return out;
         }
         const auto [ec, n] = std::get<0>(read);
-        http_response_parser::result parsed;
+        protocol::http::parse_result parsed;
         if (n > 0) {
             out.nothing_received = false;
             parsed = parser_.feed(std::string_view(read_buffer_.data(), n));
@@ -405,12 +406,13 @@ asio::awaitable<http_client::exchange_result> http_client::exchange(Stream& stre
             out.error = broken(ec);
             co_return out;
         }
-        if (parsed.state == http_response_parser::status::error) {
-            out.error = parsed.error;
+        if (parsed.state == protocol::http::parse_status::error) {
+            codec_error_ = parsed.error;
+            out.error = from_codec_error(parsed.error);
             co_return out;
         }
-        if (parsed.state == http_response_parser::status::done) {
-            out.response = parser_.take_response();
+        if (parsed.state == protocol::http::parse_status::done) {
+            out.response = parser_.take();
             // Bytes after the response were never asked for: the stream is out of step, drop it.
             out.reusable = out.response.keep_alive && n > 0 && parsed.consumed == n;
             co_return out;

@@ -1,11 +1,13 @@
 // The Patroni REST client: HTTP/1.x GET over Asio coroutines, plain or over TLS (https://), with
 // connect and response deadlines, keeping the connection when the server allows it (Patroni
-// 3.0.2 answers HTTP/1.0 and closes). The socket side only; framing is http_response_parser's job.
+// 3.0.2 answers HTTP/1.0 and closes). The socket side only; framing is the HTTP/1.1 codec's job
+// (protocol/http/response_parser.hpp).
 #pragma once
 
 #include "config/config.hpp"
-#include "health/http/http_response_parser.hpp"
+#include "health/http/http_errc.hpp"
 #include "health/resolve/host_resolver.hpp"
+#include "protocol/http/response_parser.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -94,7 +96,8 @@ public:
 
     /// `ec` from get() as a line for logs and the stats page; for TLS failures it names the
     /// server and OpenSSL's reason ("TLS handshake with 127.0.0.1:8443 failed: certificate
-    /// verify failed (unable to get local issuer certificate)"). Holds no credentials.
+    /// verify failed (unable to get local issuer certificate)"), for a malformed response what the
+    /// codec refused ("malformed HTTP response: malformed HTTP field line"). Holds no credentials.
     [[nodiscard]] std::string describe(std::error_code ec) const;
 
     /// The socket-level cause of the last connect_failed or closed_early (e.g. connection_refused,
@@ -156,7 +159,8 @@ private:
     std::string tls_failure_; ///< what describe() says about the last TLS failure
     host_resolver resolver_;   ///< for a host name; unused for an IP literal
     asio::steady_timer timer_; ///< the deadline of the current phase (connect or response)
-    http_response_parser parser_;
+    protocol::http::response_parser parser_;
+    std::error_code codec_error_; ///< the codec's reason for the last malformed_response
     std::string request_;
     std::array<char, 4096> read_buffer_{};
     std::error_code last_transport_error_;

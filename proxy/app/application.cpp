@@ -12,6 +12,7 @@
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/routing/disabled_members.hpp"
+#include "proxy/session/listener_runtime.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/stats/event_log.hpp"
 #include "proxy/stats/http_server.hpp"
@@ -228,7 +229,11 @@ void application::start_accepting()
 {
     for (auto& [name, b] : bound_) {
         if (b.accepting) continue;
-        b.sockets->start(*b.runtime, env_);
+        b.sockets->start(name, [runtime = b.runtime, &env = env_](tcp_socket socket, const asio::ip::tcp::endpoint& peer,
+                                                                   worker& target) {
+            runtime->counters.accepted.fetch_add(1, std::memory_order_relaxed);
+            start_session(std::move(socket), peer, *runtime, target, env);
+        }, b.runtime->counters.accept_pauses);
         b.accepting = true;
     }
 }

@@ -2,7 +2,7 @@
 
 #include "health/http/http_client.hpp"
 
-#include "proxy/net/listener.hpp"
+#include "proxy/session/listener_runtime.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/session/session.hpp"
 

@@ -2,7 +2,7 @@
 // form, and the proxy's own health for load balancers and Kubernetes probes.
 #pragma once
 
-#include "proxy/stats/http_request.hpp"
+#include "proxy/stats/http_reply.hpp"
 #include "proxy/stats/stats_view.hpp"
 
 #include <functional>

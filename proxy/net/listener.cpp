@@ -1,11 +1,11 @@
-// Listening: a socket per worker in one SO_REUSEPORT group, and each worker's accept loop.
+// Listening: a socket per worker in one SO_REUSEPORT group, and each worker's accept loop, which
+// hands every accepted connection to its owner's callback.
 #include "proxy/net/listener.hpp"
 
 #include "proxy/net/accept_backoff.hpp"
 #include "proxy/net/nonblocking_sockets.hpp"
 #include "proxy/net/socket_options.hpp"
 #include "proxy/net/worker_pool.hpp"
-#include "proxy/session/session.hpp"
 #include "proxy/support/log.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -20,17 +20,15 @@ namespace {
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-/// Accepts on `acceptor` until it is closed, starting a session per connection on the least
-/// loaded worker: `owner` itself unless another worker has fewer sessions, which then gets the
-/// connection handed over (its socket registered with that worker's reactor, the session
-/// started on its thread). Runs on `owner`'s thread and holds the acceptor, which outlives the
-/// listener_sockets.
-task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runtime& listener, worker& owner,
-                       worker_pool& workers, session_env& env)
+/// Accepts on `acceptor` until it is closed, handing each connection to `on_accept` with the
+/// least loaded worker: `owner` itself unless another worker has fewer sessions, which then gets
+/// the connection (its socket registered with that worker's reactor). Runs on `owner`'s thread
+/// and holds the acceptor and the handler, which outlive the listener_sockets.
+task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, std::string name, accept_handler on_accept,
+                       std::atomic<std::uint64_t>& accept_pauses, worker& owner, worker_pool& workers)
 {
     const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable_t<io_executor>{});
-    accept_backoff backoff("listener=" + listener.cfg.name + " worker=" + std::to_string(owner.id()),
-                           listener.counters.accept_pauses);
+    accept_backoff backoff("listener=" + name + " worker=" + std::to_string(owner.id()), accept_pauses);
     for (;;) {
         auto [ec, batch] = co_await async_accept_batch(*acceptor, nothrow);
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
@@ -38,13 +36,12 @@ task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runt
             worker& target = workers.least_loaded(owner);
             tcp_socket socket(target.context().get_executor());
             if (auto failed = batch.take(i, socket)) {
-                log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
+                log_line(log_level::error) << "listener=" << name << " worker=" << owner.id()
                                            << " an accepted connection could not be registered: " << failed.message();
                 continue;
             }
-            listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
             // The peer's address comes with the accept: no getpeername() per connection.
-            start_session(std::move(socket), batch.peer(i), listener, target, env);
+            on_accept(std::move(socket), batch.peer(i), target);
         }
         // Out of descriptors or similar: pause and back off instead of spinning (accept_backoff.hpp).
         if (ec)
@@ -91,11 +88,11 @@ std::unique_ptr<listener_sockets> listener_sockets::bind(const asio::ip::tcp::en
     return std::make_unique<listener_sockets>(workers, std::move(acceptors));
 }
 
-void listener_sockets::start(listener_runtime& listener, session_env& env)
+void listener_sockets::start(std::string name, accept_handler on_accept, std::atomic<std::uint64_t>& accept_pauses)
 {
     for (std::size_t i = 0; i < acceptors_.size(); ++i) {
         auto& owner = workers_.at(i);
-        asio::co_spawn(owner.context(), accept_loop(acceptors_[i], listener, owner, workers_, env), asio::detached);
+        asio::co_spawn(owner.context(), accept_loop(acceptors_[i], name, on_accept, accept_pauses, owner, workers_), asio::detached);
     }
 }
 

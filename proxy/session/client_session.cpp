@@ -3,7 +3,7 @@
 #include "proxy/session/client_session.hpp"
 
 #include "proxy/net/eager_write.hpp"
-#include "proxy/net/listener.hpp"
+#include "proxy/session/listener_runtime.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/cancel_registry.hpp"
 #include "proxy/session/deadline_sweeps.hpp"

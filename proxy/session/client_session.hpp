@@ -20,7 +20,7 @@
 #include "protocol/message_scanner.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/net/buffer_pool.hpp"
-#include "proxy/net/listener.hpp"
+#include "proxy/session/listener_runtime.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/kill_policy.hpp"
 #include "proxy/routing/route.hpp"

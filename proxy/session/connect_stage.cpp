@@ -4,7 +4,7 @@
 // failing the client (DESIGN.md, session lifecycle step 5).
 #include "proxy/session/client_session.hpp"
 
-#include "proxy/net/listener.hpp"
+#include "proxy/session/listener_runtime.hpp"
 #include "proxy/net/server_connect.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/support/log.hpp"

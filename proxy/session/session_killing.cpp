@@ -1,5 +1,5 @@
 // Applying kill_policy to a worker's live sessions after a snapshot change.
-#include "proxy/net/listener.hpp"
+#include "proxy/session/listener_runtime.hpp"
 #include "proxy/net/worker_pool.hpp"
 #include "proxy/routing/kill_policy.hpp"
 #include "proxy/session/client_session.hpp"

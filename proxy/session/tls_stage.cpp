@@ -4,7 +4,7 @@
 // relay: cancel keys, ReadyForQuery, a 57P01 at a message boundary, byte counts.
 #include "proxy/session/client_session.hpp"
 
-#include "proxy/net/listener.hpp"
+#include "proxy/session/listener_runtime.hpp"
 #include "proxy/support/log.hpp"
 
 #include "protocol/sasl.hpp"

@@ -2,7 +2,7 @@
 // is checked before it is used as an index) and constant-time comparison.
 #include "proxy/stats/basic_auth.hpp"
 
-#include "proxy/stats/http_request.hpp"
+#include "protocol/http/field_text.hpp"
 
 #include <crypt.h>
 
@@ -11,6 +11,8 @@
 #include <memory>
 
 namespace patroxy::proxy::stats {
+
+namespace http = protocol::http;
 namespace {
 
 constexpr std::uint8_t invalid = 0xff;
@@ -62,9 +64,9 @@ std::optional<basic_credentials> parse_basic_authorization(std::string_view fiel
 {
     constexpr std::string_view scheme = "basic";
     const auto blank = field_value.find(' ');
-    if (blank == std::string_view::npos || !http_text::iequals(field_value.substr(0, blank), scheme))
+    if (blank == std::string_view::npos || !http::iequals(field_value.substr(0, blank), scheme))
         return std::nullopt;
-    const auto decoded = base64_decode(http_text::trim(field_value.substr(blank + 1)));
+    const auto decoded = base64_decode(http::trim(field_value.substr(blank + 1)));
     if (!decoded) return std::nullopt;
     const auto colon = decoded->find(':');
     if (colon == std::string::npos) return std::nullopt;

@@ -2,7 +2,7 @@
 // zlib counts bytes in 32-bit uInt.
 #include "proxy/stats/gzip.hpp"
 
-#include "proxy/stats/http_request.hpp"
+#include "protocol/http/field_text.hpp"
 
 #include <zlib.h>
 
@@ -11,6 +11,8 @@
 #include <limits>
 
 namespace patroxy::proxy::stats {
+
+namespace http = protocol::http;
 namespace {
 
 constexpr int gzip_window_bits = 16 + MAX_WBITS; // 16: gzip header and trailer instead of zlib's
@@ -97,19 +99,19 @@ bool accepts_gzip(std::string_view accept_encoding)
 {
     std::optional<bool> gzip;     // set when gzip or x-gzip is named
     std::optional<bool> wildcard; // set when * is named
-    http_text::for_each_element(accept_encoding, [&](std::string_view element) {
+    http::for_each_element(accept_encoding, [&](std::string_view element) {
         const auto semicolon = element.find(';');
-        const auto coding = http_text::trim(element.substr(0, semicolon));
+        const auto coding = http::trim(element.substr(0, semicolon));
         bool acceptable = true;
         auto params = semicolon == std::string_view::npos ? std::string_view{} : element.substr(semicolon + 1);
         while (!params.empty()) {
             const auto next = params.find(';');
-            const auto param = http_text::trim(params.substr(0, next));
-            if (param.size() >= 2 && http_text::to_lower(param[0]) == 'q' && param[1] == '=')
-                acceptable = !zero_quality(http_text::trim(param.substr(2)));
+            const auto param = http::trim(params.substr(0, next));
+            if (param.size() >= 2 && http::to_lower(param[0]) == 'q' && param[1] == '=')
+                acceptable = !zero_quality(http::trim(param.substr(2)));
             params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
         }
-        if (http_text::iequals(coding, "gzip") || http_text::iequals(coding, "x-gzip"))
+        if (http::iequals(coding, "gzip") || http::iequals(coding, "x-gzip"))
             gzip = gzip.value_or(false) || acceptable;
         else if (coding == "*")
             wildcard = acceptable;

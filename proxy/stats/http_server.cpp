@@ -1,9 +1,11 @@
 // The socket side of the stats server: the accept loop, one coroutine per connection that (over
-// HTTPS, after the handshake) feeds http_request_parser and writes replies in order, each
+// HTTPS, after the handshake) feeds the HTTP codec's request_parser and writes replies in order, each
 // handshake, read and write raced against the connection's deadline (STYLE.md section 3), and
 // the reply's framing, auth, gzip and timing.
 #include "proxy/stats/http_server.hpp"
 
+#include "protocol/http/field_text.hpp"
+#include "protocol/http/request_parser.hpp"
 #include "proxy/stats/gzip.hpp"
 #include "proxy/stats/http_stream.hpp"
 #include "proxy/support/control_server.hpp"
@@ -55,6 +57,7 @@ struct http_server_state {
 
 namespace {
 
+namespace http = protocol::http;
 using detail::http_server_state;
 using clock_type = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
@@ -107,6 +110,20 @@ std::string_view reason_phrase(unsigned status) noexcept
     }
 }
 
+/// The status a request the codec refused is answered with.
+unsigned refusal_status(const std::error_code& codec_error) noexcept
+{
+    switch (static_cast<http::http_errc>(codec_error.value())) {
+    case http::http_errc::unsupported_version: return 505;
+    case http::http_errc::unsupported_transfer_coding: return 501;
+    case http::http_errc::start_line_too_long: return 414;
+    case http::http_errc::fields_too_large:
+    case http::http_errc::too_many_fields: return 431;
+    case http::http_errc::body_too_large: return 413;
+    default: return 400;
+    }
+}
+
 /// A short plain-text reply "<status> <reason>\n", for what the server answers itself.
 http_reply plain_reply(unsigned status)
 {
@@ -129,14 +146,14 @@ struct reply_context {
 /// Fields the server writes itself; a handler's copies would break framing or repeat them.
 bool server_owned(std::string_view name) noexcept
 {
-    return http_text::iequals(name, "content-length") || http_text::iequals(name, "transfer-encoding") ||
-           http_text::iequals(name, "connection");
+    return http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding") ||
+           http::iequals(name, "connection");
 }
 
 bool has_field(const http_reply& reply, std::string_view name) noexcept
 {
     for (const auto& field : reply.headers)
-        if (http_text::iequals(field.first, name)) return true;
+        if (http::iequals(field.first, name)) return true;
     return false;
 }
 
@@ -300,7 +317,7 @@ private:
     http_stream stream_;
     asio::steady_timer timer_;
     std::shared_ptr<http_server_state> state_;
-    http_request_parser parser_;
+    http::request_parser parser_;
     std::string pending_; ///< received and not yet parsed (the start of a pipelined request)
     std::string out_;     ///< the bytes being written
     std::array<char, 8192> buffer_{};
@@ -389,12 +406,12 @@ void http_connection::respond(const http_request& request, bool keep_alive)
 {
     reply_context ctx;
     ctx.head = request.method == "HEAD";
-    ctx.accepts_gzip = accepts_gzip(request.header("accept-encoding"));
+    ctx.accepts_gzip = accepts_gzip(request.header("accept-encoding").value_or(""));
     ctx.keep_alive = keep_alive;
     ctx.version_minor = request.version_minor;
 
     const auto& auth = state_->auth;
-    if (auth && request.path != "/health" && !basic_authorized(request.header("authorization"), *auth)) {
+    if (auth && request.path != "/health" && !basic_authorized(request.header("authorization").value_or(""), *auth)) {
         auto reply = plain_reply(401);
         reply.headers.emplace_back("WWW-Authenticate", state_->challenge);
         out_ = serialize(std::move(reply), ctx);
@@ -430,16 +447,16 @@ asio::awaitable<void> http_connection::run()
         const auto parsed = parser_.feed(pending_);
         pending_.erase(0, parsed.consumed);
 
-        if (parsed.state == http_request_parser::status::error) {
-            out_ = error_response(static_cast<unsigned>(parsed.error));
+        if (parsed.state == http::parse_status::error) {
+            out_ = error_response(refusal_status(parsed.error));
             const bool written = co_await write_out();
             if (written) co_await close_gracefully();
             co_return;
         }
-        if (parsed.state == http_request_parser::status::done) {
-            const auto request = parser_.take_request();
+        if (parsed.state == http::parse_status::done) {
+            const auto request = parser_.take();
             parser_.reset();
-            const bool keep_alive = request.keep_alive() && !state_->stopped;
+            const bool keep_alive = request.keep_alive && !state_->stopped;
             respond(request, keep_alive);
             const bool written = co_await write_out();
             if (!written) co_return;

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "proxy/stats/basic_auth.hpp"
-#include "proxy/stats/http_request.hpp"
+#include "proxy/stats/http_reply.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/ip/tcp.hpp>
@@ -26,7 +26,7 @@ namespace patroxy::proxy::stats {
 
 /// Bounds on what one client may cost.
 struct http_server_limits {
-    http_request_limits request{}; ///< byte caps on one request (414, 431, 413)
+    protocol::http::limits request = default_request_limits(); ///< caps on one request (414, 431, 413)
     /// A request must arrive completely within this, counted from its first byte (from the accept
     /// for a connection's first request, so over HTTPS the handshake is inside it); past it: 408
     /// and close (before the handshake completed: just the close). Also bounds writing one reply,
@@ -60,9 +60,9 @@ struct http_server_state;
 /// Every reply carries Content-Length, `Server: patroxy`, `Cache-Control: no-store` and
 /// `Server-Timing: render;dur=<ms>` (the handler's running time). With credentials configured,
 /// every path but "/health" needs them (401 with `WWW-Authenticate` otherwise). Bodies over 1 kB go
-/// out gzip-compressed to clients that accept it. A malformed or oversized request is answered
-/// (400, 408, 411, 413, 414, 431, 505) and its connection closed; a handler that throws gives a
-/// 500 and the connection goes on.
+/// out gzip-compressed to clients that accept it. A request body may come with Content-Length or
+/// chunked. A malformed or oversized request is answered (400, 408, 413, 414, 431, 501, 505) and
+/// its connection closed; a handler that throws gives a 500 and the connection goes on.
 ///
 /// Over HTTPS (use_tls()) each connection starts with the handshake; after it the connection is
 /// served exactly as a plain one. A client that sends a plain HTTP request instead is answered

@@ -139,7 +139,7 @@ TEST_CASE("Patroni 3.0.2's HTTP/1.0 answer is read and the connection closed", "
     const auto first = get(io, client);
     REQUIRE_FALSE(first.error);
     CHECK(first.response.status == 200);
-    CHECK(first.response.minor_version == 0);
+    CHECK(first.response.version_minor == 0);
     CHECK(first.response.body == body);
     CHECK(first.response.header("content-type") == "application/json");
     CHECK_FALSE(first.response.keep_alive);
@@ -491,6 +491,8 @@ TEST_CASE("fault modes of the fake give the right error within the timeout", "[c
         const auto r = get(io, client);
         CHECK(r.error == http_errc::malformed_response);
         CHECK(r.elapsed < limits.response_timeout);
+        // The log line and the stats page say what the codec refused.
+        CHECK(client.describe(r.error) == "malformed HTTP response: malformed HTTP start line");
     }
     SECTION("a close mid-body is closed_early, at once")
     {

@@ -235,10 +235,10 @@ TEST_CASE("stats server: gzip when the client accepts it and the body is big", "
 TEST_CASE("stats server: each limit answers its status and closes", "[stats][http_server]")
 {
     http_server_limits limits;
-    limits.request.max_request_line = 256;
-    limits.request.max_header_bytes = 512;
-    limits.request.max_headers = 8;
-    limits.request.max_body = 1024;
+    limits.request.max_start_line = 256;
+    limits.request.max_field_bytes = 512;
+    limits.request.max_fields = 8;
+    limits.request.max_body_bytes = 1024;
     server_fixture f(limits);
 
     expect_refused(f.port, "GET / HTTP/1.1\r\nbroken header\r\n\r\n", 400);
@@ -252,7 +252,12 @@ TEST_CASE("stats server: each limit answers its status and closes", "[stats][htt
     expect_refused(f.port, "POST / HTTP/1.1\r\nContent-Length: 1025\r\n\r\n", 413);
     // With the body on its way: the reply must survive the unread bytes (lingering close).
     expect_refused(f.port, "POST / HTTP/1.1\r\nContent-Length: 60000\r\n\r\n" + std::string(60000, 'b'), 413);
-    expect_refused(f.port, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411);
+    // A chunked body over the cap is refused at the chunk that crosses it.
+    expect_refused(f.port, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + std::string(1024, 'c') +
+                               "\r\n1\r\n",
+                   413);
+    expect_refused(f.port, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
+    expect_refused(f.port, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400);
     expect_refused(f.port, "GET / HTTP/2.0\r\n\r\n", 505);
 
     // A refused request on a connection that served one before: the earlier answer stands.
@@ -262,6 +267,17 @@ TEST_CASE("stats server: each limit answers its status and closes", "[stats][htt
     REQUIRE(bad.has_value());
     CHECK(bad->status == 400);
     CHECK(client.closed_by_server());
+}
+
+TEST_CASE("stats server: a chunked request body is decoded, and the connection goes on", "[stats][http_server]")
+{
+    server_fixture f;
+    raw_client client(f.port);
+    const auto echoed = client.ask("POST /echo?c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                   "6;ext=1\r\nhello \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n");
+    CHECK(echoed.status == 200);
+    CHECK(echoed.body == "POST c hello world");
+    CHECK(client.ask(get_root).status == 200);
 }
 
 TEST_CASE("stats server: Expect: 100-continue", "[stats][http_server]")

@@ -9,6 +9,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -23,11 +24,28 @@ namespace {
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+/// Registers `connection` with the reactor of `owner`, whose thread this runs on, and starts
+/// its session there.
+void serve(accepted_descriptor connection, listener_runtime& listener, worker& owner, session_env& env)
+{
+    tcp_socket socket(owner.context().get_executor());
+    if (auto failed = connection.adopt(socket)) {
+        log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
+                                   << " an accepted connection could not be registered: " << failed.message();
+        return;
+    }
+    listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+    // The peer's address comes with the accept: no getpeername() per connection.
+    start_session(std::move(socket), connection.peer(), listener, owner, env);
+}
+
 /// Accepts on `acceptor` until it is closed, starting a session per connection on the least
 /// loaded worker: `owner` itself unless another worker has fewer sessions, which then gets the
-/// connection handed over (its socket registered with that worker's reactor, the session
-/// started on its thread). Runs on `owner`'s thread and holds the acceptor, which outlives the
-/// listener_sockets.
+/// connection handed over: the descriptor travels, and that worker registers it with its own
+/// reactor on its own thread. Registered from here, the other worker's epoll_wait() could
+/// report the socket while this thread still set up the reactor's state of it (a data race
+/// TSan found, tests/integration/threads_test.cpp). Runs on `owner`'s thread and holds the
+/// acceptor, which outlives the listener_sockets.
 task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runtime& listener, worker& owner,
                        worker_pool& workers, session_env& env)
 {
@@ -37,15 +55,15 @@ task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, listener_runt
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             worker& target = workers.least_loaded(owner);
-            tcp_socket socket(target.context().get_executor());
-            if (auto failed = batch.take(i, socket)) {
-                log_line(log_level::error) << "listener=" << listener.cfg.name << " worker=" << owner.id()
-                                           << " an accepted connection could not be registered: " << failed.message();
+            if (&target == &owner) {
+                serve(batch.release(i), listener, owner, env);
                 continue;
             }
-            listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-            // The peer's address comes with the accept: no getpeername() per connection.
-            start_session(std::move(socket), batch.peer(i), listener, target, env);
+            target.arriving.fetch_add(1, std::memory_order_relaxed);
+            asio::post(target.context(), [connection = batch.release(i), &listener, &target, &env]() mutable {
+                serve(std::move(connection), listener, target, env);
+                target.arriving.fetch_sub(1, std::memory_order_relaxed); // counted in sessions by now
+            });
         }
         if (ec) {
             // Out of descriptors or similar: say so and back off instead of spinning.

@@ -264,7 +264,7 @@ TEST_CASE("threads: four workers serve clients and cancels while the config relo
     const std::uint64_t opened = client_threads * (1 + sessions_per_client + sessions_per_client / cancel_every);
     CHECK(sessions_total(ports[2], "replicas") - replicas_before == opened);
     CHECK(poll_until([&] { return sessions_listed(admin("show sess"), "replicas") == 0; }, 10s));
-    CHECK(proxy.log().find("BUG") == std::string::npos);
+    CHECK(proxy.log().find(" BUG: ") == std::string::npos); // an exception escaped a handler
     CHECK(proxy.running());
     std::filesystem::remove_all(dir);
 }

@@ -43,8 +43,7 @@ struct leader_and_replica {
             patroni_member self;
             self.role = i == 0 ? "master" : "replica";
             apis[i].set_patroni_body(patroni_json(self).dump());
-            cluster_member entry{.name = name(i), .role = i == 0 ? "leader" : "replica",
-                                 .api_url = apis[i].api_url() + "/patroni", .port = shared_pg_server(i).port()};
+            cluster_member entry{.name = name(i), .role = i == 0 ? "leader" : "replica", .api_url = apis[i].api_url() + "/patroni", .port = shared_pg_server(i).port()};
             if (i != 0) entry.lag = 0;
             dcs.push_back(std::move(entry));
         }
@@ -63,14 +62,12 @@ std::string config_text(const leader_and_replica& cluster, const std::array<std:
 {
     json members = json::array();
     for (std::size_t i = 0; i < 2; ++i)
-        members.push_back({{"name", leader_and_replica::name(i)}, {"host", "127.0.0.1"},
-                           {"port", shared_pg_server(i).port()}, {"api", cluster.apis[i].api_url()}});
+        members.push_back({{"name", leader_and_replica::name(i)}, {"host", "127.0.0.1"}, {"port", shared_pg_server(i).port()}, {"api", cluster.apis[i].api_url()}});
     const auto bind = [](std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); };
     return json{
         {"cluster", {{"scope", "demo"}, {"members", std::move(members)}}},
         {"health", {{"interval", "100ms"}, {"fast_interval", "100ms"}, {"timeout", "1s"}, {"fall", 3}, {"rise", 1}}},
-        {"listeners", json::array({{{"name", "primary"}, {"bind", bind(ports[0])}, {"role", "primary"},
-                                    {"queue_timeout", "2s"}, {"max_connections", 100 + generation}},
+        {"listeners", json::array({{{"name", "primary"}, {"bind", bind(ports[0])}, {"role", "primary"}, {"queue_timeout", "2s"}, {"max_connections", 100 + generation}},
                                    {{"name", "replicas"}, {"bind", bind(ports[1])}, {"role", "replica"}}})},
         {"timeouts", {{"connect", "2s"}, {"startup", "5s"}}},
         {"workers", 4},

@@ -27,6 +27,8 @@ packages=(
   # (/usr/share/java/postgresql.jar), compiled against and run with Debian 12's JDK (javac at test
   # time); node-postgres comes from npm (tests/drivers/install-node-modules), run by Node.js below
   libpostgresql-jdbc-java openjdk-17-jdk-headless
+  # style: .clang-format and .clang-tidy (tests/style/format-drift, tests/style/tidy)
+  clang-format-14 clang-tidy-14
 )
 # Node.js and npm for node-postgres: Debian's only when none is on the PATH. A NodeSource nodejs
 # bundles npm and conflicts with Debian's npm package, so the commands are asked for, not packages.

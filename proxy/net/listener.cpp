@@ -11,6 +11,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <sys/socket.h>
@@ -20,28 +21,53 @@ namespace {
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-/// Accepts on `acceptor` until it is closed, handing each connection to `on_accept` with the
-/// least loaded worker: `owner` itself unless another worker has fewer sessions, which then gets
-/// the connection (its socket registered with that worker's reactor). Runs on `owner`'s thread
-/// and holds the acceptor and the handler, which outlive the listener_sockets.
-task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, std::string name, accept_handler on_accept,
+/// What a listener's accept loops hand connections to. Shared with the hand-offs to other
+/// workers, which can still be queued there when the loop has ended.
+struct accept_target {
+    std::string name;
+    accept_handler on_accept;
+};
+
+/// Registers `connection` with the reactor of `owner`, whose thread this runs on, and hands it
+/// to the listener's handler there.
+void serve(accepted_descriptor connection, const accept_target& to, worker& owner)
+{
+    tcp_socket socket(owner.context().get_executor());
+    if (auto failed = connection.adopt(socket)) {
+        log_line(log_level::error) << "listener=" << to.name << " worker=" << owner.id()
+                                   << " an accepted connection could not be registered: " << failed.message();
+        return;
+    }
+    // The peer's address comes with the accept: no getpeername() per connection.
+    to.on_accept(std::move(socket), connection.peer(), owner);
+}
+
+/// Accepts on `acceptor` until it is closed, handing each connection to `on_accept` on the least
+/// loaded worker: `owner` itself unless another worker has fewer sessions, which then gets the
+/// connection handed over: the descriptor travels, and that worker registers it with its own
+/// reactor on its own thread. Registered from here, the other worker's epoll_wait() could
+/// report the socket while this thread still set up the reactor's state of it (a data race
+/// TSan found, tests/integration/threads_test.cpp). Runs on `owner`'s thread and holds the
+/// acceptor and the handler, which outlive the listener_sockets.
+task<void> accept_loop(std::shared_ptr<listening_socket> acceptor, std::shared_ptr<const accept_target> to,
                        std::atomic<std::uint64_t>& accept_pauses, worker& owner, worker_pool& workers)
 {
     const auto nothrow = asio::experimental::as_tuple(asio::use_awaitable_t<io_executor>{});
-    accept_backoff backoff("listener=" + name + " worker=" + std::to_string(owner.id()), accept_pauses);
+    accept_backoff backoff("listener=" + to->name + " worker=" + std::to_string(owner.id()), accept_pauses);
     for (;;) {
         auto [ec, batch] = co_await async_accept_batch(*acceptor, nothrow);
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             worker& target = workers.least_loaded(owner);
-            tcp_socket socket(target.context().get_executor());
-            if (auto failed = batch.take(i, socket)) {
-                log_line(log_level::error) << "listener=" << name << " worker=" << owner.id()
-                                           << " an accepted connection could not be registered: " << failed.message();
+            if (&target == &owner) {
+                serve(batch.release(i), *to, owner);
                 continue;
             }
-            // The peer's address comes with the accept: no getpeername() per connection.
-            on_accept(std::move(socket), batch.peer(i), target);
+            target.arriving.fetch_add(1, std::memory_order_relaxed);
+            asio::post(target.context(), [connection = batch.release(i), to, &target]() mutable {
+                serve(std::move(connection), *to, target);
+                target.arriving.fetch_sub(1, std::memory_order_relaxed); // counted in sessions by now
+            });
         }
         // Out of descriptors or similar: pause and back off instead of spinning (accept_backoff.hpp).
         if (ec)
@@ -90,9 +116,10 @@ std::unique_ptr<listener_sockets> listener_sockets::bind(const asio::ip::tcp::en
 
 void listener_sockets::start(std::string name, accept_handler on_accept, std::atomic<std::uint64_t>& accept_pauses)
 {
+    const auto to = std::make_shared<const accept_target>(accept_target{std::move(name), std::move(on_accept)});
     for (std::size_t i = 0; i < acceptors_.size(); ++i) {
         auto& owner = workers_.at(i);
-        asio::co_spawn(owner.context(), accept_loop(acceptors_[i], name, on_accept, accept_pauses, owner, workers_), asio::detached);
+        asio::co_spawn(owner.context(), accept_loop(acceptors_[i], to, accept_pauses, owner, workers_), asio::detached);
     }
 }
 

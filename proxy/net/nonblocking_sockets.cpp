@@ -39,9 +39,14 @@ accepted_batch::~accepted_batch()
         if (fds_[i] >= 0) ::close(fds_[i]);
 }
 
-std::error_code accepted_batch::take(std::size_t i, tcp_socket& socket)
+accepted_descriptor::~accepted_descriptor()
 {
-    return adopt(socket, peers_[i].protocol(), std::exchange(fds_[i], -1));
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::error_code accepted_descriptor::adopt(tcp_socket& socket)
+{
+    return proxy::adopt(socket, peer_.protocol(), std::exchange(fd_, -1));
 }
 
 bool accepted_batch::fill(int listener, std::error_code& ec) noexcept

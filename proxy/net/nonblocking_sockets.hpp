@@ -45,6 +45,27 @@ std::error_code open_nonblocking(tcp_socket& socket, const asio::ip::tcp& protoc
 /// Listens on `socket`, bound already; accept with async_accept_batch().
 std::error_code listen_nonblocking(listening_socket& socket);
 
+/// One accepted connection's descriptor, not yet handed to a socket object; closed if it is
+/// dropped so. Movable, so it can travel to the worker that will serve it.
+class accepted_descriptor {
+public:
+    accepted_descriptor(int fd, const asio::ip::tcp::endpoint& peer) noexcept : fd_(fd), peer_(peer) {}
+    accepted_descriptor(accepted_descriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)), peer_(other.peer_) {}
+    accepted_descriptor& operator=(accepted_descriptor&&) = delete;
+    ~accepted_descriptor();
+
+    [[nodiscard]] const asio::ip::tcp::endpoint& peer() const noexcept { return peer_; }
+    /// Hands the connection to `socket` (closed) as a non-blocking socket Asio knows to be so;
+    /// the descriptor is closed if that fails. On the thread that runs `socket`'s context only:
+    /// registering registers with that context's reactor, whose state of the socket is then set
+    /// up here, which must not race with its epoll_wait() reporting the socket.
+    std::error_code adopt(tcp_socket& socket);
+
+private:
+    int fd_;
+    asio::ip::tcp::endpoint peer_;
+};
+
 /// Connections accepted in one go: descriptors not yet handed to a socket object, which the
 /// batch closes if it is dropped with them.
 class accepted_batch {
@@ -60,9 +81,14 @@ public:
 
     [[nodiscard]] std::size_t size() const noexcept { return count_; }
     [[nodiscard]] const asio::ip::tcp::endpoint& peer(std::size_t i) const noexcept { return peers_[i]; }
-    /// Hands connection `i` to `socket` (closed, of the worker's context) as a non-blocking
-    /// socket Asio knows to be so; the descriptor is closed if that fails.
-    std::error_code take(std::size_t i, tcp_socket& socket);
+    /// Hands connection `i` to `socket` (closed, of the context that runs on this thread) as a
+    /// non-blocking socket Asio knows to be so; the descriptor is closed if that fails.
+    std::error_code take(std::size_t i, tcp_socket& socket) { return release(i).adopt(socket); }
+    /// Connection `i`, for another thread to adopt (accepted_descriptor::adopt()).
+    [[nodiscard]] accepted_descriptor release(std::size_t i) noexcept
+    {
+        return {std::exchange(fds_[i], -1), peers_[i]};
+    }
 
     /// Accepts from `listener` until its backlog is empty (true) or the batch is full (false).
     /// `ec` is set on a failure other than an empty backlog; what was accepted before it stays.

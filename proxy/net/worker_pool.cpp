@@ -113,16 +113,16 @@ void worker_pool::run_on_each_and_wait(const std::function<void(worker&)>& fn)
 std::uint64_t worker_pool::total_sessions() const noexcept
 {
     std::uint64_t total = 0;
-    for (const auto& w : workers_) total += w->sessions.load(std::memory_order_relaxed);
+    for (const auto& w : workers_) total += w->load();
     return total;
 }
 
 worker& worker_pool::least_loaded(worker& accepting) noexcept
 {
     worker* best = &accepting;
-    auto fewest = accepting.sessions.load(std::memory_order_relaxed);
+    auto fewest = accepting.load();
     for (const auto& w : workers_) {
-        const auto n = w->sessions.load(std::memory_order_relaxed);
+        const auto n = w->load();
         if (n < fewest) {
             best = w.get();
             fewest = n;

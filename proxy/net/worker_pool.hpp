@@ -82,6 +82,14 @@ public:
 
     /// Live sessions on this worker (read by other threads for the drain and the stats).
     std::atomic<std::uint32_t> sessions{0};
+    /// Connections another worker accepted and handed to this one, on their way to becoming
+    /// sessions here: load already, so the rest of the accepting worker's batch sees them.
+    std::atomic<std::uint32_t> arriving{0};
+    /// Sessions and arriving connections: what the accept balances by. Any thread.
+    [[nodiscard]] std::uint64_t load() const noexcept
+    {
+        return std::uint64_t{sessions.load(std::memory_order_relaxed)} + arriving.load(std::memory_order_relaxed);
+    }
 
 private:
     friend class worker_pool;
@@ -138,6 +146,8 @@ public:
     /// listening sockets closed before their address is bound again. Not on a worker thread.
     void run_on_each_and_wait(const std::function<void(worker&)>& fn);
 
+    /// Live sessions over all workers, with the connections on their way to one (the drain
+    /// waits for those too).
     [[nodiscard]] std::uint64_t total_sessions() const noexcept;
     /// The worker a new session should go to: `accepting`, unless another has fewer sessions
     /// (then the one with the fewest). The kernel spreads connections over the workers'

@@ -89,7 +89,7 @@ TEST_CASE("poller: a 401 counts toward fall and says what to fix", "[component][
     CHECK(patroni.unauthorized_requests() >= 2);
 }
 
-TEST_CASE("poller: a certificate that does not verify is L6RSP; a reload with the right CA brings the member up",
+TEST_CASE("poller: a certificate that does not verify is L6RSP, a reload with the right CA brings the member up",
           "[component][poller][tls]")
 {
     fake_patroni patroni(fake_patroni_tls{pki().server_cert, pki().server_key, {}});

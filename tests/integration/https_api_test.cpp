@@ -115,7 +115,7 @@ TEST_CASE("https member APIs with a client certificate and basic auth route the 
     CHECK(proxy.log().find("secret") == std::string::npos);
 }
 
-TEST_CASE("a CA that does not match fails the checks with OpenSSL's reason; SIGHUP with the right one repairs it",
+TEST_CASE("a CA that does not match fails the checks with OpenSSL's reason, SIGHUP with the right one repairs it",
           "[https_api]")
 {
     https_cluster cluster;

@@ -396,7 +396,7 @@ TEST_CASE("disabled: a member starts in maint on its listener, is routed once th
     CHECK(routes_to(reads.port, {node2}, 2s));
 }
 
-TEST_CASE("stats: the page at stats.uri with its ;csv, the realm in the challenge, hide_version, and admin off",
+TEST_CASE("stats: the page at stats.uri with its CSV export, the realm in the challenge, hide_version, and admin off",
           "[member_settings][stats]")
 {
     scripted_members members({shared_pg_server(0).port(), shared_pg_server(1).port()});

@@ -56,7 +56,7 @@ TEST_CASE("load_config_file reads a haproxy.cfg, with file:line under the path i
     CHECK(r.warnings.front().starts_with(path + ":6: 'log' has no effect"));
 }
 
-TEST_CASE("bind addresses in every form; several binds make several listeners", "[config][haproxy][bind]")
+TEST_CASE("bind addresses in every form, several binds make several listeners", "[config][haproxy][bind]")
 {
     CHECK(binds_of("*:5000") == std::vector<std::string>{"primary=0.0.0.0:5000"});
     CHECK(binds_of(":5000") == std::vector<std::string>{"primary=0.0.0.0:5000"});
@@ -252,7 +252,7 @@ TEST_CASE("a section may be disabled, and a stats uri with a query keeps its pat
                             without_shutdown_sessions(10)});
 }
 
-TEST_CASE("frontends and backends: the first unconditional use_backend wins; a listen without bind is a backend",
+TEST_CASE("frontends and backends: the first unconditional use_backend wins, a listen without bind is a backend",
           "[config][haproxy]")
 {
     const auto r = read_cfg("frontend fe\n    bind :5000\n    use_backend be_a\n    use_backend be_b\n"

@@ -31,7 +31,7 @@ std::string error_of(std::string_view line, const env_lookup& env = fixed_env())
 
 } // namespace
 
-TEST_CASE("blanks separate words; comments end the line", "[config][haproxy][tokenizer]")
+TEST_CASE("blanks separate words, comments end the line", "[config][haproxy][tokenizer]")
 {
     CHECK(ok("    server pg1 10.0.0.1:5432   check\tport 8008") ==
           words{"server", "pg1", "10.0.0.1:5432", "check", "port", "8008"});
@@ -43,7 +43,7 @@ TEST_CASE("blanks separate words; comments end the line", "[config][haproxy][tok
     CHECK(ok("mode tcp\r") == words{"mode", "tcp"}); // a CRLF file reads like an LF one
 }
 
-TEST_CASE("quotes keep blanks; single quotes keep everything", "[config][haproxy][tokenizer]")
+TEST_CASE("quotes keep blanks, single quotes keep everything", "[config][haproxy][tokenizer]")
 {
     CHECK(ok(R"(stats realm "HAProxy Statistics")") == words{"stats", "realm", "HAProxy Statistics"});
     CHECK(ok(R"(stats realm 'a "b" #c')") == words{"stats", "realm", R"(a "b" #c)"});

@@ -54,7 +54,7 @@ TEST_CASE("haproxy: an insecure-password, through an acl, is the plain password"
     CHECK(r.warnings.empty()); // the acl is read, not warned about as one patroxy ignores
 }
 
-TEST_CASE("haproxy: one stats user is kept; groups change nothing", "[config][haproxy][secrets]")
+TEST_CASE("haproxy: one stats user is kept, groups change nothing", "[config][haproxy][secrets]")
 {
     const auto r = read_cfg("userlist ops\n    group admins\n    user admin insecure-password a1 groups admins\n"
                             "    user viewer insecure-password v1\n" +

@@ -35,7 +35,7 @@ TEST_CASE("log: bad values are errors with their path", "[config][log]")
     CHECK(to_string(only_error(config_with(R"("log": { "colour": true })"))).starts_with("/log/colour: "));
 }
 
-TEST_CASE("haproxy.cfg: option tcplog turns session lines on; without it they are off, as in HAProxy",
+TEST_CASE("haproxy.cfg: option tcplog turns session lines on, without it they are off, as in HAProxy",
           "[config][haproxy][log]")
 {
     const std::string section = "listen primary\n    bind 127.0.0.1:5000\n    option httpchk\n"

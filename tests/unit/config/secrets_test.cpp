@@ -113,7 +113,7 @@ TEST_CASE("password_file: unreadable, empty or oversized is a config error namin
     }
 }
 
-TEST_CASE("password_env: the variable's value; unset or empty is an error naming the variable", "[config][secrets]")
+TEST_CASE("password_env: the variable's value, unset or empty is an error naming the variable", "[config][secrets]")
 {
     SECTION("set")
     {
@@ -140,7 +140,7 @@ TEST_CASE("password_env: the variable's value; unset or empty is an error naming
     }
 }
 
-TEST_CASE("sql_check's password may come from a file too; it stays optional", "[config][secrets]")
+TEST_CASE("sql_check's password may come from a file too, it stays optional", "[config][secrets]")
 {
     const temp_file file("monitor-pw\n");
     const config c = parsed(config_with(R"("health": { "sql_check": { "user": "monitor", "password_file": )" +

@@ -7,7 +7,7 @@
 using namespace patroxy::health;
 using namespace std::chrono_literals;
 
-TEST_CASE("a switchover's steps are warnings; two primaries is an error", "[health][incident]")
+TEST_CASE("a switchover's steps are warnings, two primaries is an error", "[health][incident]")
 {
     // Seen in every planned switchover: DCS leader 'stopping', no leader lock, the new leader
     // still in recovery for a moment.

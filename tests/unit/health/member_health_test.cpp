@@ -60,7 +60,7 @@ TEST_CASE("transitions: rise 2, fall 3", "[health][state]")
     CHECK(status_text(h, rise2_fall3) == text);
 }
 
-TEST_CASE("rise 1 and fall 1 act on every check; 0 counts as 1", "[health][state]")
+TEST_CASE("rise 1 and fall 1 act on every check, 0 counts as 1", "[health][state]")
 {
     for (const auto t : {check_thresholds{.rise = 1, .fall = 1}, check_thresholds{.rise = 0, .fall = 0}}) {
         CHECK(run("+-", t).status == health_status::down);

@@ -14,7 +14,7 @@ cancel_target target(const char* member, unsigned short port, std::uint64_t sess
 }
 } // namespace
 
-TEST_CASE("a registered key finds its server; unknown keys find nothing", "[proxy][cancel]")
+TEST_CASE("a registered key finds its server, unknown keys find nothing", "[proxy][cancel]")
 {
     cancel_registry r;
     r.add(4242, "abcd", target("pg1", 5433, 1));

@@ -112,7 +112,7 @@ TEST_CASE("the admin form is validated before anything changes", "[proxy][stats_
     CHECK(f.calls.size() == 1);
 }
 
-TEST_CASE("stats.uri moves the page (and its ;csv); the other routes stay", "[proxy][stats_routes]")
+TEST_CASE("stats.uri moves the page (and its CSV export), the other routes stay", "[proxy][stats_routes]")
 {
     fixture f;
     const auto is_html = [&f](const std::string& target) { return f.get(target).content_type.starts_with("text/html"); };

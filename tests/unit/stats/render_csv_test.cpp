@@ -240,7 +240,7 @@ TEST_CASE("CSV quotes a field only where it has a comma, a quote or a line break
     CHECK(csv.find(",L7OK/200 in 3ms,") != std::string::npos); // spaces alone are not quoted
 }
 
-TEST_CASE("CSV: a member's max_connections is its slim; limit rejections count as dreq", "[stats][csv]")
+TEST_CASE("CSV: a member's max_connections is its slim, limit rejections count as dreq", "[stats][csv]")
 {
     auto rows = table_of(render_csv(test::sample_view_with_limits()));
     CHECK(rows.at("primary/node1")["slim"] == "20");

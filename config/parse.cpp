@@ -234,7 +234,10 @@ auto member_options_map(const std::vector<member>& members, bool discover)
             return std::nullopt;
         }
         std::map<std::string, member_options> out;
-        for (const auto& [name, v] : value.items()) {
+        for (const auto& item : value.items()) {
+            // Not a structured binding: clang 14 cannot capture one in the lambda below.
+            const std::string& name = item.key();
+            const json& v = item.value();
             const auto p = child_path(path, name);
             const bool known = std::any_of(members.begin(), members.end(), [&](const member& m) { return m.name == name; });
             if (!known && !discover) {

@@ -7,6 +7,8 @@ packages=(
   # build
   g++ cmake make pkg-config ccache
   libasio-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev catch2 zlib1g-dev libcrypt-dev
+  # tests/fuzz: clang 14 and its runtime (libFuzzer, ASan, UBSan come in libclang-rt-14-dev)
+  clang-14 libclang-rt-14-dev
   # TLS: OpenSSL through Asio's SSL support (terminating listeners, the server leg, HTTPS)
   libssl-dev
   # tests: real PostgreSQL servers, TLS certificates for them

@@ -71,6 +71,11 @@ std::optional<split_address> split(std::string_view word, std::string& why)
     }
     out.host = std::string(rest.substr(0, colon));
     out.port = std::string(rest.substr(colon + 1));
+    // A bracket outside [IPv6]:port ("10.0.3.[:5000") is no host; the native reader refuses it too.
+    if (out.host.find_first_of("[]") != std::string::npos) {
+        why = "'" + std::string(word) + "': a host cannot hold '[' or ']' (write an IPv6 address as [address]:port)";
+        return std::nullopt;
+    }
     return out;
 }
 

@@ -230,7 +230,7 @@ public:
         return asio::async_initiate<CompletionToken, void(std::error_code, std::size_t)>(
             [this, &socket, &pool, &buffer, offset](auto handler) {
 #if PATROXY_DRAINED_READS
-                start(socket, std::move(handler), pool, buffer, offset);
+                this->start(socket, std::move(handler), pool, buffer, offset); // this->: clang 14 misses the use otherwise
 #else
                 // Asio's own read needs its buffer up front.
                 if (!buffer) buffer = pool.try_acquire();

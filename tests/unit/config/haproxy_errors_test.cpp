@@ -224,3 +224,19 @@ TEST_CASE("a file with no listener is refused as a whole", "[config][haproxy][er
           "haproxy.cfg: no listener: patroxy needs a listen (or frontend and backend) section with a bind and "
           "servers, besides the stats page");
 }
+
+// Found by tests/fuzz's haproxy_cfg target: the drop-in took "10.0.3.[" as a host, which the native
+// reader refuses, so `patroxy --print-config` wrote a config that does not read.
+TEST_CASE("a bracket outside [IPv6]:port is refused at its line", "[config][haproxy][errors]")
+{
+    CHECK(only_haproxy_error("listen primary\n"
+                             "    bind 10.0.3.[:5000\n"
+                             "    option httpchk OPTIONS /primary\n"
+                             "    server n1 10.0.0.1:5432 check port 8008\n")
+              .find("haproxy.cfg:2: bind: '10.0.3.[:5000': a host cannot hold '[' or ']'") == 0);
+    CHECK(only_haproxy_error("listen primary\n"
+                             "    bind :5000\n"
+                             "    option httpchk OPTIONS /primary\n"
+                             "    server n1 10.0.0.]:5432 check port 8008\n")
+              .find("haproxy.cfg:4: server n1: '10.0.0.]:5432': a host cannot hold '[' or ']'") == 0);
+}

@@ -14,6 +14,7 @@
 
 namespace pg = patroxy::test::pg_bytes;
 using namespace patroxy::protocol;
+using patroxy::test::reference_scan;
 using patroxy::test::scan_chunks;
 using patroxy::test::scan_run;
 using patroxy::test::seen_message;
@@ -79,44 +80,6 @@ void check_decoded(const byte_buffer& packet, const first_packet& decoded)
     CHECK(s.major == 3);
     CHECK_FALSE(s.user().empty());
     CHECK(pg::startup(s.parameters, s.major, s.minor) == packet);
-}
-
-/// Whole-buffer reference for the scanner: walks complete headers only.
-scan_run reference_scan(const byte_buffer& stream, const message_type_set& reported, std::uint32_t max_length)
-{
-    scan_run run;
-    std::size_t pos = 0;
-    for (;;) {
-        if (stream.size() - pos < 5) {
-            run.consumed = stream.size();
-            run.boundary_at_end = pos == stream.size();
-            return run;
-        }
-        const std::uint32_t length = read_u32(bytes_view(stream).subspan(pos + 1));
-        if (length < 4 || length > max_length) {
-            run.error = length < 4 ? protocol_errc::message_length_too_small : protocol_errc::message_too_large;
-            run.consumed = pos + 5;
-            return run;
-        }
-        const std::size_t end = pos + 1 + length;
-        if (end > stream.size()) {
-            run.consumed = stream.size();
-            return run;
-        }
-        ++run.seen;
-        const auto type = static_cast<unsigned char>(stream[pos]);
-        if (reported.test(type)) {
-            const std::size_t body_length = length - 4;
-            const bool truncated = body_length > message_scanner::capture_limit;
-            byte_buffer body;
-            if (!truncated)
-                body.assign(stream.begin() + static_cast<std::ptrdiff_t>(pos + 5),
-                            stream.begin() + static_cast<std::ptrdiff_t>(end));
-            run.messages.push_back(
-                {static_cast<char>(type), static_cast<std::uint32_t>(body_length), body, truncated, end});
-        }
-        pos = end;
-    }
 }
 
 /// A stream of well-formed messages, sometimes followed by garbage.

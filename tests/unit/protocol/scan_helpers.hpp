@@ -1,7 +1,9 @@
 // Shared by the scanner tests: drive a message_scanner over a list of chunks the way the relay
-// does, and record what it reported, copying bodies out before the next scan() reuses them.
+// does, and record what it reported, copying bodies out before the next scan() reuses them; and
+// the whole-buffer walk it must agree with.
 #pragma once
 
+#include "protocol/errors.hpp"
 #include "protocol/message_scanner.hpp"
 
 #include <cstddef>
@@ -71,6 +73,45 @@ inline std::vector<protocol::bytes_view> split_at(const protocol::byte_buffer& s
         from = cut;
     }
     return chunks;
+}
+
+/// Whole-buffer reference for the scanner: walks complete headers only (the unit fuzz test and
+/// tests/fuzz compare the scanner against it).
+inline scan_run reference_scan(const protocol::byte_buffer& stream, const protocol::message_type_set& reported, std::uint32_t max_length)
+{
+    scan_run run;
+    std::size_t pos = 0;
+    for (;;) {
+        if (stream.size() - pos < 5) {
+            run.consumed = stream.size();
+            run.boundary_at_end = pos == stream.size();
+            return run;
+        }
+        const std::uint32_t length = protocol::read_u32(protocol::bytes_view(stream).subspan(pos + 1));
+        if (length < 4 || length > max_length) {
+            run.error = length < 4 ? protocol::protocol_errc::message_length_too_small : protocol::protocol_errc::message_too_large;
+            run.consumed = pos + 5;
+            return run;
+        }
+        const std::size_t end = pos + 1 + length;
+        if (end > stream.size()) {
+            run.consumed = stream.size();
+            return run;
+        }
+        ++run.seen;
+        const auto type = static_cast<unsigned char>(stream[pos]);
+        if (reported.test(type)) {
+            const std::size_t body_length = length - 4;
+            const bool truncated = body_length > protocol::message_scanner::capture_limit;
+            protocol::byte_buffer body;
+            if (!truncated)
+                body.assign(stream.begin() + static_cast<std::ptrdiff_t>(pos + 5),
+                            stream.begin() + static_cast<std::ptrdiff_t>(end));
+            run.messages.push_back(
+                {static_cast<char>(type), static_cast<std::uint32_t>(body_length), body, truncated, end});
+        }
+        pos = end;
+    }
 }
 
 /// A message_type_set holding the given type bytes.
